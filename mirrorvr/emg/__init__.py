@@ -1,0 +1,1 @@
+"""EMG acquisition and decoding. Pure numpy/scipy except the BrainFlow edge module."""
