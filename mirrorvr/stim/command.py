@@ -1,0 +1,140 @@
+"""One stimulation command: a biphasic, charge-balanced pulse train with ramps.
+
+A command is plain data. It is *not* validated here: the
+:class:`~mirrorvr.stim.governor.SafetyGovernor` is the one place that decides whether a
+command may reach a device (SAFETY.md), so a command may hold any value, even NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from mirrorvr.config import StimChannelProfile, StimSettings
+from mirrorvr.errors import StimulationError
+
+
+@dataclass(frozen=True)
+class StimCommand:
+    """A biphasic, charge-balanced pulse train on one channel.
+
+    The train lasts ``on_time_s`` in total: the amplitude ramps linearly from 0 to
+    ``amplitude_ma`` over ``ramp_up_s``, holds, and ramps back to 0 over the last
+    ``ramp_down_s``. The device stops by itself when ``on_time_s`` runs out (SAFETY.md item 5).
+
+    Attributes
+    ----------
+    channel : int
+        Stimulator output channel (0-based).
+    amplitude_ma : float
+        Peak current of each phase, mA.
+    pulse_width_us : float
+        Width of one phase, µs.
+    frequency_hz : float
+        Pulse rate, Hz.
+    on_time_s : float
+        Total duration of the train including ramps, s.
+    ramp_up_s, ramp_down_s : float
+        Durations of the linear amplitude ramps, s.
+    movement : str
+        The movement class this train accompanies ("" if none).
+    onset_s : float or None
+        The presentation timestamp (session clock, s) at which the contraction is meant
+        to start, if the command was scheduled.
+    """
+
+    channel: int
+    amplitude_ma: float
+    pulse_width_us: float
+    frequency_hz: float
+    on_time_s: float
+    ramp_up_s: float
+    ramp_down_s: float
+    movement: str = ""
+    onset_s: float | None = None
+
+    @property
+    def charge_per_phase_uc(self) -> float:
+        """Charge of one phase, µC (= mA × µs / 1000)."""
+        return self.amplitude_ma * self.pulse_width_us / 1000.0
+
+    @property
+    def rms_current_ma(self) -> float:
+        """R.m.s. current of the train at full amplitude, mA.
+
+        For a symmetric biphasic train, I_rms = I_peak · sqrt(2 · phase_width · f)
+        (REFERENCES.md, IEC 60601-2-10 section). NaN if the duty is negative.
+        """
+        duty = 2.0 * self.pulse_width_us * 1e-6 * self.frequency_hz
+        if not duty >= 0:
+            return math.nan
+        return abs(self.amplitude_ma) * math.sqrt(duty)
+
+    def current_density_ma_per_cm2(self, electrode_area_cm2: float) -> float:
+        """R.m.s. current density under an electrode of ``electrode_area_cm2``, mA/cm²."""
+        if not electrode_area_cm2 > 0:
+            return math.inf
+        return self.rms_current_ma / electrode_area_cm2
+
+    def time_to_reach_ma(self, level_ma: float) -> float:
+        """Time from the first pulse until the ramp reaches ``level_ma``, s.
+
+        0 if ``level_ma`` <= 0 or there is no ramp; ``inf`` if the train never reaches it.
+        """
+        if level_ma <= 0:
+            return 0.0
+        if not level_ma <= self.amplitude_ma:
+            return math.inf
+        if self.ramp_up_s <= 0:
+            return 0.0
+        return self.ramp_up_s * level_ma / self.amplitude_ma
+
+    def to_dict(self) -> dict:
+        """The command's fields as a plain dict (for events and recordings)."""
+        return {
+            "channel": self.channel,
+            "amplitude_ma": self.amplitude_ma,
+            "pulse_width_us": self.pulse_width_us,
+            "frequency_hz": self.frequency_hz,
+            "on_time_s": self.on_time_s,
+            "ramp_up_s": self.ramp_up_s,
+            "ramp_down_s": self.ramp_down_s,
+            "movement": self.movement,
+            "onset_s": self.onset_s,
+        }
+
+
+def command_for(
+    settings: StimSettings,
+    channel: StimChannelProfile,
+    movement: str = "",
+    onset_s: float | None = None,
+) -> StimCommand:
+    """Build the session's standard train for one titrated channel.
+
+    The amplitude lies between the motor threshold (``intensity_fraction`` 0) and the
+    maximum tolerated amplitude (1), as REFERENCES.md recommends for NMES.
+
+    Raises
+    ------
+    StimulationError
+        If the channel has no titrated motor threshold or maximum.
+    """
+    if channel.max_tolerated_ma is None or channel.motor_threshold_ma is None:
+        raise StimulationError(
+            f"channel {channel.channel} ({channel.site}) is not titrated: motor threshold "
+            f"{channel.motor_threshold_ma!r} mA, max tolerated {channel.max_tolerated_ma!r} mA"
+        )
+    low, high = channel.motor_threshold_ma, channel.max_tolerated_ma
+    amplitude_ma = low + settings.intensity_fraction * (high - low)
+    return StimCommand(
+        channel=channel.channel,
+        amplitude_ma=amplitude_ma,
+        pulse_width_us=settings.pulse_width_us,
+        frequency_hz=settings.frequency_hz,
+        on_time_s=settings.on_time_s,
+        ramp_up_s=settings.ramp_up_s,
+        ramp_down_s=settings.ramp_down_s,
+        movement=movement,
+        onset_s=onset_s,
+    )

@@ -1,0 +1,421 @@
+"""The safety governor: the one path from the session to a stimulator driver (SAFETY.md).
+
+Every command is checked against the device's hard limits, the patient's titrated limits
+and the current-density limit. A command outside any limit is refused with a
+:class:`~mirrorvr.errors.SafetyLimitError` naming the limit, the value and the channel;
+it is logged, emitted as a ``"refused"`` event and never clamped. Every train actually sent
+and every stop is emitted as an event (the dose log, SAFETY.md item 11).
+
+States::
+
+    disarmed --arm()--> armed --emergency_stop()--> estopped --rearm()--> armed
+                          |  --driver exception--> faulted  --rearm()--> armed
+                          +--disarm()--> disarmed
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mirrorvr.clock import Clock
+from mirrorvr.config import DeviceLimits, PatientProfile
+from mirrorvr.errors import SafetyLimitError, StimulationError
+from mirrorvr.stim.command import StimCommand
+from mirrorvr.stim.driver import StimulatorDriver
+
+logger = logging.getLogger(__name__)
+
+#: Current-density guidance, mA r.m.s. per cm² (IEC 60601-2-10, REFERENCES.md).
+MAX_CURRENT_DENSITY_MA_RMS_PER_CM2 = 2.0
+
+DISARMED = "disarmed"
+ARMED = "armed"
+ESTOPPED = "estopped"
+FAULTED = "faulted"
+
+
+@dataclass(frozen=True)
+class StimEvent:
+    """One entry of the stimulation log.
+
+    Attributes
+    ----------
+    t_s : float
+        Session time, s.
+    kind : str
+        ``"armed"``, ``"disarmed"``, ``"rearmed"``, ``"sent"``, ``"refused"``,
+        ``"stopped"``, ``"all_off"``, ``"estop"`` or ``"fault"``.
+    channel : int or None
+        The channel concerned, if one.
+    detail : dict
+        Kind-specific fields. ``"sent"``: the command's fields, ``start_s``,
+        ``planned_stop_s``, ``predicted_onset_s``. ``"stopped"``: the command's fields,
+        ``start_s``, ``stop_s``, ``reason``. ``"refused"``: ``limit``, ``value``,
+        ``allowed``, ``message``.
+    """
+
+    t_s: float
+    kind: str
+    channel: int | None = None
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    """What :meth:`SafetyGovernor.submit_receipt` did: send time and predicted onset, s."""
+
+    sent_s: float
+    predicted_onset_s: float | None
+
+
+@dataclass
+class _ActiveTrain:
+    command: StimCommand
+    start_s: float
+    planned_stop_s: float
+
+
+def _finite(x) -> bool:
+    try:
+        return math.isfinite(x)
+    except TypeError:
+        return False
+
+
+class SafetyGovernor:
+    """Checks every stimulation command and owns the only reference to the driver.
+
+    Parameters
+    ----------
+    device : DeviceLimits
+        Hard limits of the stimulator model.
+    patient : PatientProfile
+        Titrated per-channel limits, electrode areas and screening.
+    driver : StimulatorDriver
+        The device. Nothing else in the session may hold it.
+    clock : Clock
+        The session clock.
+    on_event : callable, optional
+        Receives every :class:`StimEvent` (the recorder's dose log).
+
+    Raises
+    ------
+    SafetyLimitError
+        If a patient limit is above a hard limit, or a profiled channel does not exist.
+    """
+
+    def __init__(
+        self,
+        device: DeviceLimits,
+        patient: PatientProfile,
+        driver: StimulatorDriver,
+        clock: Clock,
+        on_event: Callable[[StimEvent], None] | None = None,
+    ) -> None:
+        self.device = device
+        self.patient = patient
+        self._driver = driver
+        self.clock = clock
+        self._on_event = on_event
+        self._lock = threading.RLock()
+        self._state = DISARMED
+        self._active: dict[int, _ActiveTrain] = {}
+        self._events: deque[StimEvent] = deque(maxlen=100_000)
+        self.n_channels = min(int(device.n_channels), int(driver.n_channels))
+        self._check_patient_limits()
+
+    # ------------------------------------------------------------------ construction checks
+
+    def _check_patient_limits(self) -> None:
+        d = self.device
+        for ch in self.patient.stim_channels:
+            if not ch.channel < self.n_channels:
+                raise SafetyLimitError(
+                    "channel", ch.channel, f"0..{self.n_channels - 1} (device {d.model!r})",
+                    ch.channel,
+                )
+            for name in ("sensory_threshold_ma", "motor_threshold_ma", "max_tolerated_ma"):
+                value = getattr(ch, name)
+                if value is not None and not value <= d.max_amplitude_ma:
+                    raise SafetyLimitError(
+                        f"patient {name} above hard max_amplitude_ma", value,
+                        f"<= {d.max_amplitude_ma} mA (device {d.model!r})", ch.channel,
+                    )
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state(self) -> str:
+        """``"disarmed"``, ``"armed"``, ``"estopped"`` or ``"faulted"``."""
+        with self._lock:
+            return self._state
+
+    def events(self) -> list[StimEvent]:
+        """The most recent events (up to 100 000), oldest first."""
+        with self._lock:
+            return list(self._events)
+
+    def active_channels(self) -> list[int]:
+        """Channels whose last train has not yet run out or been stopped, as the governor knows."""
+        with self._lock:
+            self._expire(self.clock.now())
+            return sorted(self._active)
+
+    def arm(self) -> None:
+        """Allow stimulation.
+
+        Raises
+        ------
+        StimulationError
+            If the screening lists contraindications (SAFETY.md item 10), or the governor is
+            estopped/faulted (use :meth:`rearm`).
+        """
+        with self._lock:
+            if self._state in (ESTOPPED, FAULTED):
+                raise StimulationError(
+                    f"stimulation is {self._state}; the therapist must call rearm()"
+                )
+            self._arm("armed")
+
+    def rearm(self) -> None:
+        """Therapist action: arm again after an emergency stop or a fault (or from disarmed)."""
+        with self._lock:
+            self._arm("rearmed")
+
+    def _arm(self, kind: str) -> None:
+        contraindications = self.patient.screening.contraindications()
+        if contraindications:
+            msg = (
+                f"stimulation cannot be armed for {self.patient.pseudonym}: contraindications "
+                f"{', '.join(contraindications)}"
+            )
+            logger.warning(msg)
+            self._emit(StimEvent(self.clock.now(), "refused", None, {
+                "limit": "screening", "value": contraindications, "allowed": "none",
+                "message": msg,
+            }))
+            raise StimulationError(msg)
+        previous = self._state
+        self._state = ARMED
+        logger.info("stimulation %s (was %s)", kind, previous)
+        self._emit(StimEvent(self.clock.now(), kind, None, {"previous_state": previous}))
+
+    def disarm(self, reason: str = "disarmed") -> None:
+        """Switch every channel off and stop accepting commands until :meth:`arm`."""
+        with self._lock:
+            self._stop_everything(reason)
+            if self._state == ARMED:
+                self._state = DISARMED
+            self._emit(StimEvent(self.clock.now(), "disarmed", None, {"reason": reason}))
+
+    # ------------------------------------------------------------------ commands
+
+    def check(self, cmd: StimCommand) -> None:
+        """Raise :class:`SafetyLimitError` if ``cmd`` breaks any limit (no state check, no send)."""
+        d = self.device
+        ch = cmd.channel
+        if isinstance(ch, bool) or not isinstance(ch, int) or not 0 <= ch < self.n_channels:
+            raise SafetyLimitError("channel", ch, f"an int in 0..{self.n_channels - 1}", None)
+
+        def need(ok: bool, limit: str, value, allowed: str) -> None:
+            if not ok:
+                raise SafetyLimitError(limit, value, allowed, ch)
+
+        for name in ("amplitude_ma", "pulse_width_us", "frequency_hz", "on_time_s",
+                     "ramp_up_s", "ramp_down_s"):
+            value = getattr(cmd, name)
+            need(_finite(value) and not isinstance(value, bool), name, value, "a finite number")
+        a, pw, f = cmd.amplitude_ma, cmd.pulse_width_us, cmd.frequency_hz
+        # 1. hard limits of the device
+        need(a > 0, "amplitude_ma", a, "> 0 mA")
+        need(a <= d.max_amplitude_ma, "max_amplitude_ma", a, f"<= {d.max_amplitude_ma} mA")
+        need(pw > 0, "pulse_width_us", pw, "> 0 µs")
+        need(pw <= d.max_pulse_width_us, "max_pulse_width_us", pw, f"<= {d.max_pulse_width_us} µs")
+        need(f >= d.min_frequency_hz, "min_frequency_hz", f, f">= {d.min_frequency_hz} Hz")
+        need(f <= d.max_frequency_hz, "max_frequency_hz", f, f"<= {d.max_frequency_hz} Hz")
+        q = cmd.charge_per_phase_uc
+        need(q <= d.max_charge_per_phase_uc, "max_charge_per_phase_uc", q,
+             f"<= {d.max_charge_per_phase_uc} µC")
+        rms = cmd.rms_current_ma
+        need(rms <= d.max_rms_current_ma, "max_rms_current_ma", rms,
+             f"<= {d.max_rms_current_ma} mA r.m.s.")
+        # 5. every command expires
+        need(cmd.on_time_s > 0, "on_time_s", cmd.on_time_s, "> 0 s")
+        need(cmd.on_time_s <= d.max_on_time_s, "max_on_time_s", cmd.on_time_s,
+             f"<= {d.max_on_time_s} s")
+        # 6. ramps: no step from 0 to full amplitude
+        need(cmd.ramp_up_s > 0 and cmd.ramp_up_s >= d.min_ramp_s, "min_ramp_up_s",
+             cmd.ramp_up_s, f">= {d.min_ramp_s} s and > 0")
+        need(cmd.ramp_down_s >= d.min_ramp_s, "min_ramp_down_s", cmd.ramp_down_s,
+             f">= {d.min_ramp_s} s")
+        need(cmd.ramp_up_s + cmd.ramp_down_s <= cmd.on_time_s, "ramps_within_on_time",
+             cmd.ramp_up_s + cmd.ramp_down_s, f"<= on_time_s ({cmd.on_time_s} s)")
+        # 2. patient limits
+        profile = self.patient.stim_channel(ch)
+        need(profile is not None and profile.max_tolerated_ma is not None,
+             "max_tolerated_ma (channel not titrated)", a,
+             "a titrated maximum tolerated amplitude")
+        need(a <= profile.max_tolerated_ma, "max_tolerated_ma", a,
+             f"<= {profile.max_tolerated_ma} mA (patient {self.patient.pseudonym})")
+        # 3. current density
+        density = cmd.current_density_ma_per_cm2(profile.electrode_area_cm2)
+        need(density <= MAX_CURRENT_DENSITY_MA_RMS_PER_CM2, "max_current_density_ma_rms_per_cm2",
+             density, f"<= {MAX_CURRENT_DENSITY_MA_RMS_PER_CM2} mA r.m.s./cm² "
+             f"(electrode {profile.electrode_area_cm2} cm²)")
+
+    def submit(self, cmd: StimCommand) -> None:
+        """Check ``cmd`` and send it now. See :meth:`submit_receipt`."""
+        self.submit_receipt(cmd)
+
+    def submit_receipt(self, cmd: StimCommand) -> SendReceipt:
+        """Check ``cmd`` and send it now; return when it was sent and the predicted onset.
+
+        Raises
+        ------
+        SafetyLimitError
+            If the command breaks a limit (nothing is sent).
+        StimulationError
+            If stimulation is not armed, or the driver failed (all channels are then off
+            and the governor is ``"faulted"``).
+        """
+        with self._lock:
+            now = self.clock.now()
+            if self._state != ARMED:
+                msg = f"stimulation is {self._state}; command on channel {cmd.channel} refused"
+                logger.warning(msg)
+                self._emit(StimEvent(now, "refused", _channel_or_none(cmd), {
+                    "limit": "state", "value": self._state, "allowed": ARMED, "message": msg,
+                    "command": cmd.to_dict(),
+                }))
+                raise StimulationError(msg)
+            try:
+                self.check(cmd)
+            except SafetyLimitError as err:
+                logger.warning("stimulation refused: %s", err)
+                self._emit(StimEvent(now, "refused", err.channel, {
+                    "limit": err.limit, "value": err.value, "allowed": err.allowed,
+                    "message": str(err), "command": cmd.to_dict(),
+                }))
+                raise
+            self._expire(now)
+            try:
+                predicted_onset_s = self._driver.send(cmd, now)
+            except Exception as err:  # SAFETY.md item 9: any driver failure -> all off
+                self._fault(now, f"driver error on send to channel {cmd.channel}: {err!r}")
+                raise StimulationError(
+                    f"stimulator fault while sending to channel {cmd.channel}: {err}; "
+                    "all channels switched off"
+                ) from err
+            previous = self._active.pop(cmd.channel, None)
+            if previous is not None:
+                self._emit_stopped(previous, now, "superseded")
+            self._active[cmd.channel] = _ActiveTrain(cmd, now, now + cmd.on_time_s)
+            detail = cmd.to_dict() | {
+                "start_s": now, "planned_stop_s": now + cmd.on_time_s,
+                "predicted_onset_s": predicted_onset_s,
+            }
+            self._emit(StimEvent(now, "sent", cmd.channel, detail))
+            return SendReceipt(now, predicted_onset_s)
+
+    # ------------------------------------------------------------------ stops
+
+    def stop_channel(self, channel: int, reason: str) -> None:
+        """Switch one channel off now."""
+        with self._lock:
+            now = self.clock.now()
+            self._expire(now)
+            try:
+                self._driver.stop_channel(channel, now, reason)
+            except Exception as err:
+                self._fault(now, f"driver error on stop_channel({channel}): {err!r}")
+                raise StimulationError(f"stimulator fault while stopping channel {channel}: "
+                                       f"{err}") from err
+            train = self._active.pop(channel, None)
+            if train is not None:
+                self._emit_stopped(train, now, reason)
+
+    def all_off(self, reason: str) -> None:
+        """Switch every channel off now; stay armed (the watchdog's action).
+
+        Raises
+        ------
+        StimulationError
+            If the driver failed to stop (the governor is then ``"faulted"``).
+        """
+        with self._lock:
+            now = self.clock.now()
+            logger.info("all channels off: %s", reason)
+            self._emit(StimEvent(now, "all_off", None, {"reason": reason}))
+            self._stop_everything(reason)
+
+    def emergency_stop(self, reason: str = "emergency stop") -> None:
+        """Stop every channel at once and refuse commands until the therapist calls :meth:`rearm`."""
+        with self._lock:
+            now = self.clock.now()
+            self._state = ESTOPPED
+            logger.warning("EMERGENCY STOP: %s", reason)
+            self._emit(StimEvent(now, "estop", None, {"reason": reason}))
+            self._stop_everything(reason)
+
+    def _stop_everything(self, reason: str) -> None:
+        now = self.clock.now()
+        self._expire(now)
+        try:
+            self._driver.stop_all(now, reason)
+        except Exception as err:
+            self._fault(now, f"driver error on stop_all ({reason}): {err!r}")
+            raise StimulationError(f"stimulator fault while stopping all channels: {err}") from err
+        for train in self._active.values():
+            self._emit_stopped(train, now, reason)
+        self._active.clear()
+
+    def _fault(self, now: float, message: str) -> None:
+        """A driver failed: try to switch all off, enter ``"faulted"``, emit a fault event."""
+        if self._state != ESTOPPED:
+            self._state = FAULTED
+        logger.error("stimulation fault: %s", message)
+        stop_ok = True
+        try:
+            self._driver.stop_all(now, "fault")
+        except Exception as err:
+            stop_ok = False
+            logger.critical("could not stop all channels after a fault: %r", err)
+        self._emit(StimEvent(now, "fault", None, {"message": message, "all_off_ok": stop_ok}))
+        for train in self._active.values():
+            self._emit_stopped(train, now, "fault" if stop_ok else "fault (stop unconfirmed)")
+        self._active.clear()
+
+    def poll(self) -> None:
+        """Emit ``"stopped"`` events for trains whose on-time has run out."""
+        with self._lock:
+            self._expire(self.clock.now())
+
+    def _expire(self, now: float) -> None:
+        for channel, train in list(self._active.items()):
+            if train.planned_stop_s <= now:
+                del self._active[channel]
+                self._emit_stopped(train, train.planned_stop_s, "on_time_expired")
+
+    def _emit_stopped(self, train: _ActiveTrain, stop_s: float, reason: str) -> None:
+        self._emit(StimEvent(stop_s, "stopped", train.command.channel, train.command.to_dict() | {
+            "start_s": train.start_s, "stop_s": stop_s, "reason": reason,
+        }))
+
+    def _emit(self, event: StimEvent) -> None:
+        self._events.append(event)
+        if self._on_event is not None:
+            try:
+                self._on_event(event)
+            except Exception:  # the dose log must not break the safety path; it is logged
+                logger.exception("on_event handler failed for %s event", event.kind)
+
+
+def _channel_or_none(cmd: StimCommand) -> int | None:
+    ch = cmd.channel
+    return ch if isinstance(ch, int) and not isinstance(ch, bool) else None
+
