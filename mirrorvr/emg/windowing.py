@@ -1,0 +1,113 @@
+"""Sliding analysis windows over multi-channel EMG.
+
+Windows are ``(n_windows, n_channels, window_samples)``. A window "ends" at its last sample;
+its time is that sample's time. Window ``k`` covers samples
+``[k * increment, k * increment + window)`` of the stream.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mirrorvr.errors import ConfigError
+
+
+def _check_sizes(window: int, increment: int) -> tuple[int, int]:
+    if int(window) != window or window < 1:
+        raise ConfigError(f"window_samples: {window!r} must be a positive integer")
+    if int(increment) != increment or increment < 1:
+        raise ConfigError(f"increment_samples: {increment!r} must be a positive integer")
+    return int(window), int(increment)
+
+
+def sliding_windows(data: np.ndarray, window: int, increment: int) -> np.ndarray:
+    """All complete windows of ``data``, as a read-only view (no copy).
+
+    Parameters
+    ----------
+    data : (n_channels, n) array
+        Signal, V.
+    window : int
+        Window length, samples.
+    increment : int
+        Step between window starts, samples.
+
+    Returns
+    -------
+    windows : (n_windows, n_channels, window) array view
+        ``n_windows = (n - window) // increment + 1`` (0 when ``n < window``).
+    """
+    window, increment = _check_sizes(window, increment)
+    data = np.asarray(data)
+    if data.ndim != 2:
+        raise ConfigError(f"data: expected shape (n_channels, n), got {data.shape}")
+    n_channels, n = data.shape
+    if n < window:
+        return np.empty((0, n_channels, window), dtype=data.dtype)
+    view = np.lib.stride_tricks.sliding_window_view(data, window, axis=-1)  # (C, n-w+1, w)
+    return view[:, ::increment, :].transpose(1, 0, 2)
+
+
+class SlidingWindower:
+    """Turns a stream of chunks into windows, keeping the samples a future window needs.
+
+    Parameters
+    ----------
+    n_channels : int
+    window_samples : int
+        Window length, samples.
+    increment_samples : int
+        Step between consecutive windows, samples.
+    """
+
+    def __init__(self, n_channels: int, window_samples: int, increment_samples: int) -> None:
+        if int(n_channels) != n_channels or n_channels < 1:
+            raise ConfigError(f"n_channels: {n_channels!r} must be a positive integer")
+        self.n_channels = int(n_channels)
+        self.window_samples, self.increment_samples = _check_sizes(
+            window_samples, increment_samples
+        )
+        self.reset()
+
+    def reset(self) -> None:
+        """Drop buffered samples; the next window starts with the next pushed sample."""
+        self._buf = np.empty((self.n_channels, 0), dtype=np.float64)
+        self._buf_t = np.empty(0, dtype=np.float64)
+
+    def push(self, t_s: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Add samples; return every window completed by them.
+
+        Parameters
+        ----------
+        t_s : (n,) float
+            Session time of each sample, s.
+        data : (n_channels, n) float
+            Samples, V.
+
+        Returns
+        -------
+        windows : (n_windows, n_channels, window_samples) float64
+            A read-only view; valid until the caller drops it (later pushes do not alter it).
+        t_end_s : (n_windows,) float64
+            Time of the last sample of each window, s.
+        """
+        t = np.asarray(t_s, dtype=np.float64)
+        x = np.asarray(data, dtype=np.float64)
+        if x.ndim != 2 or x.shape[0] != self.n_channels:
+            raise ConfigError(
+                f"data: shape {x.shape} does not match (n_channels={self.n_channels}, n)"
+            )
+        if t.shape != (x.shape[1],):
+            raise ConfigError(f"t_s: shape {t.shape} does not match n={x.shape[1]} samples")
+        buf = np.concatenate([self._buf, x], axis=1) if self._buf.shape[1] else x
+        buf_t = np.concatenate([self._buf_t, t]) if self._buf_t.size else t
+        w, inc = self.window_samples, self.increment_samples
+        n = buf.shape[1]
+        n_windows = (n - w) // inc + 1 if n >= w else 0
+        windows = sliding_windows(buf, w, inc)[:n_windows]
+        t_end = buf_t[w - 1 + inc * np.arange(n_windows)]
+        consumed = n_windows * inc
+        # Keep what the next window needs; copy so the retained buffer does not pin `buf`.
+        self._buf = buf[:, consumed:].copy()
+        self._buf_t = buf_t[consumed:].copy()
+        return windows, t_end
