@@ -1,0 +1,1 @@
+"""Protocols, the movement plan, ratings and the session runner."""

@@ -1,0 +1,539 @@
+"""The session runner: the main loop that drives a whole therapy session.
+
+The runner owns no concrete backend: the CLI (the composition root) builds the EMG source,
+window, renderer, safety governor, scheduler, watchdog and recorder and hands them over as
+:class:`SessionParts`. Everything runs on one session clock.
+
+Threads (``realtime=True``): the main thread polls events and renders; a control thread
+reads EMG, decodes and updates the movement plan; the scheduler fires stimulation on its
+own timing thread; the watchdog cuts stimulation when either loop stops beating; the
+recorder writes on its own thread. With ``realtime=False`` (tests, fake clock) the same
+steps run in order inside the frame loop, and the clock advances one frame per frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mirrorvr.config import SessionConfig
+from mirrorvr.emg.calibration import CalibrationRecording, train_decoder
+from mirrorvr.errors import MirrorVRError, StimulationError
+from mirrorvr.limb.poses import PoseFollower, target_pose
+from mirrorvr.limb.skeleton import Pose
+from mirrorvr.movements import REST
+from mirrorvr.render.scene import SceneState
+from mirrorvr.session.control import (
+    GuidedController,
+    MirrorController,
+    PatientScript,
+    PhantomController,
+    attempts_for,
+)
+from mirrorvr.session.plan import MovementPlan, PlannedMovement
+from mirrorvr.session.protocol import Block, build_demo_protocol
+from mirrorvr.session.ratings import Rating, RatingInput
+from mirrorvr.session.summary import asynchrony_stats_ms
+from mirrorvr.stim.prescription import commands_for, ramp_to_threshold_s
+from mirrorvr.stim.scheduler import path_latency
+from mirrorvr.tracking.scripted import ScriptedIntactHand, ScriptedMovement
+
+log = logging.getLogger(__name__)
+
+#: The simulated patient starts an attempt this long after the cue appears, s.
+REACTION_S = 0.3
+#: Level of the simulated patient's attempts (fraction of maximum voluntary contraction).
+ATTEMPT_LEVEL = 0.7
+#: How often the control thread polls the EMG source, s.
+CONTROL_PERIOD_S = 0.005
+
+
+@dataclass
+class SessionParts:
+    """Concrete backends for one session, built by the CLI."""
+
+    config: SessionConfig
+    session_dir: Path
+    clock: object
+    emg_source: object
+    window: object
+    renderer: object
+    governor: object
+    scheduler: object
+    watchdog: object
+    recorder: object
+    tracker: object | None = None  # intact-limb pose source; None: the demo's scripted hand
+    simulated_patient: object | None = None
+    rater: object | None = None
+    realtime: bool = True
+    save_frames_to: Path | None = None
+
+
+@dataclass
+class _Streams:
+    emg: object = None
+    intent: object = None
+    pose_left: object = None
+    pose_right: object = None
+    frames: object = None
+    stim: object = None
+    ratings: object = None
+    plan: object = None
+
+
+@dataclass
+class _Counters:
+    frames: int = 0
+    stim_skipped: int = 0
+    estops: int = 0
+    saved: list = field(default_factory=list)
+    saved_labels: list = field(default_factory=list)
+
+
+class SessionRunner:
+    """Runs the demo protocol (ratings, calibration, phantom, mirror) and returns a summary."""
+
+    def __init__(self, parts: SessionParts) -> None:
+        self.p = parts
+        self.cfg = parts.config
+        self.clock = parts.clock
+        self.plan = MovementPlan()
+        self.blocks = build_demo_protocol(self.cfg.protocol, self.cfg.emg)
+        self.affected = self.cfg.patient.amputated_side
+        self.intact = self.cfg.patient.intact_side
+        self.follower = PoseFollower(self.affected)
+        self.decoder = None
+        self.calibration_report = None
+        self.ratings: dict[str, Rating] = {}
+        self.counters = _Counters()
+        self.streams = _Streams()
+        self._control_lock = threading.Lock()
+        self._controller = None
+        self._patient_script: PatientScript | None = None
+        self._stop = threading.Event()
+        self._quit = False
+        self._control_thread: threading.Thread | None = None
+        self._render_est_s = 0.02
+        self._frame_period_est_s = 1.0 / self.cfg.render.max_fps
+        self._last_swap_s: float | None = None
+        self._last_train_s: dict[int, float] = {}
+        self._capture_times: list[tuple[float, str]] = []
+        self._control_error: BaseException | None = None
+        self.stim_armed = False
+        self.stim_note = ""
+        self.presentation_delay_s = self._choose_presentation_delay()
+
+    # ------------------------------------------------------------------ set-up
+
+    def _choose_presentation_delay(self) -> float:
+        """D for reactive modes: long enough for both the visual and the stimulation path.
+
+        The stimulation path is transport + device + electromechanical delay + the ramp's
+        time to the motor threshold, for the slowest channel in use (ARCHITECTURE.md).
+        """
+        visual_s = self._render_est_s + self.cfg.render.display_latency_s + self._frame_period_est_s
+        stim_s = 0.0
+        if self.cfg.stim.enabled:
+            channels = {c for chs in self.cfg.stim.movement_channels.values() for c in chs}
+            for ch in channels:
+                ramp_s = ramp_to_threshold_s(self.cfg.stim, self.cfg.patient, ch)
+                stim_s = max(stim_s, path_latency(self.cfg.stim, ramp_s))
+            stim_s += 3 * self.cfg.stim.transport_jitter_s
+        return max(self.cfg.protocol.presentation_delay_s, visual_s, stim_s)
+
+    def _open_streams(self) -> None:
+        rec = self.p.recorder
+        src = self.p.emg_source
+        from mirrorvr.limb.skeleton import DOF_NAMES
+
+        self.streams.emg = rec.add_stream(
+            "EMG", "EMG", list(src.channel_names), src.sampling_rate_hz, "float32"
+        )
+        self.streams.intent = rec.add_stream(
+            "decoder", "Intent", ["class_index", "level", "confidence"], 0.0, "float32"
+        )
+        self.streams.pose_left = rec.add_stream("pose_left", "Pose", list(DOF_NAMES), 0.0, "float32")
+        self.streams.pose_right = rec.add_stream("pose_right", "Pose", list(DOF_NAMES), 0.0, "float32")
+        self.streams.frames = rec.add_stream(
+            "frames", "FrameTiming", ["swap_s", "photon_s", "render_ms"], 0.0, "double64"
+        )
+        self.streams.stim = rec.add_stream("stimulation", "StimEvents", ["event"], 0.0, "string")
+        self.streams.ratings = rec.add_stream("ratings", "NRS", ["nrs"], 0.0, "float32")
+        self.streams.plan = rec.add_stream("movement_plan", "MovementPlan", ["entry"], 0.0, "string")
+
+    def _marker(self, text: str, t_s: float | None = None) -> None:
+        self.p.recorder.marker(self.clock.now() if t_s is None else t_s, text)
+
+    def _arm_stimulation(self) -> None:
+        if not self.cfg.stim.enabled:
+            self.stim_note = "disabled in the configuration"
+            return
+        try:
+            self.p.governor.arm()
+        except StimulationError as err:
+            self.stim_note = f"not armed: {err}"
+            log.warning("stimulation %s", self.stim_note)
+            return
+        self.stim_armed = True
+        self.stim_note = "armed"
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> dict:
+        """Run every block; always leaves stimulation off and the recording closed."""
+        clock = self.clock
+        self._open_streams()
+        self.p.recorder.start()
+        self.t_start_s = clock.now()
+        self._marker(f"session_start presentation_delay_s={self.presentation_delay_s:.4f}")
+        self.p.emg_source.start()
+        self._arm_stimulation()
+        try:
+            if self.p.realtime:
+                self.p.scheduler.start()
+                self.p.watchdog.start()
+                self._control_thread = threading.Thread(
+                    target=self._control_loop, name="mirrorvr-control", daemon=True
+                )
+                self._control_thread.start()
+            for block in self.blocks:
+                self._run_block(block)
+                if self._quit:
+                    self._marker("session_quit")
+                    break
+        except BaseException as err:
+            # SAFETY.md item 9: an unexpected exception anywhere -> all channels off.
+            self.p.governor.all_off(f"session error: {type(err).__name__}")
+            self._marker(f"session_error {type(err).__name__}: {err}")
+            raise
+        finally:
+            self._stop.set()
+            if self._control_thread is not None:
+                self._control_thread.join(timeout=2.0)
+            if self.p.realtime:
+                self.p.watchdog.stop()
+                self.p.scheduler.stop()
+            self.p.governor.all_off("session end")
+            self.p.emg_source.stop()
+            self.t_end_s = clock.now()
+            self._marker("session_end")
+            self.p.recorder.close()
+        if self._control_error is not None:
+            raise self._control_error
+        return self._summary()
+
+    def _run_block(self, block: Block) -> None:
+        start = self.clock.now()
+        self._marker(f"block_start {block.name}", start)
+        log.info("block %s (%.1f s)", block.name, block.duration_s)
+        self._plan_captures(block, start)
+        with self._control_lock:
+            self._controller = self._make_controller(block, start)
+        rating = RatingInput() if block.kind == "rating" and self.p.rater is None else None
+        end = start + block.duration_s
+        while not self._quit:
+            now = self.clock.now()
+            if block.kind == "rating":
+                if self._rating_done(block, start, now, rating):
+                    break
+            elif now >= end:
+                break
+            self._frame(block, start, rating)
+        with self._control_lock:
+            controller, self._controller = self._controller, None
+        self._marker(f"block_end {block.name}")
+        if block.kind == "calibration" and not self._quit:
+            self._train(block, start, controller)
+
+    def _make_controller(self, block: Block, start: float):
+        script = attempts_for(block, start, REACTION_S, ATTEMPT_LEVEL) if block.kind in (
+            "calibration", "phantom") else []
+        self._patient_script = PatientScript(self.p.simulated_patient, script)
+        if block.kind == "calibration":
+            return GuidedController(block, start, self.plan, on_onset=None)
+        if block.kind == "phantom" and self.decoder is not None:
+            return PhantomController(self.decoder, self.plan, self.presentation_delay_s, self._on_onset)
+        if block.kind == "mirror":
+            tracker = self.p.tracker or ScriptedIntactHand(self.intact, [
+                ScriptedMovement(start + c.start_s, start + c.end_s, c.movement) for c in block.cues
+            ])
+            return MirrorController(tracker, self.plan, self.presentation_delay_s, self._on_onset)
+        return None
+
+    # ------------------------------------------------------------------ control
+
+    def _control_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._control_step(self.clock.now())
+                self._stop.wait(CONTROL_PERIOD_S)
+        except BaseException as err:  # the main loop re-raises it; stimulation goes off now
+            self._control_error = err
+            self.p.governor.all_off(f"control loop error: {type(err).__name__}")
+            self._quit = True
+
+    def _control_step(self, now: float) -> None:
+        with self._control_lock:
+            if self._patient_script is not None:
+                self._patient_script.step(now)
+            chunk = self.p.emg_source.read()
+            controller = self._controller
+            if chunk is not None and chunk.n_samples:
+                self.p.recorder.push(self.streams.emg, chunk.t_s, chunk.data.T)
+                if controller is not None:
+                    intents = controller.on_emg(chunk, now)
+                    if intents:
+                        self._record_intents(intents)
+            if controller is not None:
+                controller.step(now)
+        self.p.watchdog.beat("control")
+
+    def _record_intents(self, intents) -> None:
+        classes = self.cfg.emg.movements
+        t = np.array([i.t_s for i in intents])
+        values = np.array([[classes.index(i.movement), i.level, i.confidence] for i in intents])
+        self.p.recorder.push(self.streams.intent, t, values)
+
+    # ------------------------------------------------------------------ stimulation
+
+    def _on_onset(self, entry: PlannedMovement) -> None:
+        """Schedule the stimulation that should start with ``entry``'s seen movement."""
+        if not self.stim_armed:
+            return
+        commands = []
+        for cmd in commands_for(entry.movement, entry.onset_s, self.cfg.stim, self.cfg.patient):
+            last = self._last_train_s.get(cmd.channel)
+            if last is not None and entry.onset_s - last < self.cfg.stim.refractory_s:
+                self.counters.stim_skipped += 1
+                continue
+            self._last_train_s[cmd.channel] = entry.onset_s
+            commands.append(cmd)
+        if not commands:
+            return
+        entry.stim_channels = tuple(c.channel for c in commands)
+        entry.stim = self.p.scheduler.schedule(entry.onset_s, commands)
+
+    def _stim_event(self, event) -> None:
+        """Called by the governor for every event: record it (dose log, SAFETY.md item 11)."""
+        self.p.recorder.push(self.streams.stim, [event.t_s], [[event.to_json()]])
+
+    # ------------------------------------------------------------------ frames
+
+    def _frame(self, block: Block, block_start: float, rating: RatingInput | None) -> None:
+        clock = self.clock
+        for key in self.p.window.poll_events():
+            self._handle_key(key, rating)
+        now = clock.now()
+        latency = self.cfg.render.display_latency_s
+        photon_asap = now + self._render_est_s + latency
+        target = photon_asap
+        # Present on the onset's timestamp when the next frame would otherwise overshoot it
+        # (a media player's presentation timestamp): hold the swap until onset - latency.
+        onset = self.plan.next_onset_after(photon_asap)
+        if onset is not None and onset < photon_asap + self._frame_period_est_s:
+            target = onset
+        state = self._scene_state(block, block_start, target, rating)
+        t0 = clock.now()
+        self.p.renderer.draw(state)
+        capture = self._capture_due(target)
+        if capture is not None:
+            self._capture(capture)
+        self.p.window.finish()
+        render_s = clock.now() - t0
+        self._render_est_s = 0.9 * self._render_est_s + 0.1 * render_s
+        clock.sleep_until(target - latency)
+        self.p.window.swap()
+        swap_s = clock.now()
+        photon_s = swap_s + latency
+        if self._last_swap_s is not None:
+            self._frame_period_est_s = 0.9 * self._frame_period_est_s + 0.1 * (swap_s - self._last_swap_s)
+        self._last_swap_s = swap_s
+        for entry in self.plan.mark_presented(photon_s):
+            self._record_plan_entry(entry)
+        rec = self.p.recorder
+        rec.push(self.streams.frames, [photon_s], [[swap_s, photon_s, render_s * 1000.0]])
+        rec.push(self.streams.pose_left, [photon_s], [state.left_pose.angles])
+        rec.push(self.streams.pose_right, [photon_s], [state.right_pose.angles])
+        self.counters.frames += 1
+        self.p.watchdog.beat("render")
+        if not self.p.realtime:
+            self._control_step(clock.now())
+            self.p.scheduler.fire_due(clock.now())
+            self.p.watchdog.check(clock.now())
+            clock.advance(1.0 / self.cfg.render.max_fps)
+        elif self._control_error is not None:
+            self._quit = True
+
+    def _scene_state(self, block: Block, block_start: float, photon_s: float, rating) -> SceneState:
+        if block.kind == "mirror" and isinstance(self._controller, MirrorController):
+            intact = self._controller.tracker.pose_at(photon_s)
+            affected = self._controller.mirrored_pose_at(photon_s)
+            self.follower.update(affected, photon_s)
+        else:
+            intact = Pose.rest(self.intact)
+            movement, level = self.plan.target_at(photon_s)
+            affected = self.follower.update(target_pose(movement, level, self.affected), photon_s)
+        left, right = (intact, affected) if self.intact == "left" else (affected, intact)
+        return SceneState(
+            left_pose=left,
+            right_pose=right,
+            cue_text=self._cue_text(block, block_start, photon_s, rating),
+            status_text=self._status_text(block, block_start, photon_s),
+            affected_side=self.affected,
+        )
+
+    def _cue_text(self, block: Block, block_start: float, t_s: float, rating) -> str:
+        if block.kind == "rating":
+            return rating.screen_text() if rating is not None else "Rate your phantom pain (0-10)"
+        rel = t_s - block_start
+        for cue in block.cues:
+            if cue.start_s <= rel < cue.end_s:
+                if block.kind == "mirror":
+                    return f"{cue.text} (left hand) - watch the right"
+                if block.kind == "phantom":
+                    return f"{cue.text} with your phantom hand"
+                return cue.text
+        return "Relax" if block.kind != "mirror" else "Watch your right hand"
+
+    def _status_text(self, block: Block, block_start: float, t_s: float) -> str:
+        left = max(0.0, block.duration_s - (t_s - block_start))
+        stim = self.p.governor.state if self.stim_armed else "off"
+        return f"{block.name}  {left:4.1f} s left   EMS: {stim}   [space] stop EMS  [esc] end"
+
+    def _handle_key(self, key: str, rating: RatingInput | None) -> None:
+        if key in ("quit", "escape"):
+            self._quit = True
+            self.p.governor.all_off("session ended by user")
+        elif key == "space":
+            # SAFETY.md item 8: one key stops every channel, from any screen.
+            self.p.governor.emergency_stop("emergency stop key")
+            self.counters.estops += 1
+            self._marker("emergency_stop key")
+        elif key == "f9" and self.stim_armed:
+            self.p.governor.rearm()
+            self._marker("stimulation_rearmed")
+        elif rating is not None:
+            rating.handle_key(key)
+
+    # ------------------------------------------------------------------ ratings
+
+    def _rating_done(self, block: Block, start: float, now: float, rating) -> bool:
+        name = block.name.removeprefix("rating_")
+        if rating is None:  # scripted (demo): the answer comes when the screen has been up
+            if now - start < block.duration_s:
+                return False
+            value = self.p.rater.answer(name)
+        else:
+            if rating.answer is None:
+                return False
+            value = rating.answer
+        self.ratings[name] = Rating(name, value, now)
+        self.p.recorder.push(self.streams.ratings, [now], [[float(value)]])
+        self._marker(f"rating {name} nrs={value}", now)
+        return True
+
+    # ------------------------------------------------------------------ calibration
+
+    def _train(self, block: Block, start: float, controller: GuidedController) -> None:
+        chunks = controller.chunks
+        if not chunks:
+            raise MirrorVRError("calibration recorded no EMG: is the source streaming?")
+        t = np.concatenate([c.t_s for c in chunks])
+        data = np.concatenate([c.data for c in chunks], axis=1)
+        segments = [
+            (cue.movement, start + cue.start_s - t[0], start + cue.end_s - t[0], cue.repetition)
+            for cue in block.cues
+        ]
+        recording = CalibrationRecording(data, self.p.emg_source.sampling_rate_hz, segments)
+        self.decoder, self.calibration_report = train_decoder(
+            recording, self.cfg.emg, keep_fraction=self.cfg.protocol.keep_fraction
+        )
+        acc = self.calibration_report.accuracy
+        self._marker(f"decoder_trained cv_accuracy={acc:.4f}")
+        log.info("decoder trained: %.1f %% cross-validated accuracy", 100 * acc)
+
+    # ------------------------------------------------------------------ capture
+
+    def _plan_captures(self, block: Block, start: float) -> None:
+        """Frames worth saving: two well-developed movements of each movement block."""
+        if self.p.save_frames_to is None or not block.cues:
+            return
+        per_block = max(1, self.cfg.render.saved_frames // 3)
+        active = [c for c in block.cues if c.movement != REST]
+        picks = active[:: max(1, len(active) // per_block)][:per_block]
+        for cue in picks:
+            self._capture_times.append(
+                (start + cue.start_s + 0.9 * (cue.end_s - cue.start_s), f"{block.name}: {cue.movement}")
+            )
+
+    def _capture_due(self, t_s: float) -> str | None:
+        if self._capture_times and t_s >= self._capture_times[0][0]:
+            return self._capture_times.pop(0)[1]
+        return None
+
+    def _capture(self, label: str) -> None:
+        from mirrorvr.render.capture import save_png
+
+        pixels = self.p.window.read_pixels()
+        n = len(self.counters.saved)
+        path = self.p.save_frames_to / f"frame_{n:02d}_{label.split(':')[0]}.png"
+        save_png(pixels, path)
+        self.counters.saved.append(path)
+        self.counters.saved_labels.append(label)
+        self._last_pixels = getattr(self, "_last_pixels", []) + [pixels]
+
+    # ------------------------------------------------------------------ results
+
+    def _record_plan_entry(self, entry: PlannedMovement) -> None:
+        import json
+
+        self.p.recorder.push(self.streams.plan, [entry.photon_s], [[json.dumps({
+            "movement_id": entry.movement_id, "movement": entry.movement, "source": entry.source,
+            "detected_s": entry.detected_s, "onset_s": entry.onset_s, "photon_s": entry.photon_s,
+        })]])
+
+    def _summary(self) -> dict:
+        counts = Counter(r.status for r in self.p.scheduler.records())
+        elapsed = self.t_end_s - self.t_start_s
+        rep = self.calibration_report
+        return {
+            "session_dir": str(self.p.session_dir),
+            "recording": str(Path(self.p.session_dir) / "recording.xdf"),
+            "clock": "real" if self.p.realtime else "simulated",
+            "duration_s": round(elapsed, 3),
+            "blocks": [b.name for b in self.blocks],
+            "decoder": None if rep is None else {
+                "cv_accuracy": round(float(rep.accuracy), 4),
+                "fold_accuracies": [round(float(a), 4) for a in rep.fold_accuracies],
+                "classes": list(rep.classes),
+                "confusion_matrix": np.asarray(rep.confusion).tolist(),
+                "features": list(self.cfg.emg.features),
+                "classifier": self.cfg.emg.classifier,
+            },
+            "frames": {
+                "rendered": self.counters.frames,
+                "mean_fps": round(self.counters.frames / elapsed, 2) if elapsed > 0 else 0.0,
+                "width": self.cfg.render.width,
+                "height": self.cfg.render.height,
+                "headless": bool(self.p.window.headless),
+            },
+            "ems": {
+                "state": self.stim_note if not self.stim_armed else self.p.governor.state,
+                "sent": counts.get("sent", 0),
+                "refused": counts.get("refused", 0),
+                "late": counts.get("late", 0),
+                "skipped": self.counters.stim_skipped,
+                "emergency_stops": self.counters.estops,
+            },
+            "presentation_delay_s": round(self.presentation_delay_s, 4),
+            "movements_seen": sum(1 for m in self.plan.movements if m.photon_s is not None),
+            "asynchrony": asynchrony_stats_ms(self.plan.movements),
+            "ratings": {name: r.value for name, r in self.ratings.items()},
+            "frames_saved": [str(p) for p in self.counters.saved],
+        }
+

@@ -1,0 +1,1 @@
+"""Intact-limb pose sources for mirror mode."""

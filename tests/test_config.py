@@ -1,0 +1,61 @@
+"""Configuration: defaults are valid, bad values are refused with field, value and what is allowed."""
+
+import pytest
+
+from mirrorvr.config import build_config, config_to_toml_dict, default_config, load_config
+from mirrorvr.errors import ConfigError
+
+
+def test_defaults_are_a_complete_demo_setup():
+    cfg = default_config()
+    assert cfg.patient.amputated_side == "right" and cfg.patient.intact_side == "left"
+    assert cfg.emg.n_channels >= 8 and cfg.emg.sampling_rate_hz >= 1000
+    assert (cfg.emg.window_s, cfg.emg.increment_s) == (0.2, 0.05)
+    # every mapped stimulation channel is titrated in the demo profile
+    for channels in cfg.stim.movement_channels.values():
+        for ch in channels:
+            assert cfg.patient.stim_channel(ch).max_tolerated_ma is not None
+
+
+@pytest.mark.parametrize(
+    "data, field, fragment",
+    [
+        ({"emg": {"window_s": -1}}, "emg.window_s", "greater than 0"),
+        ({"emg": {"window_s": 0.1, "increment_s": 0.2}}, "emg", "must not exceed"),
+        ({"emg": {"movements": ["rest", "fly"]}}, "emg", "'fly' is not a movement class"),
+        ({"stim": {"movement_channels": {"hand_close": [9]}}}, "stim.movement_channels", "does not exist"),
+        ({"patient": {"amputated_side": "middle"}}, "patient.amputated_side", "'left' or 'right'"),
+        ({"protocol": {"calibration_fraction": 0.9}}, "protocol", "must be 1"),
+        ({"rendr": {}}, "rendr", "Extra inputs"),
+    ],
+)
+def test_bad_values_name_field_value_and_allowed(data, field, fragment):
+    with pytest.raises(ConfigError) as info:
+        build_config(data)
+    text = str(info.value)
+    assert field in text and fragment in text
+
+
+def test_patient_thresholds_must_be_ordered():
+    bad = {"patient": {"stim_channels": [{
+        "channel": 0, "site": "flexors", "electrode_area_cm2": 10,
+        "motor_threshold_ma": 20, "max_tolerated_ma": 10}]}}
+    with pytest.raises(ConfigError, match="motor_threshold_ma .20.0. must not exceed max_tolerated_ma"):
+        build_config(bad)
+
+
+def test_toml_round_trip(tmp_path):
+    path = tmp_path / "session.toml"
+    path.write_text('seed = 7\n[emg]\nn_channels = 12\n[protocol]\nduration_s = 90\n')
+    cfg = load_config(path)
+    assert (cfg.seed, cfg.emg.n_channels, cfg.protocol.duration_s) == (7, 12, 90)
+    assert build_config(config_to_toml_dict(cfg)) == cfg
+
+
+def test_toml_errors_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("seed = = 3")
+    with pytest.raises(ConfigError, match="broken.toml.*not valid TOML"):
+        load_config(broken)

@@ -1,0 +1,22 @@
+"""``import mirrorvr`` and its pure packages open nothing and import no GL, window or device library."""
+
+import subprocess
+import sys
+
+PURE = [
+    "mirrorvr", "mirrorvr.config", "mirrorvr.clock", "mirrorvr.limb.poses", "mirrorvr.limb.mirror",
+    "mirrorvr.emg.decoder", "mirrorvr.emg.simulator", "mirrorvr.stim.governor",
+    "mirrorvr.stim.scheduler", "mirrorvr.session.plan", "mirrorvr.session.control",
+    "mirrorvr.render.scene", "mirrorvr.tracking.scripted",
+]
+HEAVY = ["pygame", "OpenGL", "brainflow", "serial"]
+
+
+def test_pure_modules_import_no_edge_library():
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in PURE)
+        + f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
