@@ -1,0 +1,382 @@
+"""Decoder calibration from a cued, labelled recording.
+
+Protocol (REFERENCES.md, "Myoelectric pattern recognition"; BioPatRec): cued contractions,
+e.g. 3 s contract / 3 s rest × repetitions per movement; rest is a class; only the middle
+``keep_fraction`` (0.7, BioPatRec cTp) of every cue segment is used, so onsets, offsets and
+reaction time are left out.
+
+The flow a session runner follows::
+
+    from mirrorvr.emg.calibration import (
+        CalibrationRecording, cue_schedule, simulate_calibration, train_decoder)
+
+    # 1. the cue timeline, relative to the start of calibration (s)
+    cues = cue_schedule(settings.movements, repetitions=2, contract_s=3.0, rest_s=3.0)
+
+    # 2a. simulated patient: script intents and collect chunks in one call
+    patient.start()
+    recording = simulate_calibration(patient, clock, cues, level=0.7)
+
+    # 2b. or, with any source (a real board), show each cue, remember its session-time
+    #     span as CueSegment(movement, start_s, end_s, repetition), collect every chunk:
+    #     recording = CalibrationRecording.from_chunks(chunks, source.sampling_rate_hz, segments)
+
+    # 3. train and check
+    decoder, report = train_decoder(recording, settings, keep_fraction=0.7)
+    log.info(report.summary())
+
+    # 4. live: feed every chunk, get one Intent per 50 ms increment
+    for intent in decoder.process(source.read()): ...
+
+Cue segment times are on the session clock, like the chunk timestamps; a recording knows
+the session time of its first sample (``start_s``).
+
+The report's accuracy is per window, without majority vote: leave-one-repetition-out when
+there are >= 2 repetitions, else stratified k-fold on consecutive (unshuffled) windows —
+adjacent windows overlap, so k-fold is optimistic.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mirrorvr.clock import Clock
+from mirrorvr.config import EmgSettings
+from mirrorvr.emg.decoder import Decoder
+from mirrorvr.emg.source import EmgChunk
+from mirrorvr.emg.windowing import sliding_windows
+from mirrorvr.errors import ConfigError, DecoderError
+from mirrorvr.movements import REST, check_movement
+
+logger = logging.getLogger(__name__)
+
+#: Middle share of each cue segment kept for training (BioPatRec cTp, REFERENCES.md).
+DEFAULT_KEEP_FRACTION = 0.7
+
+
+@dataclass(frozen=True)
+class CueSegment:
+    """One cue: ``movement`` was asked for from ``start_s`` to ``end_s`` (session time, s)."""
+
+    movement: str
+    start_s: float
+    end_s: float
+    repetition: int = 0
+
+    def __post_init__(self) -> None:
+        check_movement(self.movement)
+        if not (math.isfinite(self.start_s) and math.isfinite(self.end_s)
+                and self.end_s > self.start_s):
+            raise ConfigError(
+                f"segment {self.movement!r}: start_s={self.start_s!r}, end_s={self.end_s!r} "
+                "must be finite with end_s > start_s"
+            )
+
+    def shifted(self, dt_s: float) -> CueSegment:
+        return CueSegment(self.movement, self.start_s + dt_s, self.end_s + dt_s, self.repetition)
+
+
+def _as_segment(s: CueSegment | Sequence) -> CueSegment:
+    if isinstance(s, CueSegment):
+        return s
+    try:
+        return CueSegment(*s)
+    except TypeError:
+        raise ConfigError(
+            f"segments: {s!r} is not (movement, start_s, end_s[, repetition])"
+        ) from None
+
+
+@dataclass(frozen=True)
+class CalibrationRecording:
+    """A continuous labelled calibration recording.
+
+    Attributes
+    ----------
+    data : (n_channels, n) float64
+        Raw EMG, V.
+    sampling_rate_hz : float
+        Hz.
+    segments : tuple of CueSegment
+        Cues as (movement, start_s, end_s, repetition); plain tuples are accepted.
+    start_s : float
+        Session time of the first sample, s.
+    channel_names : tuple of str
+    """
+
+    data: np.ndarray
+    sampling_rate_hz: float
+    segments: tuple[CueSegment, ...]
+    start_s: float = 0.0
+    channel_names: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        data = np.asarray(self.data, dtype=np.float64)
+        if data.ndim != 2 or data.shape[1] == 0:
+            raise ConfigError(f"data: expected shape (n_channels, n > 0), got {data.shape}")
+        if not (math.isfinite(self.sampling_rate_hz) and self.sampling_rate_hz > 0):
+            raise ConfigError(f"sampling_rate_hz: {self.sampling_rate_hz!r} must be positive")
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "segments", tuple(_as_segment(s) for s in self.segments))
+        if not self.segments:
+            raise ConfigError("segments: empty; a calibration needs cue segments")
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        return self.data.shape[1] / self.sampling_rate_hz
+
+    @classmethod
+    def from_chunks(
+        cls,
+        chunks: Iterable[EmgChunk],
+        sampling_rate_hz: float,
+        segments: Iterable[CueSegment | Sequence],
+        channel_names: Sequence[str] = (),
+    ) -> CalibrationRecording:
+        """Concatenate consecutive chunks of one source into a recording."""
+        chunks = [c for c in chunks if c is not None and c.n_samples > 0]
+        if not chunks:
+            raise ConfigError("chunks: no samples were recorded")
+        data = np.concatenate([c.data for c in chunks], axis=1)
+        t = np.concatenate([c.t_s for c in chunks])
+        gaps = np.diff(t)
+        if gaps.size and gaps.max() > 5.0 / sampling_rate_hz:
+            logger.warning("calibration chunks have a gap of %.3f s; samples were lost",
+                           float(gaps.max()))
+        return cls(data, float(sampling_rate_hz), tuple(segments), float(t[0]),
+                   tuple(channel_names))
+
+
+def cue_schedule(
+    movements: Sequence[str],
+    repetitions: int = 3,
+    contract_s: float = 3.0,
+    rest_s: float = 3.0,
+    start_s: float = 0.0,
+) -> list[CueSegment]:
+    """The cue timeline: per movement, ``repetitions`` × (contract, then rest).
+
+    ``rest`` in ``movements`` is not cued as a contraction; the rest after each contraction
+    is a ``rest`` segment with the same repetition number. Defaults: 3 s / 3 s × 3
+    (REFERENCES.md).
+    """
+    if int(repetitions) != repetitions or repetitions < 1:
+        raise ConfigError(f"repetitions: {repetitions!r} must be a positive integer")
+    if not contract_s > 0:
+        raise ConfigError(f"contract_s: {contract_s!r} must be > 0 s")
+    if not rest_s > 0:
+        raise ConfigError(f"rest_s: {rest_s!r} must be > 0 s")
+    active = [check_movement(m) for m in movements if m != REST]
+    if not active:
+        raise ConfigError(f"movements: {list(movements)!r} has no movement besides rest")
+    out, t = [], float(start_s)
+    for movement in active:
+        for rep in range(int(repetitions)):
+            out.append(CueSegment(movement, t, t + contract_s, rep))
+            out.append(CueSegment(REST, t + contract_s, t + contract_s + rest_s, rep))
+            t += contract_s + rest_s
+    return out
+
+
+def simulate_calibration(
+    patient,
+    clock: Clock,
+    cues: Sequence[CueSegment],
+    level: float = 0.7,
+    poll_s: float = 0.05,
+) -> CalibrationRecording:
+    """Run ``cues`` (times relative to now) on a started simulated patient.
+
+    Scripts one intent per cue through ``patient.set_intent`` (``level`` for contractions,
+    0 for rest), advances the clock with ``clock.sleep_until`` (a FakeClock jumps, a real
+    clock sleeps) while reading every ``poll_s``, and returns the recording with its
+    segments on the session clock. Samples read before the call are discarded.
+    """
+    if not 0 < level <= 1:
+        raise ConfigError(f"level: {level!r} must be in (0, 1]")
+    if not poll_s > 0:
+        raise ConfigError(f"poll_s: {poll_s!r} must be > 0 s")
+    patient.read()  # drop what came before calibration
+    t0 = clock.now()
+    segments = [_as_segment(c).shifted(t0) for c in cues]
+    for s in segments:
+        patient.set_intent(s.movement, 0.0 if s.movement == REST else level, s.start_s)
+    end = max(s.end_s for s in segments)
+    patient.set_intent(REST, 0.0, end)
+    chunks, t = [], t0
+    while t < end:
+        t = min(t + poll_s, end)
+        clock.sleep_until(t)
+        chunk = patient.read()
+        if chunk is not None:
+            chunks.append(chunk)
+    return CalibrationRecording.from_chunks(
+        chunks, patient.sampling_rate_hz, segments, patient.channel_names
+    )
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """Cross-validated quality of a calibration.
+
+    Attributes
+    ----------
+    classes : tuple of str
+        Class order of the confusion matrix (``settings.movements`` order).
+    accuracy : float
+        Pooled window accuracy over all folds, [0, 1].
+    fold_accuracies : tuple of float
+        Accuracy of each fold.
+    confusion : (n_classes, n_classes) int
+        Rows true class, columns predicted class, pooled over folds.
+    cv_scheme : str
+        ``"leave-one-repetition-out"`` or ``"stratified-k-fold(k)"``.
+    n_windows : dict str -> int
+        Training windows per class.
+    keep_fraction : float
+    """
+
+    classes: tuple[str, ...]
+    accuracy: float
+    fold_accuracies: tuple[float, ...]
+    confusion: np.ndarray
+    cv_scheme: str
+    n_windows: dict[str, int]
+    keep_fraction: float
+
+    def summary(self) -> str:
+        """A one-line human summary for logs."""
+        folds = ", ".join(f"{a:.2f}" for a in self.fold_accuracies)
+        return (f"calibration: {self.accuracy:.1%} window accuracy ({self.cv_scheme}; "
+                f"folds {folds}) over classes {list(self.classes)}")
+
+
+def training_windows(
+    recording: CalibrationRecording,
+    decoder: Decoder,
+    keep_fraction: float = DEFAULT_KEEP_FRACTION,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Filtered windows of the kept middle of each segment.
+
+    The whole recording is filtered once with a fresh filter of the decoder's settings (the
+    same causal filter as live). Segments of classes the decoder does not decode are skipped.
+
+    Returns
+    -------
+    windows : (n_windows, n_channels, window_samples) float64
+    labels : (n_windows,) str
+    repetitions : (n_windows,) int
+    """
+    if not (math.isfinite(keep_fraction) and 0 < keep_fraction <= 1):
+        raise ConfigError(f"keep_fraction: {keep_fraction!r} must be in (0, 1]")
+    if recording.n_channels != decoder.n_channels:
+        raise DecoderError(
+            f"recording has {recording.n_channels} channels, decoder expects {decoder.n_channels}"
+        )
+    filtered = decoder.new_filter().process(recording.data)
+    fs, n = recording.sampling_rate_hz, recording.data.shape[1]
+    W, inc = decoder.window_samples, decoder.increment_samples
+    parts, labels, reps = [], [], []
+    for s in recording.segments:
+        if s.movement not in decoder.movements:
+            logger.info("segment %s not decoded; skipped", s.movement)
+            continue
+        trim = (1.0 - keep_fraction) / 2 * (s.end_s - s.start_s)
+        i0 = max(0, math.ceil((s.start_s + trim - recording.start_s) * fs - 1e-9))
+        i1 = min(n, math.floor((s.end_s - trim - recording.start_s) * fs + 1e-9))
+        w = sliding_windows(filtered[:, i0:i1], W, inc) if i1 > i0 else np.empty((0,))
+        if w.shape[0] == 0:
+            logger.warning("segment %s %.2f-%.2f s yields no complete window; skipped",
+                           s.movement, s.start_s, s.end_s)
+            continue
+        parts.append(w)
+        labels.extend([s.movement] * w.shape[0])
+        reps.extend([s.repetition] * w.shape[0])
+    if not parts:
+        raise DecoderError("recording: no segment yields a complete training window")
+    return np.concatenate(parts, axis=0), np.asarray(labels), np.asarray(reps)
+
+
+def _splits(labels: np.ndarray, reps: np.ndarray, n_folds: int):
+    from sklearn.model_selection import LeaveOneGroupOut, StratifiedKFold
+
+    if np.unique(reps).size >= 2:
+        return "leave-one-repetition-out", list(LeaveOneGroupOut().split(labels, labels, reps))
+    min_count = int(min(np.unique(labels, return_counts=True)[1]))
+    k = min(n_folds, min_count)
+    if k < 2:
+        raise DecoderError(
+            f"cross-validation needs >= 2 windows per class; the smallest class has {min_count}"
+        )
+    splitter = StratifiedKFold(n_splits=k, shuffle=False)
+    return f"stratified-k-fold({k})", list(splitter.split(labels, labels))
+
+
+def train_decoder(
+    recording: CalibrationRecording,
+    settings: EmgSettings,
+    keep_fraction: float = DEFAULT_KEEP_FRACTION,
+    *,
+    n_folds: int = 5,
+    **decoder_kwargs,
+) -> tuple[Decoder, CalibrationReport]:
+    """Cross-validate, then train a :class:`Decoder` on all kept windows.
+
+    Parameters
+    ----------
+    recording : CalibrationRecording
+    settings : EmgSettings
+        Decoder settings; ``settings.movements`` are the classes (each needs segments).
+    keep_fraction : float
+        Middle share of each segment used (BioPatRec cTp 0.7).
+    n_folds : int
+        k of the k-fold fallback when there is only one repetition.
+    **decoder_kwargs
+        Passed to :class:`Decoder` (thresholds, level percentile).
+
+    Returns
+    -------
+    decoder : Decoder, trained, streaming state reset
+    report : CalibrationReport
+    """
+    decoder = Decoder(settings, recording.sampling_rate_hz, recording.n_channels,
+                      **decoder_kwargs)
+    windows, labels, reps = training_windows(recording, decoder, keep_fraction)
+    missing = [m for m in decoder.movements if m not in set(labels.tolist())]
+    if missing:
+        raise DecoderError(f"recording: no calibration segments for classes {missing!r}")
+
+    classes = decoder.movements
+    index = {c: i for i, c in enumerate(classes)}
+    confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    scheme, splits = _splits(labels, reps, n_folds)
+    fold_acc = []
+    for train, test in splits:
+        fold = Decoder(settings, recording.sampling_rate_hz, recording.n_channels,
+                       **decoder_kwargs)
+        fold.fit(windows[train], labels[train])
+        predicted, _ = fold.predict_windows(windows[test])
+        fold_acc.append(float(np.mean(predicted == labels[test])))
+        np.add.at(confusion, ([index[t] for t in labels[test]],
+                              [index[p] for p in predicted]), 1)
+    decoder.fit(windows, labels)
+    report = CalibrationReport(
+        classes=classes,
+        accuracy=float(np.trace(confusion) / confusion.sum()),
+        fold_accuracies=tuple(fold_acc),
+        confusion=confusion,
+        cv_scheme=scheme,
+        n_windows={c: int(np.sum(labels == c)) for c in classes},
+        keep_fraction=float(keep_fraction),
+    )
+    logger.info(report.summary())
+    return decoder, report

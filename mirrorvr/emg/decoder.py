@@ -1,0 +1,257 @@
+"""The real-time EMG decoder: filter -> windows -> features -> classifier -> majority vote.
+
+``Decoder.process(chunk)`` turns each incoming :class:`~mirrorvr.emg.source.EmgChunk` into
+one :class:`~mirrorvr.emg.intent.Intent` per window increment (200 ms windows every 50 ms by
+default, REFERENCES.md / BioPatRec). Filter, window buffer and vote history are stateful, so
+chunk boundaries do not matter.
+
+Proportional level (REFERENCES.md: "velocity/proportional output scaled between per-class rest
+and MVC levels"): with ``m`` the mean MAV over channels of the window,
+``level = clip((m - rest_mav_v) / (max_mav_v[class] - rest_mav_v), 0, 1)`` for the voted
+class; ``rest`` has level 0. ``rest_mav_v`` is the median of ``m`` over the rest windows of
+calibration and ``max_mav_v[class]`` the ``level_percentile`` (95th) percentile of ``m`` over
+that class's windows — a robust "maximum seen in calibration".
+
+A decoder is trained from filtered calibration windows with :meth:`Decoder.fit`; most
+callers use :func:`mirrorvr.emg.calibration.train_decoder`, which also cross-validates.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from mirrorvr.config import EmgSettings
+from mirrorvr.emg.classifier import Classifier, MajorityVote, classifier_names, make_classifier
+from mirrorvr.emg.features import check_feature_names, extract_features
+from mirrorvr.emg.filters import EmgFilter
+from mirrorvr.emg.intent import Intent
+from mirrorvr.emg.source import EmgChunk
+from mirrorvr.emg.windowing import SlidingWindower
+from mirrorvr.errors import ConfigError, DecoderError
+from mirrorvr.movements import REST
+
+logger = logging.getLogger(__name__)
+
+
+class Decoder:
+    """Streaming movement decoder for one electrode set-up.
+
+    Parameters
+    ----------
+    settings : EmgSettings
+        Band-pass, mains, window/increment, features, classifier, vote length, classes.
+    sampling_rate_hz : float
+        Sampling rate of the source, Hz.
+    n_channels : int
+        Number of EMG channels of the source.
+    zc_threshold_v : float
+        ZC amplitude threshold, V (see :mod:`mirrorvr.emg.features`).
+    ssc_threshold_v2 : float
+        SSC slope-product threshold, V².
+    level_percentile : float
+        Percentile of per-class calibration MAV taken as that class's maximum.
+    """
+
+    def __init__(
+        self,
+        settings: EmgSettings,
+        sampling_rate_hz: float,
+        n_channels: int,
+        *,
+        zc_threshold_v: float = 0.0,
+        ssc_threshold_v2: float = 0.0,
+        level_percentile: float = 95.0,
+    ) -> None:
+        if not isinstance(settings, EmgSettings):
+            raise ConfigError(f"settings: expected EmgSettings, got {type(settings).__name__}")
+        if not (isinstance(sampling_rate_hz, (int, float)) and math.isfinite(sampling_rate_hz)
+                and sampling_rate_hz > 0):
+            raise ConfigError(f"sampling_rate_hz: {sampling_rate_hz!r} must be a positive number")
+        if int(n_channels) != n_channels or n_channels < 1:
+            raise ConfigError(f"n_channels: {n_channels!r} must be a positive integer")
+        if not 0 < level_percentile <= 100:
+            raise ConfigError(f"level_percentile: {level_percentile!r} must be in (0, 100]")
+        self.settings = settings
+        self.sampling_rate_hz = float(sampling_rate_hz)
+        self.n_channels = int(n_channels)
+        self.feature_names = check_feature_names(settings.features, "emg.features")
+        if settings.classifier.lower() not in classifier_names():
+            raise ConfigError(
+                f"emg.classifier: {settings.classifier!r} is not known "
+                f"(allowed: {classifier_names()})"
+            )
+        self.window_samples = int(round(settings.window_s * self.sampling_rate_hz))
+        self.increment_samples = int(round(settings.increment_s * self.sampling_rate_hz))
+        if self.window_samples < 3:
+            raise ConfigError(
+                f"emg.window_s: {settings.window_s} s is {self.window_samples} samples at "
+                f"{self.sampling_rate_hz} Hz; need at least 3"
+            )
+        if self.increment_samples < 1:
+            raise ConfigError(
+                f"emg.increment_s: {settings.increment_s} s is less than one sample at "
+                f"{self.sampling_rate_hz} Hz"
+            )
+        self.movements: tuple[str, ...] = tuple(settings.movements)
+        self.zc_threshold_v = float(zc_threshold_v)
+        self.ssc_threshold_v2 = float(ssc_threshold_v2)
+        self.level_percentile = float(level_percentile)
+
+        self.filter = self.new_filter()
+        self.windower = SlidingWindower(self.n_channels, self.window_samples, self.increment_samples)
+        self.vote = MajorityVote(settings.majority_vote)
+        self.classifier: Classifier | None = None
+        self.rest_mav_v: float = 0.0
+        self.max_mav_v: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ pieces
+
+    def new_filter(self) -> EmgFilter:
+        """A fresh filter with this decoder's settings (calibration filters with one)."""
+        return EmgFilter(
+            self.n_channels, self.sampling_rate_hz, self.settings.bandpass_hz,
+            self.settings.mains_hz,
+        )
+
+    def features(self, windows: np.ndarray) -> np.ndarray:
+        """Feature matrix ``(n_windows, n_channels * n_features)`` of filtered windows, V."""
+        return extract_features(
+            windows, self.feature_names,
+            zc_threshold_v=self.zc_threshold_v, ssc_threshold_v2=self.ssc_threshold_v2,
+        )
+
+    @staticmethod
+    def mean_mav(windows: np.ndarray) -> np.ndarray:
+        """Mean over channels of each window's MAV, ``(n_windows,)`` V."""
+        return np.mean(np.abs(np.asarray(windows, dtype=np.float64)), axis=(1, 2))
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.classifier is not None and self.classifier.is_fitted
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Classes the trained classifier knows (its own order)."""
+        return self.classifier.classes_ if self.classifier is not None else ()
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, windows: np.ndarray, labels: Sequence[str]) -> Decoder:
+        """Train on filtered calibration windows.
+
+        Parameters
+        ----------
+        windows : (n_windows, n_channels, window_samples) float
+            Windows of the **filtered** signal (see :meth:`new_filter`), V.
+        labels : (n_windows,) str
+            Movement class of each window; every class of ``settings.movements`` must occur.
+        """
+        w = np.asarray(windows, dtype=np.float64)
+        y = np.asarray(labels).astype(str)
+        expected = (self.n_channels, self.window_samples)
+        if w.ndim != 3 or w.shape[1:] != expected:
+            raise DecoderError(
+                f"windows: shape {w.shape} does not match (n_windows, {expected[0]}, {expected[1]})"
+            )
+        if y.shape != (w.shape[0],):
+            raise DecoderError(f"labels: shape {y.shape} does not match {w.shape[0]} windows")
+        present = set(y.tolist())
+        unknown = sorted(present - set(self.movements))
+        if unknown:
+            raise DecoderError(
+                f"labels: {unknown!r} are not decoded classes (emg.movements={list(self.movements)})"
+            )
+        missing = [m for m in self.movements if m not in present]
+        if missing:
+            raise DecoderError(f"labels: no calibration windows for classes {missing!r}")
+        classifier = make_classifier(self.settings.classifier).fit(self.features(w), y)
+
+        m = self.mean_mav(w)
+        rest = m[y == REST]
+        self.rest_mav_v = float(np.median(rest)) if rest.size else 0.0
+        self.max_mav_v = {}
+        for cls in self.movements:
+            if cls == REST:
+                continue
+            top = float(np.percentile(m[y == cls], self.level_percentile))
+            if top <= self.rest_mav_v:
+                logger.warning(
+                    "class %s: calibration MAV %.3g V is not above rest %.3g V; level stays 0",
+                    cls, top, self.rest_mav_v,
+                )
+            self.max_mav_v[cls] = top
+        self.classifier = classifier
+        self.reset()
+        logger.info("decoder trained on %d windows, classes %s", w.shape[0], classifier.classes_)
+        return self
+
+    def _check_fitted(self) -> Classifier:
+        if self.classifier is None or not self.classifier.is_fitted:
+            raise DecoderError(
+                "decoder is not trained; train it with calibration.train_decoder() or fit()"
+            )
+        return self.classifier
+
+    # ------------------------------------------------------------------ decoding
+
+    def levels(self, windows: np.ndarray, movements: Sequence[str]) -> np.ndarray:
+        """Proportional level in [0, 1] of each window for the given class, ``(n_windows,)``."""
+        m = self.mean_mav(windows)
+        out = np.zeros(m.shape[0])
+        for i, (value, cls) in enumerate(zip(m, movements)):
+            top = self.max_mav_v.get(cls)
+            if top is None or top <= self.rest_mav_v:
+                continue
+            out[i] = (value - self.rest_mav_v) / (top - self.rest_mav_v)
+        return np.clip(out, 0.0, 1.0)
+
+    def predict_windows(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stateless per-window decisions (no vote) on filtered windows.
+
+        Returns
+        -------
+        labels : (n_windows,) str
+        proba : (n_windows, n_classes) float, columns in :attr:`classes` order
+        """
+        classifier = self._check_fitted()
+        proba = classifier.predict_proba(self.features(windows))
+        return np.asarray(classifier.classes_)[np.argmax(proba, axis=1)], proba
+
+    def process(self, chunk: EmgChunk) -> list[Intent]:
+        """Decode the windows completed by ``chunk``: one :class:`Intent` per increment.
+
+        ``chunk.data`` is ``(n_channels, n)`` raw EMG, V; ``chunk.t_s`` its sample times, s.
+        """
+        classifier = self._check_fitted()
+        data = np.asarray(chunk.data, dtype=np.float64)
+        if data.ndim != 2 or data.shape[0] != self.n_channels:
+            raise DecoderError(
+                f"chunk.data: shape {data.shape} does not match n_channels={self.n_channels}"
+            )
+        windows, t_end = self.windower.push(chunk.t_s, self.filter.process(data))
+        if windows.shape[0] == 0:
+            return []
+        proba = classifier.predict_proba(self.features(windows))
+        classes = np.asarray(classifier.classes_)
+        raw = classes[np.argmax(proba, axis=1)]
+        voted = self.vote.process(raw.tolist())
+        col = {c: i for i, c in enumerate(classifier.classes_)}
+        levels = self.levels(windows, voted)
+        intents = []
+        for i, movement in enumerate(voted):
+            level = 0.0 if movement == REST else float(levels[i])
+            intents.append(Intent(
+                t_s=float(t_end[i]), movement=movement, level=level,
+                confidence=float(proba[i, col[movement]]),
+            ))
+        return intents
+
+    def reset(self) -> None:
+        """Clear the streaming state (filter, window buffer, vote); keep the training."""
+        self.filter.reset()
+        self.windower.reset()
+        self.vote.reset()
