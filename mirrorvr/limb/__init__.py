@@ -1,0 +1,1 @@
+"""Skeletons, joint limits, movement classes -> poses, mirroring, kinematics. Pure numpy, no GL."""

@@ -1,0 +1,390 @@
+"""Build ``hand_right.glb`` and ``hand_left.glb``: a skinned hand and forearm (glTF 2.0).
+
+Run ``.venv/bin/python models/build_models.py``; the output is byte-for-byte reproducible.
+
+How
+---
+1. The skeleton (joint positions and frames) comes from :mod:`mirrorvr.limb.skeleton`, so
+   the mesh, the kinematics and the poses share one definition.
+2. The surface is the zero set of a signed distance field (SDF) made of smooth primitives per
+   segment: a flattened tapered capsule for the forearm, a rounded box for the palm, tapered
+   capsules for the thumb's three segments and each finger's three phalanges. Segments are
+   joined with a smooth minimum so the wrist, knuckles and thenar web have no creases, while
+   the fingers stay separate from each other.
+3. The SDF is sampled on a 1.9 mm grid and meshed with naive surface nets (one vertex per
+   cell the surface crosses, quads across crossing grid edges), the vertices are projected
+   onto the surface by Newton steps and the normals are the SDF gradient.
+4. Skin weights: each joint owns some primitives; a vertex's weight for a joint falls off
+   exponentially with its distance to that joint's primitives (scale 1.8 mm), the four
+   largest are kept and normalised. So weights blend smoothly over ~1 cm at each joint.
+5. The left hand is the right one reflected across ``x = 0`` (positions, normals, joint
+   frames), with the triangle winding reversed to keep faces counter-clockwise.
+
+Units are metres; ``-z`` is distal, ``+y`` dorsal (palm down), the right thumb is at ``-x``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pygltflib
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from mirrorvr.limb.kinematics import bind_matrices  # noqa: E402
+from mirrorvr.limb.skeleton import (  # noqa: E402
+    FINGERS,
+    MIDLINE_REFLECTION,
+    TIP_OFFSETS_M,
+    skeleton,
+)
+
+GRID_M = 0.0019
+WEIGHT_SCALE_M = 0.0018
+FINGER_RADII_M = {  # at MCP, PIP, DIP, tip
+    "index": (0.0095, 0.0086, 0.0077, 0.0068),
+    "middle": (0.0097, 0.0088, 0.0079, 0.0070),
+    "ring": (0.0091, 0.0083, 0.0075, 0.0067),
+    "little": (0.0081, 0.0074, 0.0068, 0.0060),
+}
+THUMB_RADII_M = (0.0150, 0.0108, 0.0098, 0.0085)  # CMC, MCP, IP, tip
+
+
+# --------------------------------------------------------------------------- SDF primitives
+
+
+def round_cone(p, a, b, ra, rb, squash_y=1.0):
+    """Approximate distance (n,) from points p (n, 3) to a capsule a->b with radii ra->rb.
+
+    ``squash_y`` < 1 flattens the cross-section in y (dorsal-palmar).
+    """
+    ab = b - a
+    t = np.clip(((p - a) @ ab) / (ab @ ab), 0.0, 1.0)
+    closest = a + t[:, None] * ab
+    delta = p - closest
+    delta[:, 1] /= squash_y
+    radius = ra + t * (rb - ra)
+    return (np.linalg.norm(delta, axis=1) - radius) * squash_y
+
+
+def rounded_box(p, frame, center, half, rounding, taper):
+    """Distance (n,) to a rounded box given in a joint frame (4, 4).
+
+    ``taper`` scales the x half-width at the proximal end (``+z`` face) relative to the distal.
+    """
+    inv = np.linalg.inv(frame)
+    q = p @ inv[:3, :3].T + inv[:3, 3] - center
+    # Narrower towards the wrist: scale x by the local half-width.
+    s = np.clip(0.5 - q[:, 2] / (2 * half[2]), 0.0, 1.0)  # 0 proximal ... 1 distal
+    width = taper + (1.0 - taper) * s
+    q[:, 0] /= width
+    d = np.abs(q) - (np.asarray(half) - rounding)
+    outside = np.linalg.norm(np.maximum(d, 0.0), axis=1)
+    inside = np.minimum(d.max(axis=1), 0.0)
+    return (outside + inside - rounding) * np.minimum(width, 1.0)
+
+
+def smin(a, b, k):
+    """Polynomial smooth minimum with blend width ``k`` (m)."""
+    h = np.clip(0.5 + 0.5 * (b - a) / k, 0.0, 1.0)
+    return b + (a - b) * h - k * h * (1.0 - h)
+
+
+class HandField:
+    """The right hand's SDF, split into per-joint primitive distances."""
+
+    def __init__(self):
+        self.skel = skeleton("right")
+        self.world = bind_matrices(self.skel)
+        self.names = self.skel.joint_names
+        self.pos = {n: self.world[i, :3, 3] for i, n in enumerate(self.names)}
+        self.frame = {n: self.world[i] for i, n in enumerate(self.names)}
+
+    def _along(self, joint, distance_m):
+        """Point ``distance_m`` along the joint's local -z (distal) axis."""
+        f = self.frame[joint]
+        return f[:3, 3] + f[:3, 2] * -distance_m
+
+    def parts(self, p):
+        """``{joint name: distance (n,)}`` and the groups used for blending."""
+        wrist = self.pos["wrist"]
+        d = {}
+        d["forearm"] = round_cone(
+            p, np.array([0.0, -0.002, 0.012]), wrist + [0.0, 0.001, 0.006], 0.036, 0.025, 0.7
+        )
+        d["wrist"] = rounded_box(
+            p, self.frame["wrist"], np.array([-0.002, 0.001, -0.050]),
+            (0.042, 0.0135, 0.047), 0.012, 0.84,
+        )
+        thumb = ["thumb_cmc", "thumb_mcp", "thumb_ip"]
+        ends = [self.pos["thumb_mcp"], self.pos["thumb_ip"],
+                self._along("thumb_ip", TIP_OFFSETS_M["thumb_ip"] - THUMB_RADII_M[3])]
+        starts = [self._along("thumb_cmc", -0.012), self.pos["thumb_mcp"], self.pos["thumb_ip"]]
+        for k, joint in enumerate(thumb):
+            d[joint] = round_cone(p, starts[k], ends[k], THUMB_RADII_M[k], THUMB_RADII_M[k + 1], 0.88)
+        for finger in FINGERS:
+            r = FINGER_RADII_M[finger]
+            joints = [f"{finger}_mcp", f"{finger}_pip", f"{finger}_dip"]
+            starts = [self._along(joints[0], -0.010), self.pos[joints[1]], self.pos[joints[2]]]
+            ends = [self.pos[joints[1]], self.pos[joints[2]],
+                    self._along(joints[2], TIP_OFFSETS_M[joints[2]] - r[3])]
+            for k, joint in enumerate(joints):
+                d[joint] = round_cone(p, starts[k], ends[k], r[k], r[k + 1], 0.9)
+        return d
+
+    def __call__(self, p):
+        d = self.parts(p)
+        body = smin(d["forearm"], d["wrist"], 0.022)
+        thumb = np.minimum.reduce([d["thumb_cmc"], d["thumb_mcp"], d["thumb_ip"]])
+        body = smin(body, thumb, 0.014)
+        fingers = np.minimum.reduce(
+            [d[f"{f}_{j}"] for f in FINGERS for j in ("mcp", "pip", "dip")]
+        )
+        return smin(body, fingers, 0.007)
+
+    def gradient(self, p, eps=2e-4):
+        g = np.empty_like(p)
+        for axis in range(3):
+            e = np.zeros(3)
+            e[axis] = eps
+            g[:, axis] = (self(p + e) - self(p - e)) / (2 * eps)
+        return g
+
+
+# --------------------------------------------------------------------------- meshing
+
+
+def surface_nets(field, lo, hi, h):
+    """Mesh the zero set of ``field`` on a grid over [lo, hi] with spacing ``h``.
+
+    Returns
+    -------
+    vertices : (n, 3) float64
+    faces : (m, 3) int64, counter-clockwise seen from outside
+    """
+    axes = [np.arange(lo[i], hi[i] + h, h) for i in range(3)]
+    shape = tuple(len(a) for a in axes)
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    f = field(grid).reshape(shape)
+    inside = f < 0.0
+    corners = [(i, j, k) for i in (0, 1) for j in (0, 1) for k in (0, 1)]
+    cshape = tuple(s - 1 for s in shape)
+
+    def corner(c):
+        return f[c[0]:c[0] + cshape[0], c[1]:c[1] + cshape[1], c[2]:c[2] + cshape[2]]
+
+    total = np.zeros(cshape + (3,))
+    count = np.zeros(cshape)
+    for a in corners:
+        for axis in range(3):
+            if a[axis] == 1:
+                continue
+            b = list(a)
+            b[axis] = 1
+            fa, fb = corner(a), corner(tuple(b))
+            cross = (fa < 0) != (fb < 0)
+            t = np.where(cross, fa / np.where(cross, fa - fb, 1.0), 0.0)
+            offset = np.array(a, dtype=float)[None, None, None, :].repeat(1, 0)
+            point = offset + t[..., None] * np.eye(3)[axis]
+            total += np.where(cross[..., None], point, 0.0)
+            count += cross
+    active = count > 0
+    cell_id = -np.ones(cshape, dtype=np.int64)
+    cell_id[active] = np.arange(active.sum())
+    idx = np.argwhere(active)
+    vertices = np.asarray(lo) + (idx + total[active] / count[active][:, None]) * h
+
+    quads = []
+    for axis in range(3):
+        u, v = [x for x in range(3) if x != axis]
+        e = np.zeros(3, dtype=int)
+        e[axis] = 1
+        n0 = inside[: shape[0] - e[0], : shape[1] - e[1], : shape[2] - e[2]]
+        n1 = inside[e[0]:, e[1]:, e[2]:]
+        crossing = np.argwhere(n0 != n1)
+        ok = (crossing[:, u] >= 1) & (crossing[:, v] >= 1)
+        ok &= (crossing[:, u] < cshape[u]) & (crossing[:, v] < cshape[v])
+        ok &= crossing[:, axis] < cshape[axis]
+        crossing = crossing[ok]
+        du = np.zeros(3, dtype=int)
+        du[u] = 1
+        dv = np.zeros(3, dtype=int)
+        dv[v] = 1
+        cells = [crossing - du - dv, crossing - dv, crossing, crossing - du]
+        ids = np.stack([cell_id[tuple(c.T)] for c in cells], axis=1)
+        flip = inside[tuple(crossing.T)]
+        ids[flip] = ids[flip][:, ::-1]
+        quads.append(ids)
+    quads = np.concatenate(quads)
+    faces = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
+    return vertices, faces
+
+
+def orient_outward(field, vertices, faces):
+    """Flip faces whose normal points into the surface (against the SDF gradient)."""
+    tri = vertices[faces]
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    grad = field.gradient(tri.mean(axis=1))
+    wrong = np.einsum("ij,ij->i", normal, grad) < 0
+    faces = faces.copy()
+    faces[wrong] = faces[wrong][:, ::-1]
+    return faces
+
+
+def project(field, vertices, steps=3):
+    """Newton steps that move vertices onto the zero set."""
+    for _ in range(steps):
+        d = field(vertices)
+        g = field.gradient(vertices)
+        vertices = vertices - (d / np.maximum((g * g).sum(axis=1), 1e-12))[:, None] * g
+    return vertices
+
+
+def skin_weights(field, vertices):
+    """JOINTS_0 (n, 4) uint8 and WEIGHTS_0 (n, 4) float32, rows summing to 1."""
+    parts = field.parts(vertices)
+    names = field.names
+    dist = np.stack([np.maximum(parts[n], 0.0) for n in names], axis=1)
+    logits = -(dist - dist.min(axis=1, keepdims=True)) / WEIGHT_SCALE_M
+    w = np.exp(logits)
+    top = np.argsort(-w, axis=1, kind="stable")[:, :4]
+    wt = np.take_along_axis(w, top, axis=1)
+    wt[wt < 1e-3 * wt[:, :1]] = 0.0
+    wt = (wt / wt.sum(axis=1, keepdims=True)).astype(np.float32)
+    wt[:, 0] = 1.0 - wt[:, 1:].sum(axis=1)  # exact float32 sum of 1
+    joints = np.where(wt > 0, top, 0).astype(np.uint8)
+    return joints, wt
+
+
+def build_right_mesh():
+    """Positions (n, 3), normals (n, 3), faces (m, 3), joints (n, 4), weights (n, 4)."""
+    field = HandField()
+    pts = np.array(list(field.pos.values()))
+    lo = pts.min(axis=0) - 0.045
+    hi = pts.max(axis=0) + 0.045
+    lo[2] -= 0.01
+    hi[2] += 0.02
+    vertices, faces = surface_nets(field, lo, hi, GRID_M)
+    vertices = project(field, vertices)
+    faces = orient_outward(field, vertices, faces)
+    normals = field.gradient(vertices)
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    joints, weights = skin_weights(field, vertices)
+    return vertices, normals, faces, joints, weights
+
+
+# --------------------------------------------------------------------------- glTF
+
+
+def _quaternion_xyzw(m):
+    """Unit quaternion (x, y, z, w) of a proper rotation (3, 3)."""
+    t = np.trace(m)
+    if t > 0:
+        s = 0.5 / np.sqrt(t + 1.0)
+        q = [(m[2, 1] - m[1, 2]) * s, (m[0, 2] - m[2, 0]) * s, (m[1, 0] - m[0, 1]) * s, 0.25 / s]
+    else:
+        i = int(np.argmax(np.diag(m)))
+        j, k = (i + 1) % 3, (i + 2) % 3
+        s = 2.0 * np.sqrt(1.0 + m[i, i] - m[j, j] - m[k, k])
+        q = [0.0, 0.0, 0.0, (m[k, j] - m[j, k]) / s]
+        q[i] = 0.25 * s
+        q[j] = (m[j, i] + m[i, j]) / s
+        q[k] = (m[k, i] + m[i, k]) / s
+    q = np.array(q)
+    return q / np.linalg.norm(q)
+
+
+def write_glb(path, side, positions, normals, faces, joints, weights, skel):
+    """Write a skinned mesh and its joint hierarchy as a binary glTF 2.0 file."""
+    positions = positions.astype(np.float32)
+    normals = normals.astype(np.float32)
+    index_type = np.uint16 if len(positions) < 65536 else np.uint32
+    indices = faces.astype(index_type).reshape(-1)
+    inverse_bind = np.linalg.inv(bind_matrices(skel)).astype(np.float32)
+    # glTF stores matrices column-major: the transpose of row-major numpy, flattened.
+    ibm = np.ascontiguousarray(inverse_bind.transpose(0, 2, 1))
+
+    blobs, views, accessors = [], [], []
+    offset = 0
+
+    def add(array, target, component, kind, minmax=False):
+        nonlocal offset
+        data = np.ascontiguousarray(array).tobytes()
+        views.append(pygltflib.BufferView(buffer=0, byteOffset=offset, byteLength=len(data),
+                                          target=target))
+        pad = (-len(data)) % 4
+        blobs.append(data + b"\x00" * pad)
+        offset += len(data) + pad
+        acc = pygltflib.Accessor(bufferView=len(views) - 1, componentType=component,
+                                 count=len(array), type=kind)
+        if minmax:
+            acc.min = [float(x) for x in array.min(axis=0)]
+            acc.max = [float(x) for x in array.max(axis=0)]
+        accessors.append(acc)
+        return len(accessors) - 1
+
+    a_pos = add(positions, pygltflib.ARRAY_BUFFER, pygltflib.FLOAT, pygltflib.VEC3, True)
+    a_nrm = add(normals, pygltflib.ARRAY_BUFFER, pygltflib.FLOAT, pygltflib.VEC3)
+    a_jnt = add(joints, pygltflib.ARRAY_BUFFER, pygltflib.UNSIGNED_BYTE, pygltflib.VEC4)
+    a_wgt = add(weights, pygltflib.ARRAY_BUFFER, pygltflib.FLOAT, pygltflib.VEC4)
+    index_component = (pygltflib.UNSIGNED_SHORT if index_type == np.uint16
+                       else pygltflib.UNSIGNED_INT)
+    a_idx = add(indices, pygltflib.ELEMENT_ARRAY_BUFFER, index_component, pygltflib.SCALAR)
+    a_ibm = add(ibm.reshape(-1, 16), None, pygltflib.FLOAT, pygltflib.MAT4)
+
+    n_joints = skel.n_joints
+    nodes = [pygltflib.Node(name=f"hand_{side}", mesh=0, skin=0)]
+    for j, name in enumerate(skel.joint_names):
+        local = skel.rest_local[j]
+        children = [1 + c for c in range(n_joints) if skel.parents[c] == j]
+        node = pygltflib.Node(
+            name=name,
+            translation=[float(x) for x in local[:3, 3]],
+            children=children or None,
+        )
+        if not np.allclose(local[:3, :3], np.eye(3)):
+            node.rotation = [float(x) for x in _quaternion_xyzw(local[:3, :3])]
+        nodes.append(node)
+
+    gltf = pygltflib.GLTF2(
+        asset=pygltflib.Asset(version="2.0", generator="mirrorvr models/build_models.py"),
+        scene=0,
+        scenes=[pygltflib.Scene(name=f"hand_{side}", nodes=[0, 1])],
+        nodes=nodes,
+        meshes=[pygltflib.Mesh(name=f"hand_{side}", primitives=[pygltflib.Primitive(
+            attributes=pygltflib.Attributes(POSITION=a_pos, NORMAL=a_nrm, JOINTS_0=a_jnt,
+                                            WEIGHTS_0=a_wgt),
+            indices=a_idx, material=0)])],
+        materials=[pygltflib.Material(
+            name="skin",
+            pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(
+                baseColorFactor=[0.87, 0.68, 0.56, 1.0], metallicFactor=0.0,
+                roughnessFactor=0.7))],
+        skins=[pygltflib.Skin(name=f"hand_{side}_skin", inverseBindMatrices=a_ibm,
+                              skeleton=1, joints=list(range(1, 1 + n_joints)))],
+        accessors=accessors,
+        bufferViews=views,
+        buffers=[pygltflib.Buffer(byteLength=offset)],
+    )
+    gltf.set_binary_blob(b"".join(blobs))
+    gltf.save_binary(str(path))
+
+
+def main() -> None:
+    positions, normals, faces, joints, weights = build_right_mesh()
+    write_glb(HERE / "hand_right.glb", "right", positions, normals, faces, joints, weights,
+              skeleton("right"))
+    r = MIDLINE_REFLECTION[:3, :3]
+    write_glb(HERE / "hand_left.glb", "left", positions @ r, normals @ r, faces[:, ::-1],
+              joints, weights, skeleton("left"))
+    sys.stdout.write(
+        f"wrote hand_right.glb and hand_left.glb: {len(positions)} vertices, "
+        f"{len(faces)} triangles, {skeleton('right').n_joints} joints\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
