@@ -205,8 +205,9 @@ def simulate_calibration(
         raise ConfigError(f"level: {level!r} must be in (0, 1]")
     if not poll_s > 0:
         raise ConfigError(f"poll_s: {poll_s!r} must be > 0 s")
-    patient.read()  # drop what came before calibration
-    t0 = clock.now()
+    drained = patient.read()  # drop what came before calibration
+    # Cues start on the first sample not yet read, so the recording holds whole segments.
+    t0 = clock.now() if drained is None else float(drained.t_s[-1]) + 1.0 / patient.sampling_rate_hz
     segments = [_as_segment(c).shifted(t0) for c in cues]
     for s in segments:
         patient.set_intent(s.movement, 0.0 if s.movement == REST else level, s.start_s)

@@ -1,0 +1,219 @@
+"""Classifier, majority vote, calibration and the streaming decoder on the simulated patient."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mirrorvr.clock import FakeClock
+from mirrorvr.config import EmgSettings, build_config
+from mirrorvr.emg.calibration import (
+    CalibrationRecording,
+    CueSegment,
+    cue_schedule,
+    simulate_calibration,
+    train_decoder,
+    training_windows,
+)
+from mirrorvr.emg.classifier import MajorityVote, make_classifier
+from mirrorvr.emg.decoder import Decoder
+from mirrorvr.emg.simulator import SimulatedPatient
+from mirrorvr.emg.source import EmgChunk
+from mirrorvr.errors import ConfigError, DecoderError
+from mirrorvr.movements import DEMO_MOVEMENTS
+
+SETTINGS = EmgSettings()  # 2 kHz, 200 ms / 50 ms, MAV WL ZC SSC, LDA, vote 5, 5 classes
+
+
+@pytest.fixture(scope="module")
+def calibrated():
+    clock = FakeClock(100.0)
+    patient = SimulatedPatient(clock, seed=7)
+    patient.start()
+    cues = cue_schedule(SETTINGS.movements, repetitions=3, contract_s=3.0, rest_s=3.0)
+    recording = simulate_calibration(patient, clock, cues, level=0.7)
+    decoder, report = train_decoder(recording, SETTINGS)
+    return clock, patient, recording, decoder, report
+
+
+# ---------------------------------------------------------------- classifier and vote
+
+
+def test_majority_vote():
+    vote = MajorityVote(3)
+    assert vote.process(["a", "b", "b", "a", "c", "a", "c", "c"]) == [
+        "a", "b", "b", "b", "c", "a", "c", "c"]
+    # ties go to the most recent of the tied labels
+    vote = MajorityVote(4)
+    assert vote.process(["a", "a", "b", "b"])[-1] == "b"
+    assert MajorityVote(1).process(["x", "y"]) == ["x", "y"]
+    with pytest.raises(ConfigError, match="majority_vote"):
+        MajorityVote(0)
+
+
+def test_lda_on_collinear_features_without_warnings():
+    rng = np.random.default_rng(0)
+    y = np.repeat(["rest", "hand_open", "hand_close"], 30)
+    base = rng.standard_normal((90, 3)) + 4.0 * (np.arange(90) // 30)[:, None]
+    X = np.hstack([base, 2 * base, np.ones((90, 1))])  # duplicate and constant columns
+    clf = make_classifier("lda").fit(X, y)  # pytest turns any warning into an error
+    proba = clf.predict_proba(X)
+    assert proba.shape == (90, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.mean(clf.predict(X) == y) > 0.9
+
+
+def test_classifier_errors():
+    with pytest.raises(ConfigError, match="classifier: 'svm' is not known"):
+        make_classifier("svm")
+    clf = make_classifier()
+    with pytest.raises(DecoderError, match="not trained"):
+        clf.predict_proba(np.zeros((1, 3)))
+    with pytest.raises(DecoderError, match="at least 2 classes"):
+        clf.fit(np.zeros((4, 2)), ["rest"] * 4)
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def test_calibration_report(calibrated):
+    _, _, recording, decoder, report = calibrated
+    assert report.cv_scheme == "leave-one-repetition-out"
+    assert len(report.fold_accuracies) == 3
+    assert report.classes == DEMO_MOVEMENTS
+    assert report.confusion.shape == (5, 5)
+    assert report.confusion.sum() == sum(report.n_windows.values())
+    assert report.accuracy >= 0.85  # chance is 20 %
+    # a 3 s cue keeps its middle 2.1 s: (4200 - 400) // 100 + 1 windows
+    assert report.n_windows["hand_open"] == 3 * 39
+    assert report.n_windows["rest"] == 4 * 3 * 39
+    assert decoder.is_fitted and set(decoder.classes) == set(DEMO_MOVEMENTS)
+    assert "window accuracy" in report.summary()
+
+
+def test_training_windows_keep_the_middle(calibrated):
+    _, _, recording, decoder, _ = calibrated
+    w, labels, reps = training_windows(recording, decoder, keep_fraction=1.0)
+    assert w.shape[1:] == (8, 400)
+    assert np.sum(labels == "hand_open") == 3 * ((6000 - 400) // 100 + 1)
+    assert set(reps.tolist()) == {0, 1, 2}
+    with pytest.raises(ConfigError, match="keep_fraction"):
+        training_windows(recording, decoder, keep_fraction=0.0)
+
+
+def test_single_repetition_uses_stratified_k_fold():
+    clock = FakeClock(0.0)
+    patient = SimulatedPatient(clock, seed=1)
+    patient.start()
+    recording = simulate_calibration(
+        patient, clock, cue_schedule(SETTINGS.movements, repetitions=1, contract_s=2, rest_s=2))
+    _, report = train_decoder(recording, SETTINGS)
+    assert report.cv_scheme == "stratified-k-fold(5)"
+    assert report.accuracy >= 0.85
+
+
+def test_missing_class_is_an_error():
+    data = np.random.default_rng(0).standard_normal((8, 8000)) * 1e-5
+    segments = [("rest", 0.0, 2.0, 0), CueSegment("hand_open", 2.0, 4.0, 0)]
+    recording = CalibrationRecording(data, 2000.0, segments)
+    with pytest.raises(DecoderError, match="hand_close"):
+        train_decoder(recording, SETTINGS)
+
+
+def test_recording_validation():
+    with pytest.raises(ConfigError, match="segment 'rest'"):
+        CalibrationRecording(np.zeros((2, 10)), 100.0, [("rest", 1.0, 0.5)])
+    with pytest.raises(ConfigError, match="movement: 'jump'"):
+        CueSegment("jump", 0, 1)
+
+
+# ---------------------------------------------------------------- live decoding
+
+
+def test_live_decoding_accuracy_and_timing(calibrated):
+    clock, patient, _, decoder, _ = calibrated
+    decoder.reset()
+    patient.read()
+    correct = total = 0
+    levels = {}
+    for movement in ("hand_close", "rest", "wrist_extension", "hand_open", "wrist_flexion"):
+        patient.set_intent(movement, 0.0 if movement == "rest" else 0.6)
+        intents = []
+        for _ in range(30):  # 1.5 s in 50 ms reads
+            clock.advance(0.05)
+            intents += decoder.process(patient.read())
+        steady = intents[10:]  # after onset + window + vote
+        correct += sum(i.movement == movement for i in steady)
+        total += len(steady)
+        levels[movement] = np.mean([i.level for i in steady])
+        assert all(0.0 <= i.level <= 1.0 and 0.0 <= i.confidence <= 1.0 for i in intents)
+        t = np.array([i.t_s for i in intents])
+        np.testing.assert_allclose(np.diff(t), 0.05, atol=1e-9)
+        assert t[-1] <= clock.now()
+    assert correct / total >= 0.85
+    assert levels["rest"] == 0.0
+    assert all(levels[m] > 0.3 for m in levels if m != "rest")
+
+
+def test_level_grows_with_effort(calibrated):
+    clock, patient, _, decoder, _ = calibrated
+    mean_level = {}
+    for level in (0.5, 0.9):
+        decoder.reset()
+        patient.read()
+        patient.set_intent("wrist_flexion", level)
+        intents = []
+        for _ in range(30):
+            clock.advance(0.05)
+            intents += decoder.process(patient.read())
+        mean_level[level] = np.mean([i.level for i in intents[10:]
+                                     if i.movement == "wrist_flexion"])
+    assert mean_level[0.5] < mean_level[0.9] - 0.2
+
+
+def test_chunk_boundaries_do_not_matter(calibrated):
+    _, _, recording, decoder, _ = calibrated
+    x = recording.data[:, :6000]
+    t = recording.start_s + np.arange(6000) / 2000.0
+    decoder.reset()
+    whole = decoder.process(EmgChunk(t, x))
+    decoder.reset()
+    parts = []
+    for idx in np.array_split(np.arange(6000), 13):
+        parts += decoder.process(EmgChunk(t[idx], x[:, idx]))
+    assert [i.movement for i in parts] == [i.movement for i in whole]
+    for a, b in zip(parts, whole):
+        assert a.t_s == b.t_s
+        assert a.level == pytest.approx(b.level, rel=1e-9)
+        assert a.confidence == pytest.approx(b.confidence, rel=1e-9, abs=1e-12)
+    assert len(whole) == (6000 - 400) // 100 + 1
+
+
+def test_untrained_decoder_raises():
+    decoder = Decoder(SETTINGS, 2000.0, 8)
+    chunk = EmgChunk(np.arange(500) / 2000.0, np.zeros((8, 500)))
+    with pytest.raises(DecoderError, match="not trained"):
+        decoder.process(chunk)
+    with pytest.raises(DecoderError, match="not trained"):
+        decoder.predict_windows(np.zeros((1, 8, 400)))
+
+
+def test_wrong_channel_count(calibrated):
+    _, _, _, decoder, _ = calibrated
+    with pytest.raises(DecoderError, match="n_channels=8"):
+        decoder.process(EmgChunk(np.arange(10) / 2000.0, np.zeros((4, 10))))
+
+
+def test_bad_settings_name_the_field():
+    with pytest.raises(ConfigError, match="emg.features"):
+        Decoder(EmgSettings(features=("MAV", "FOO")), 2000.0, 8)
+    with pytest.raises(ConfigError, match="emg.classifier"):
+        Decoder(EmgSettings(classifier="svm"), 2000.0, 8)
+    with pytest.raises(ConfigError, match="emg.increment_s"):
+        Decoder(EmgSettings(increment_s=0.0001, window_s=0.2), 2000.0, 8)
+    with pytest.raises(ConfigError, match="sampling_rate_hz"):
+        Decoder(SETTINGS, 0.0, 8)
+    with pytest.raises(ConfigError, match="n_channels"):
+        Decoder(SETTINGS, 2000.0, 0)
+    with pytest.raises(ConfigError, match="increment_s"):
+        build_config({"emg": {"window_s": 0.05, "increment_s": 0.1}})
