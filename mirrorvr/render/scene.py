@@ -1,0 +1,209 @@
+"""What the renderer draws, as plain data (no OpenGL, no pygame).
+
+World space is metres: ``+x`` to the patient's right, ``+y`` up, ``-z`` away from the patient.
+The table top is the ``y = 0`` plane. The patient sits at the near edge; the camera is at eye
+height on the midline, looking down at both forearms, and everything (camera, table, arm
+layout, light) is symmetric about ``x = 0`` so a mirrored scene renders as a mirrored image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mirrorvr.errors import ConfigError
+from mirrorvr.limb.mirror import reflect_matrix
+from mirrorvr.limb.skeleton import Pose, check_side, rotation_matrix, translation_matrix
+
+
+def look_at(eye, target, up=(0.0, 1.0, 0.0)) -> np.ndarray:
+    """World -> eye transform of a camera at ``eye`` looking at ``target``, (4, 4) float."""
+    eye, target, up = (np.asarray(v, dtype=float) for v in (eye, target, up))
+    forward = target - eye
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    true_up = np.cross(right, forward)
+    m = np.eye(4)
+    m[0, :3], m[1, :3], m[2, :3] = right, true_up, -forward
+    m[:3, 3] = -m[:3, :3] @ eye
+    return m
+
+
+def perspective(fov_y_rad: float, aspect: float, near_m: float, far_m: float) -> np.ndarray:
+    """OpenGL perspective projection (clip z in [-w, w]), (4, 4) float."""
+    if not (aspect > 0 and 0 < near_m < far_m and 0 < fov_y_rad < np.pi):
+        raise ConfigError(
+            f"perspective: aspect={aspect!r}, near_m={near_m!r}, far_m={far_m!r}, "
+            f"fov_y_rad={fov_y_rad!r} (need aspect > 0, 0 < near < far, 0 < fov < pi)"
+        )
+    f = 1.0 / np.tan(fov_y_rad / 2.0)
+    m = np.zeros((4, 4))
+    m[0, 0] = f / aspect
+    m[1, 1] = f
+    m[2, 2] = (far_m + near_m) / (near_m - far_m)
+    m[2, 3] = 2.0 * far_m * near_m / (near_m - far_m)
+    m[3, 2] = -1.0
+    return m
+
+
+@dataclass(frozen=True)
+class Camera:
+    """First-person camera on the body midline.
+
+    Attributes
+    ----------
+    eye_m : (3,) float
+        Eye position, m (x must be 0: the view is symmetric).
+    target_m : (3,) float
+        Point looked at, m (x must be 0).
+    fov_y_deg : float
+        Vertical field of view, degrees.
+    near_m, far_m : float
+    """
+
+    eye_m: tuple[float, float, float] = (0.0, 0.46, 0.40)
+    target_m: tuple[float, float, float] = (0.0, 0.0, -0.26)
+    fov_y_deg: float = 58.0
+    near_m: float = 0.03
+    far_m: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.eye_m[0] != 0.0 or self.target_m[0] != 0.0:
+            raise ConfigError(
+                f"camera: eye_m {self.eye_m} and target_m {self.target_m} must lie on the "
+                "midline (x = 0)"
+            )
+
+    def view_matrix(self) -> np.ndarray:
+        """World -> eye, (4, 4) float."""
+        return look_at(self.eye_m, self.target_m)
+
+    def projection_matrix(self, aspect: float) -> np.ndarray:
+        """Eye -> clip for ``aspect`` = width / height, (4, 4) float."""
+        return perspective(np.radians(self.fov_y_deg), aspect, self.near_m, self.far_m)
+
+
+@dataclass(frozen=True)
+class ArmLayout:
+    """Where each forearm lies on the table; the left one is the right one reflected.
+
+    Attributes
+    ----------
+    right_root_m : (3,) float
+        Position of the right forearm's root (elbow end, on the forearm axis), m.
+    yaw_rad : float
+        Rotation of the right forearm about ``+y``; positive turns the hand towards the midline.
+    pitch_rad : float
+        Rotation about ``+x``; positive raises the hand (elbows resting, wrists lifted).
+    """
+
+    right_root_m: tuple[float, float, float] = (0.20, 0.026, 0.14)
+    yaw_rad: float = 0.2
+    pitch_rad: float = 0.17
+
+    def placement(self, side: str) -> np.ndarray:
+        """Model -> world transform of ``side``'s limb model, (4, 4) float (a proper rigid motion)."""
+        check_side(side)
+        right = (
+            translation_matrix(self.right_root_m)
+            @ rotation_matrix((0.0, 1.0, 0.0), self.yaw_rad)
+            @ rotation_matrix((1.0, 0.0, 0.0), self.pitch_rad)
+        )
+        return right if side == "right" else reflect_matrix(right)
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box, m: ``center_m`` (3,), ``size_m`` (3,), sRGB ``color`` (3,)."""
+
+    center_m: tuple[float, float, float]
+    size_m: tuple[float, float, float]
+    color: tuple[float, float, float]
+
+    def matrix(self) -> np.ndarray:
+        """Unit cube ([-0.5, 0.5]^3) -> world, (4, 4) float."""
+        m = np.diag([*self.size_m, 1.0])
+        m[:3, 3] = self.center_m
+        return m
+
+
+def _table(top_color=(0.34, 0.43, 0.47), leg_color=(0.26, 0.30, 0.34)) -> tuple[Box, ...]:
+    thickness, height = 0.035, 0.74
+    top = Box((0.0, -thickness / 2, -0.28), (1.30, thickness, 0.90), top_color)
+    legs = tuple(
+        Box((sx * 0.60, -height / 2, z), (0.05, height - thickness, 0.05), leg_color)
+        for sx in (-1.0, 1.0) for z in (0.12, -0.68)
+    )
+    return (top, *legs)
+
+
+@dataclass(frozen=True)
+class Room:
+    """The calm room: background gradient (sRGB), floor, table boxes and the key light."""
+
+    top_color: tuple[float, float, float] = (0.66, 0.72, 0.78)
+    bottom_color: tuple[float, float, float] = (0.50, 0.56, 0.62)
+    floor: Box = Box((0.0, -0.76, -1.0), (8.0, 0.04, 8.0), (0.40, 0.43, 0.47))
+    table: tuple[Box, ...] = field(default_factory=_table)
+    #: Unit vector towards the key light: above and behind the patient, on the midline.
+    light_direction: tuple[float, float, float] = (0.0, 0.88, 0.47)
+
+
+@dataclass(frozen=True)
+class SceneState:
+    """One frame's content.
+
+    Attributes
+    ----------
+    left_pose, right_pose : Pose
+        Poses of the left and right hand (their ``side`` must match).
+    cue_text : str
+        Large text, top centre (the current instruction).
+    status_text : str
+        Small text, bottom left.
+    affected_side : str
+        The amputated side, whose hand is virtual.
+    ghost_pose : Pose or None
+        Optional translucent target pose drawn on the affected side.
+    """
+
+    left_pose: Pose
+    right_pose: Pose
+    cue_text: str = ""
+    status_text: str = ""
+    affected_side: str = "right"
+    ghost_pose: Pose | None = None
+
+    def __post_init__(self) -> None:
+        if self.left_pose.side != "left":
+            raise ConfigError(f"left_pose.side: {self.left_pose.side!r}, expected 'left'")
+        if self.right_pose.side != "right":
+            raise ConfigError(f"right_pose.side: {self.right_pose.side!r}, expected 'right'")
+        check_side(self.affected_side)
+        if self.ghost_pose is not None and self.ghost_pose.side != self.affected_side:
+            raise ConfigError(
+                f"ghost_pose.side: {self.ghost_pose.side!r} differs from affected_side "
+                f"{self.affected_side!r}"
+            )
+
+    def pose(self, side: str) -> Pose:
+        """The pose of ``side``."""
+        return self.left_pose if check_side(side) == "left" else self.right_pose
+
+    @classmethod
+    def at_rest(cls, **kwargs) -> SceneState:
+        """Both hands in the relaxed rest pose."""
+        from mirrorvr.limb.poses import target_pose
+
+        return cls(target_pose("rest", 0.0, "left"), target_pose("rest", 0.0, "right"), **kwargs)
+
+
+@dataclass(frozen=True)
+class SceneLayout:
+    """Camera, arm layout and room together."""
+
+    camera: Camera = Camera()
+    arms: ArmLayout = ArmLayout()
+    room: Room = Room()
