@@ -217,3 +217,15 @@ def test_bad_settings_name_the_field():
         Decoder(SETTINGS, 2000.0, 0)
     with pytest.raises(ConfigError, match="increment_s"):
         build_config({"emg": {"window_s": 0.05, "increment_s": 0.1}})
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_lda_fast_path_matches_sklearn(n_classes):
+    rng = np.random.default_rng(n_classes)
+    y = np.repeat([f"c{k}" for k in range(n_classes)], 25)
+    X = rng.standard_normal((25 * n_classes, 6)) + np.repeat(np.arange(n_classes), 25)[:, None]
+    clf = make_classifier("lda").fit(X, y)
+    assert clf._fast is not None
+    Xt = rng.standard_normal((10, 6)) * 3
+    np.testing.assert_allclose(clf.predict_proba(Xt), clf.estimator.predict_proba(Xt),
+                               rtol=1e-9, atol=1e-12)
