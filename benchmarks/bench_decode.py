@@ -112,7 +112,8 @@ def measure_decode(channels=(8, 16), repeats: int = 5) -> list[dict]:
 
 def main() -> None:
     rows = measure_decode()
-    header = f"{'impl':<10}{'channels':>9}{'us/window':>12}{'windows/s':>12}{'speed-up':>10}{'same':>6}"
+    header = (f"{'impl':<10}{'channels':>9}{'us/window':>12}{'windows/s':>12}"
+              f"{'speed-up':>10}{'same':>6}")
     print("decode cost per window: 2 kHz, 200 ms / 50 ms, MAV WL ZC SSC + LDA + vote 5")  # noqa: T201
     print(header)  # noqa: T201
     print("-" * len(header))  # noqa: T201

@@ -182,7 +182,7 @@ def test_chunk_boundaries_do_not_matter(calibrated):
     for idx in np.array_split(np.arange(6000), 13):
         parts += decoder.process(EmgChunk(t[idx], x[:, idx]))
     assert [i.movement for i in parts] == [i.movement for i in whole]
-    for a, b in zip(parts, whole):
+    for a, b in zip(parts, whole, strict=True):
         assert a.t_s == b.t_s
         assert a.level == pytest.approx(b.level, rel=1e-9)
         assert a.confidence == pytest.approx(b.confidence, rel=1e-9, abs=1e-12)

@@ -89,7 +89,7 @@ def test_windower_streaming_equals_offline():
     offline = sliding_windows(x, 400, 100)
     win = SlidingWindower(3, 400, 100)
     got, t_end = [], []
-    for part_t, part_x in zip(np.array_split(t, 17), np.array_split(x, 17, axis=1)):
+    for part_t, part_x in zip(np.array_split(t, 17), np.array_split(x, 17, axis=1), strict=True):
         w, te = win.push(part_t, part_x)
         got.append(np.array(w))
         t_end.append(te)

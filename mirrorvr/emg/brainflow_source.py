@@ -48,7 +48,9 @@ def resolve_board_id(board: str | int) -> tuple[int, str]:
         except ValueError:
             key = text.upper()
             if key not in BoardIds.__members__:
-                raise ConfigError(f"board: {text!r} is not a BrainFlow board; {_HOW_TO_LIST}") from None
+                raise ConfigError(
+                    f"board: {text!r} is not a BrainFlow board; {_HOW_TO_LIST}"
+                ) from None
             member = BoardIds[key]
             return int(member.value), member.name
     if isinstance(board, (int, np.integer)):
@@ -114,7 +116,8 @@ class BrainFlowSource:
 
         # Queries of a playback/streaming board are answered by its master board.
         master = getattr(input_params, "master_board", -100)
-        descr_id = master if master not in (-100, None) and self.board_id in (-3, -2) else self.board_id
+        is_replay = self.board_id in (-3, -2)  # PLAYBACK_FILE_BOARD, STREAMING_BOARD
+        descr_id = master if is_replay and master not in (-100, None) else self.board_id
         with self._translate("describe"):
             BoardShim.disable_board_logger()
             self.sampling_rate_hz = float(BoardShim.get_sampling_rate(descr_id))

@@ -15,11 +15,10 @@ per-call validation would dominate a live decode step.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import logging
 
 import numpy as np
 

@@ -102,7 +102,9 @@ class Decoder:
         self.level_percentile = float(level_percentile)
 
         self.filter = self.new_filter()
-        self.windower = SlidingWindower(self.n_channels, self.window_samples, self.increment_samples)
+        self.windower = SlidingWindower(
+            self.n_channels, self.window_samples, self.increment_samples
+        )
         self.vote = MajorityVote(settings.majority_vote)
         self.classifier: Classifier | None = None
         self.rest_mav_v: float = 0.0
@@ -163,7 +165,8 @@ class Decoder:
         unknown = sorted(present - set(self.movements))
         if unknown:
             raise DecoderError(
-                f"labels: {unknown!r} are not decoded classes (emg.movements={list(self.movements)})"
+                f"labels: {unknown!r} are not decoded classes "
+                f"(emg.movements={list(self.movements)})"
             )
         missing = [m for m in self.movements if m not in present]
         if missing:
@@ -202,7 +205,7 @@ class Decoder:
         """Proportional level in [0, 1] of each window for the given class, ``(n_windows,)``."""
         m = self.mean_mav(windows)
         out = np.zeros(m.shape[0])
-        for i, (value, cls) in enumerate(zip(m, movements)):
+        for i, (value, cls) in enumerate(zip(m, movements, strict=True)):
             top = self.max_mav_v.get(cls)
             if top is None or top <= self.rest_mav_v:
                 continue

@@ -49,12 +49,12 @@ def _as_windows(windows: np.ndarray) -> np.ndarray:
 
 
 def mav(windows: np.ndarray) -> np.ndarray:
-    """Mean absolute value. ``(n_windows, n_channels, n_samples)`` V -> ``(n_windows, n_channels)`` V."""
+    """Mean absolute value, (n_windows, n_channels, n_samples) -> (n_windows, n_channels), V."""
     return np.mean(np.abs(_as_windows(windows)), axis=2)
 
 
 def wl(windows: np.ndarray) -> np.ndarray:
-    """Waveform length. ``(n_windows, n_channels, n_samples)`` V -> ``(n_windows, n_channels)`` V."""
+    """Waveform length, (n_windows, n_channels, n_samples) -> (n_windows, n_channels), V."""
     return np.sum(np.abs(np.diff(_as_windows(windows), axis=2)), axis=2)
 
 
@@ -83,7 +83,7 @@ def ssc(windows: np.ndarray, threshold_v2: float = 0.0) -> np.ndarray:
 
 
 def rms(windows: np.ndarray) -> np.ndarray:
-    """Root mean square. ``(n_windows, n_channels, n_samples)`` V -> ``(n_windows, n_channels)`` V."""
+    """Root mean square, (n_windows, n_channels, n_samples) -> (n_windows, n_channels), V."""
     w = _as_windows(windows)
     return np.sqrt(np.mean(w * w, axis=2))
 

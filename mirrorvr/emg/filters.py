@@ -82,7 +82,8 @@ def design_emg_sos(
             b, a = signal.iirnotch(float(mains_hz), notch_q, fs=fs)
             sos = np.vstack([sos, signal.tf2sos(b, a)])
         else:
-            logger.info("mains notch at %s Hz skipped: not below Nyquist (%.1f Hz)", mains_hz, fs / 2)
+            logger.info("mains notch at %s Hz skipped: not below Nyquist (%.1f Hz)",
+                        mains_hz, fs / 2)
     return np.ascontiguousarray(sos, dtype=np.float64)
 
 
