@@ -29,8 +29,8 @@ def _relaxed() -> dict[str, float]:
     """A hand at rest on a table: fingers gently curved, thumb relaxed."""
     angles = {"thumb_opposition": 0.1, "thumb_mcp_flexion": 0.1, "thumb_ip_flexion": 0.15}
     for i, f in enumerate(FINGERS):
-        angles[f"{f}_mcp_flexion"] = 0.12 + 0.04 * i
-        angles[f"{f}_pip_flexion"] = 0.25 + 0.05 * i
+        angles[f"{f}_mcp_flexion"] = 0.08 + 0.04 * i
+        angles[f"{f}_pip_flexion"] = 0.18 + 0.05 * i
         angles[f"{f}_dip_flexion"] = 0.15
     return angles
 

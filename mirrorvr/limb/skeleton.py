@@ -108,7 +108,7 @@ def _build_joints() -> tuple[JointSpec, ...]:
     joints = [
         JointSpec("forearm", None, (0.0, 0.0, 0.0)),
         JointSpec("wrist", "forearm", (0.0, 0.0, -FOREARM_LENGTH_M)),
-        JointSpec("thumb_cmc", "wrist", (-0.021, -0.008, -0.024), (0.62, -0.12, 0.9)),
+        JointSpec("thumb_cmc", "wrist", (-0.020, -0.008, -0.026), (0.42, -0.2, 0.9)),
         JointSpec("thumb_mcp", "thumb_cmc", (0.0, 0.0, -THUMB_SEGMENTS_M[0])),
         JointSpec("thumb_ip", "thumb_mcp", (0.0, 0.0, -THUMB_SEGMENTS_M[1])),
     ]

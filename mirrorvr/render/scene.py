@@ -63,9 +63,9 @@ class Camera:
     near_m, far_m : float
     """
 
-    eye_m: tuple[float, float, float] = (0.0, 0.46, 0.40)
-    target_m: tuple[float, float, float] = (0.0, 0.0, -0.26)
-    fov_y_deg: float = 58.0
+    eye_m: tuple[float, float, float] = (0.0, 0.40, 0.24)
+    target_m: tuple[float, float, float] = (0.0, 0.0, -0.34)
+    fov_y_deg: float = 55.0
     near_m: float = 0.03
     far_m: float = 20.0
 
@@ -100,7 +100,7 @@ class ArmLayout:
     """
 
     right_root_m: tuple[float, float, float] = (0.20, 0.026, 0.14)
-    yaw_rad: float = 0.2
+    yaw_rad: float = 0.14
     pitch_rad: float = 0.17
 
     def placement(self, side: str) -> np.ndarray:

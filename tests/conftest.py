@@ -1,0 +1,13 @@
+"""Shared fixtures. GL: one small offscreen window per test module (Mesa llvmpipe via EGL)."""
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def gl_window():
+    """A headless 320x240 OpenGL 3.3 window, closed at the end of the module."""
+    from mirrorvr.render.window import open_window
+
+    window = open_window(320, 240, headless=True, title="mirrorvr-test")
+    yield window
+    window.close()

@@ -1,0 +1,96 @@
+"""Offscreen rendering of the scene: hands visible, poses change pixels, mirror symmetry."""
+
+import numpy as np
+import pytest
+
+from mirrorvr.config import RenderSettings
+from mirrorvr.limb.mirror import mirror_pose
+from mirrorvr.limb.poses import target_pose
+from mirrorvr.render.scene import SceneState
+
+pytestmark = pytest.mark.gl
+
+
+@pytest.fixture(scope="module")
+def renderer(gl_window):
+    from mirrorvr.render.renderer import Renderer
+
+    r = Renderer(gl_window, RenderSettings())
+    yield r
+    r.close()
+
+
+def render(renderer, state):
+    renderer.draw(state)
+    pixels = renderer.window.read_pixels()
+    renderer.window.swap()
+    return pixels
+
+
+def skin_mask(pixels):
+    """Skin-toned pixels: warm (red well above blue) and not dark. Everything else is cool grey."""
+    p = pixels.astype(int)
+    r, g, b = p[..., 0], p[..., 1], p[..., 2]
+    return (r > 70) & (r > b + 30) & (g > b)
+
+
+def rest_state(**kw):
+    return SceneState(target_pose("rest", 0.0, "left"), target_pose("rest", 0.0, "right"), **kw)
+
+
+def test_both_hands_are_visible(renderer):
+    pixels = render(renderer, rest_state())
+    assert pixels.shape == (240, 320, 3) and pixels.dtype == np.uint8
+    mask = skin_mask(pixels)
+    half = pixels.shape[1] // 2
+    assert mask[:, :half].sum() > 500 and mask[:, half:].sum() > 500
+    assert mask.mean() < 0.5  # and the room is visible around them
+
+
+def test_changing_the_right_pose_changes_only_the_right_half(renderer):
+    left = target_pose("rest", 0.0, "left")
+    opened = render(renderer, SceneState(left, target_pose("hand_open", 1.0, "right")))
+    closed = render(renderer, SceneState(left, target_pose("hand_close", 1.0, "right")))
+    diff = np.abs(opened.astype(int) - closed.astype(int)).sum(axis=2) > 30
+    half = diff.shape[1] // 2
+    assert diff[:, half:].sum() > 300
+    assert diff[:, :half].sum() == 0
+
+
+@pytest.mark.parametrize("movement", ["rest", "hand_close", "wrist_flexion", "supination"])
+def test_mirrored_scene_renders_as_a_mirrored_image(renderer, movement):
+    pose = target_pose(movement, 0.8, "left")
+    pixels = render(renderer, SceneState(pose, mirror_pose(pose)))
+    mask = skin_mask(pixels)
+    flipped = mask[:, ::-1]
+    iou = (mask & flipped).sum() / (mask | flipped).sum()
+    assert iou > 0.9, iou
+    # Colours agree too, within anti-aliasing noise, where both are skin.
+    both = mask & flipped
+    delta = np.abs(pixels.astype(int) - pixels[:, ::-1].astype(int))[both]
+    assert np.median(delta) <= 3
+
+
+def test_hud_text_and_ghost_draw(renderer):
+    plain = render(renderer, rest_state())
+    cue = render(renderer, rest_state(cue_text="Close your hand", status_text="block 1"))
+    changed = np.abs(plain.astype(int) - cue.astype(int)).sum(axis=2) > 30
+    assert changed[:40].sum() > 50  # cue at the top
+    assert changed[-30:, :160].sum() > 10  # status bottom left
+    ghost = render(renderer, rest_state(ghost_pose=target_pose("hand_open", 1.0, "right")))
+    assert not np.array_equal(ghost[:, 160:], plain[:, 160:])
+    np.testing.assert_array_equal(ghost[:, :150], plain[:, :150])
+
+
+def test_cpu_skinning_matches_gpu_skinning(gl_window, renderer):
+    from mirrorvr.render.renderer import Renderer
+
+    state = SceneState(target_pose("hand_close", 1.0, "left"), target_pose("wrist_flexion", 1.0, "right"))
+    gpu = render(renderer, state)
+    cpu_renderer = Renderer(gl_window, RenderSettings(), skinning="cpu")
+    try:
+        cpu = render(cpu_renderer, state)
+    finally:
+        cpu_renderer.close()
+    differs = np.abs(gpu.astype(int) - cpu.astype(int)).max(axis=2) > 8
+    assert differs.mean() < 0.005
