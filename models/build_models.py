@@ -11,7 +11,7 @@ How
    capsules for the thumb's three segments and each finger's three phalanges. Segments are
    joined with a smooth minimum so the wrist, knuckles and thenar web have no creases, while
    the fingers stay separate from each other.
-3. The SDF is sampled on a 1.9 mm grid and meshed with naive surface nets (one vertex per
+3. The SDF is sampled on a 2.4 mm grid and meshed with naive surface nets (one vertex per
    cell the surface crosses, quads across crossing grid edges), the vertices are projected
    onto the surface by Newton steps and the normals are the SDF gradient.
 4. Skin weights: each joint owns some primitives; a vertex's weight for a joint falls off
@@ -42,7 +42,7 @@ from mirrorvr.limb.skeleton import (  # noqa: E402
     skeleton,
 )
 
-GRID_M = 0.0019
+GRID_M = 0.0024
 WEIGHT_SCALE_M = 0.0018
 FINGER_RADII_M = {  # at MCP, PIP, DIP, tip
     "index": (0.0095, 0.0086, 0.0077, 0.0068),
@@ -116,21 +116,33 @@ class HandField:
             p, np.array([0.0, -0.002, 0.012]), wrist + [0.0, 0.001, 0.006], 0.036, 0.025, 0.7
         )
         d["wrist"] = rounded_box(
-            p, self.frame["wrist"], np.array([-0.002, 0.001, -0.050]),
-            (0.042, 0.0135, 0.047), 0.012, 0.84,
+            p,
+            self.frame["wrist"],
+            np.array([-0.002, 0.001, -0.050]),
+            (0.042, 0.0135, 0.047),
+            0.012,
+            0.84,
         )
         thumb = ["thumb_cmc", "thumb_mcp", "thumb_ip"]
-        ends = [self.pos["thumb_mcp"], self.pos["thumb_ip"],
-                self._along("thumb_ip", TIP_OFFSETS_M["thumb_ip"] - THUMB_RADII_M[3])]
+        ends = [
+            self.pos["thumb_mcp"],
+            self.pos["thumb_ip"],
+            self._along("thumb_ip", TIP_OFFSETS_M["thumb_ip"] - THUMB_RADII_M[3]),
+        ]
         starts = [self._along("thumb_cmc", -0.012), self.pos["thumb_mcp"], self.pos["thumb_ip"]]
         for k, joint in enumerate(thumb):
-            d[joint] = round_cone(p, starts[k], ends[k], THUMB_RADII_M[k], THUMB_RADII_M[k + 1], 0.88)
+            d[joint] = round_cone(
+                p, starts[k], ends[k], THUMB_RADII_M[k], THUMB_RADII_M[k + 1], 0.88
+            )
         for finger in FINGERS:
             r = FINGER_RADII_M[finger]
             joints = [f"{finger}_mcp", f"{finger}_pip", f"{finger}_dip"]
             starts = [self._along(joints[0], -0.010), self.pos[joints[1]], self.pos[joints[2]]]
-            ends = [self.pos[joints[1]], self.pos[joints[2]],
-                    self._along(joints[2], TIP_OFFSETS_M[joints[2]] - r[3])]
+            ends = [
+                self.pos[joints[1]],
+                self.pos[joints[2]],
+                self._along(joints[2], TIP_OFFSETS_M[joints[2]] - r[3]),
+            ]
             for k, joint in enumerate(joints):
                 d[joint] = round_cone(p, starts[k], ends[k], r[k], r[k + 1], 0.9)
         return d
@@ -140,9 +152,7 @@ class HandField:
         body = smin(d["forearm"], d["wrist"], 0.022)
         thumb = np.minimum.reduce([d["thumb_cmc"], d["thumb_mcp"], d["thumb_ip"]])
         body = smin(body, thumb, 0.014)
-        fingers = np.minimum.reduce(
-            [d[f"{f}_{j}"] for f in FINGERS for j in ("mcp", "pip", "dip")]
-        )
+        fingers = np.minimum.reduce([d[f"{f}_{j}"] for f in FINGERS for j in ("mcp", "pip", "dip")])
         return smin(body, fingers, 0.007)
 
     def gradient(self, p, eps=2e-4):
@@ -174,7 +184,7 @@ def surface_nets(field, lo, hi, h):
     cshape = tuple(s - 1 for s in shape)
 
     def corner(c):
-        return f[c[0]:c[0] + cshape[0], c[1]:c[1] + cshape[1], c[2]:c[2] + cshape[2]]
+        return f[c[0] : c[0] + cshape[0], c[1] : c[1] + cshape[1], c[2] : c[2] + cshape[2]]
 
     total = np.zeros(cshape + (3,))
     count = np.zeros(cshape)
@@ -203,7 +213,7 @@ def surface_nets(field, lo, hi, h):
         e = np.zeros(3, dtype=int)
         e[axis] = 1
         n0 = inside[: shape[0] - e[0], : shape[1] - e[1], : shape[2] - e[2]]
-        n1 = inside[e[0]:, e[1]:, e[2]:]
+        n1 = inside[e[0] :, e[1] :, e[2] :]
         crossing = np.argwhere(n0 != n1)
         ok = (crossing[:, u] >= 1) & (crossing[:, v] >= 1)
         ok &= (crossing[:, u] < cshape[u]) & (crossing[:, v] < cshape[v])
@@ -313,13 +323,15 @@ def write_glb(path, side, positions, normals, faces, joints, weights, skel):
     def add(array, target, component, kind, minmax=False):
         nonlocal offset
         data = np.ascontiguousarray(array).tobytes()
-        views.append(pygltflib.BufferView(buffer=0, byteOffset=offset, byteLength=len(data),
-                                          target=target))
+        views.append(
+            pygltflib.BufferView(buffer=0, byteOffset=offset, byteLength=len(data), target=target)
+        )
         pad = (-len(data)) % 4
         blobs.append(data + b"\x00" * pad)
         offset += len(data) + pad
-        acc = pygltflib.Accessor(bufferView=len(views) - 1, componentType=component,
-                                 count=len(array), type=kind)
+        acc = pygltflib.Accessor(
+            bufferView=len(views) - 1, componentType=component, count=len(array), type=kind
+        )
         if minmax:
             acc.min = [float(x) for x in array.min(axis=0)]
             acc.max = [float(x) for x in array.max(axis=0)]
@@ -330,8 +342,9 @@ def write_glb(path, side, positions, normals, faces, joints, weights, skel):
     a_nrm = add(normals, pygltflib.ARRAY_BUFFER, pygltflib.FLOAT, pygltflib.VEC3)
     a_jnt = add(joints, pygltflib.ARRAY_BUFFER, pygltflib.UNSIGNED_BYTE, pygltflib.VEC4)
     a_wgt = add(weights, pygltflib.ARRAY_BUFFER, pygltflib.FLOAT, pygltflib.VEC4)
-    index_component = (pygltflib.UNSIGNED_SHORT if index_type == np.uint16
-                       else pygltflib.UNSIGNED_INT)
+    index_component = (
+        pygltflib.UNSIGNED_SHORT if index_type == np.uint16 else pygltflib.UNSIGNED_INT
+    )
     a_idx = add(indices, pygltflib.ELEMENT_ARRAY_BUFFER, index_component, pygltflib.SCALAR)
     a_ibm = add(ibm.reshape(-1, 16), None, pygltflib.FLOAT, pygltflib.MAT4)
 
@@ -354,17 +367,36 @@ def write_glb(path, side, positions, normals, faces, joints, weights, skel):
         scene=0,
         scenes=[pygltflib.Scene(name=f"hand_{side}", nodes=[0, 1])],
         nodes=nodes,
-        meshes=[pygltflib.Mesh(name=f"hand_{side}", primitives=[pygltflib.Primitive(
-            attributes=pygltflib.Attributes(POSITION=a_pos, NORMAL=a_nrm, JOINTS_0=a_jnt,
-                                            WEIGHTS_0=a_wgt),
-            indices=a_idx, material=0)])],
-        materials=[pygltflib.Material(
-            name="skin",
-            pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(
-                baseColorFactor=[0.87, 0.68, 0.56, 1.0], metallicFactor=0.0,
-                roughnessFactor=0.7))],
-        skins=[pygltflib.Skin(name=f"hand_{side}_skin", inverseBindMatrices=a_ibm,
-                              skeleton=1, joints=list(range(1, 1 + n_joints)))],
+        meshes=[
+            pygltflib.Mesh(
+                name=f"hand_{side}",
+                primitives=[
+                    pygltflib.Primitive(
+                        attributes=pygltflib.Attributes(
+                            POSITION=a_pos, NORMAL=a_nrm, JOINTS_0=a_jnt, WEIGHTS_0=a_wgt
+                        ),
+                        indices=a_idx,
+                        material=0,
+                    )
+                ],
+            )
+        ],
+        materials=[
+            pygltflib.Material(
+                name="skin",
+                pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(
+                    baseColorFactor=[0.87, 0.68, 0.56, 1.0], metallicFactor=0.0, roughnessFactor=0.7
+                ),
+            )
+        ],
+        skins=[
+            pygltflib.Skin(
+                name=f"hand_{side}_skin",
+                inverseBindMatrices=a_ibm,
+                skeleton=1,
+                joints=list(range(1, 1 + n_joints)),
+            )
+        ],
         accessors=accessors,
         bufferViews=views,
         buffers=[pygltflib.Buffer(byteLength=offset)],
@@ -375,11 +407,27 @@ def write_glb(path, side, positions, normals, faces, joints, weights, skel):
 
 def main() -> None:
     positions, normals, faces, joints, weights = build_right_mesh()
-    write_glb(HERE / "hand_right.glb", "right", positions, normals, faces, joints, weights,
-              skeleton("right"))
+    write_glb(
+        HERE / "hand_right.glb",
+        "right",
+        positions,
+        normals,
+        faces,
+        joints,
+        weights,
+        skeleton("right"),
+    )
     r = MIDLINE_REFLECTION[:3, :3]
-    write_glb(HERE / "hand_left.glb", "left", positions @ r, normals @ r, faces[:, ::-1],
-              joints, weights, skeleton("left"))
+    write_glb(
+        HERE / "hand_left.glb",
+        "left",
+        positions @ r,
+        normals @ r,
+        faces[:, ::-1],
+        joints,
+        weights,
+        skeleton("left"),
+    )
     sys.stdout.write(
         f"wrote hand_right.glb and hand_left.glb: {len(positions)} vertices, "
         f"{len(faces)} triangles, {skeleton('right').n_joints} joints\n"

@@ -33,7 +33,9 @@ def test_mirrored_pose_joints_are_reflected_joints(movement, side):
     pose = target_pose(movement, 0.8, side)
     world = joint_matrices(skeleton(side), pose)
     world_mirrored = joint_matrices(skeleton(mirror_pose(pose).side), mirror_pose(pose))
-    np.testing.assert_allclose(world_mirrored[:, :3, 3], reflect_points(world[:, :3, 3]), atol=1e-12)
+    np.testing.assert_allclose(
+        world_mirrored[:, :3, 3], reflect_points(world[:, :3, 3]), atol=1e-12
+    )
     # Whole frames too: the mirrored frames are the reflected frames (proper rotations each).
     np.testing.assert_allclose(world_mirrored, reflect_matrix(world), atol=1e-12)
 
@@ -58,7 +60,11 @@ def test_flexion_bends_towards_the_palm_on_both_sides():
 
 def test_skinning_is_identity_at_bind_and_rigid_for_a_single_joint():
     skel = skeleton("right")
-    np.testing.assert_allclose(skinning_matrices(skel, Pose.rest("right")), np.tile(np.eye(4), (skel.n_joints, 1, 1)), atol=1e-12)
+    np.testing.assert_allclose(
+        skinning_matrices(skel, Pose.rest("right")),
+        np.tile(np.eye(4), (skel.n_joints, 1, 1)),
+        atol=1e-12,
+    )
     pose = Pose.from_angles("right", wrist_flexion=0.7)
     skin = skinning_matrices(skel, pose)
     wrist = skel.joint_index("wrist")
@@ -69,7 +75,12 @@ def test_skinning_is_identity_at_bind_and_rigid_for_a_single_joint():
     expected = (skin[wrist] @ np.c_[pts, np.ones(2)].T).T[:, :3]
     np.testing.assert_allclose(moved, expected, atol=1e-6)
     # The wrist pivot stays put.
-    np.testing.assert_allclose(joint_matrices(skel, pose)[wrist], bind_matrices(skel)[wrist] @ np.linalg.inv(bind_matrices(skel)[wrist]) @ joint_matrices(skel, pose)[wrist])
+    np.testing.assert_allclose(
+        joint_matrices(skel, pose)[wrist],
+        bind_matrices(skel)[wrist]
+        @ np.linalg.inv(bind_matrices(skel)[wrist])
+        @ joint_matrices(skel, pose)[wrist],
+    )
 
 
 def test_pose_side_must_match_skeleton():

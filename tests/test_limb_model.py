@@ -8,8 +8,8 @@ import pytest
 
 from mirrorvr.errors import ModelError
 from mirrorvr.limb.kinematics import bind_matrices, skin_vertices, skinning_matrices
-from mirrorvr.limb.model import load_limb_model, load_limb_model_file
 from mirrorvr.limb.mirror import mirror_pose, reflect_points
+from mirrorvr.limb.model import load_limb_model, load_limb_model_file
 from mirrorvr.limb.poses import target_pose
 from mirrorvr.limb.skeleton import skeleton
 
@@ -27,7 +27,11 @@ def test_model_loads_with_a_consistent_skin(side):
     np.testing.assert_allclose(model.weights.sum(axis=1), 1.0, atol=1e-6)
     assert model.joints.max() < model.n_joints == len(model.inverse_bind) == skeleton(side).n_joints
     assert model.joint_names == skeleton(side).joint_names
-    np.testing.assert_allclose(model.inverse_bind @ bind_matrices(model), np.tile(np.eye(4), (model.n_joints, 1, 1)), atol=1e-5)
+    np.testing.assert_allclose(
+        model.inverse_bind @ bind_matrices(model),
+        np.tile(np.eye(4), (model.n_joints, 1, 1)),
+        atol=1e-5,
+    )
     used = np.unique(model.joints[model.weights > 0])
     assert len(used) == model.n_joints  # every joint moves some skin
 
@@ -53,7 +57,9 @@ def test_skinned_mirror_pose_gives_reflected_vertices():
     pose = target_pose("hand_close", 1.0, "right")
     right, left = load_limb_model("right"), load_limb_model("left")
     vr = skin_vertices(skinning_matrices(right, pose), right.positions, right.joints, right.weights)
-    vl = skin_vertices(skinning_matrices(left, mirror_pose(pose)), left.positions, left.joints, left.weights)
+    vl = skin_vertices(
+        skinning_matrices(left, mirror_pose(pose)), left.positions, left.joints, left.weights
+    )
     np.testing.assert_allclose(vl, reflect_points(vr), atol=1e-5)
 
 
@@ -93,8 +99,12 @@ def test_models_are_reproducible(tmp_path):
     (copy / "build_models.py").write_text(script.read_text())
     # Run the copy with the real package on the path; it writes next to itself.
     env_path = str(script.parent.parent)
-    subprocess.run([sys.executable, str(copy / "build_models.py")], check=True, capture_output=True,
-                   env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        [sys.executable, str(copy / "build_models.py")],
+        check=True,
+        capture_output=True,
+        env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
+    )
     assert (copy / "hand_right.glb").read_bytes() == before
 
 

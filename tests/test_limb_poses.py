@@ -27,8 +27,13 @@ def test_level_interpolates_linearly_from_rest(movement):
 
 def test_movements_move_the_expected_joints():
     rest = target_pose("rest", 0.0, "left")
-    assert target_pose("hand_close", 1.0, "left").angle("middle_pip_flexion") > rest.angle("middle_pip_flexion") + 1.0
-    assert target_pose("hand_open", 1.0, "left").angle("index_mcp_flexion") < rest.angle("index_mcp_flexion")
+    assert (
+        target_pose("hand_close", 1.0, "left").angle("middle_pip_flexion")
+        > rest.angle("middle_pip_flexion") + 1.0
+    )
+    assert target_pose("hand_open", 1.0, "left").angle("index_mcp_flexion") < rest.angle(
+        "index_mcp_flexion"
+    )
     assert target_pose("wrist_flexion", 1.0, "left").angle("wrist_flexion") > 0.5
     assert target_pose("wrist_extension", 1.0, "left").angle("wrist_flexion") < -0.5
     assert target_pose("pronation", 1.0, "left").angle("forearm_pronation") > 0.3

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from mirrorvr.errors import ConfigError
-from mirrorvr.limb.skeleton import DOF_NAMES, JOINT_NAMES, LOWER_RAD, N_DOFS, UPPER_RAD, Pose, skeleton
+from mirrorvr.limb.skeleton import (
+    DOF_NAMES,
+    JOINT_NAMES,
+    LOWER_RAD,
+    N_DOFS,
+    UPPER_RAD,
+    Pose,
+    skeleton,
+)
 
 
 def test_required_joints_and_dofs_exist():
@@ -12,8 +20,14 @@ def test_required_joints_and_dofs_exist():
         f"{f}_{j}" for f in ("index", "middle", "ring", "little") for j in ("mcp", "pip", "dip")
     ]:
         assert joint in JOINT_NAMES
-    for dof in ["wrist_flexion", "wrist_deviation", "forearm_pronation", "index_mcp_flexion",
-                "thumb_opposition", "little_dip_flexion"]:
+    for dof in [
+        "wrist_flexion",
+        "wrist_deviation",
+        "forearm_pronation",
+        "index_mcp_flexion",
+        "thumb_opposition",
+        "little_dip_flexion",
+    ]:
         assert dof in DOF_NAMES
     assert np.all(LOWER_RAD < 0) and np.all(UPPER_RAD > 0)  # rest (0) is always reachable
 
@@ -36,7 +50,9 @@ def test_rest_and_named_angles():
 
 
 def test_out_of_limit_angle_is_refused_with_name_value_and_range():
-    with pytest.raises(ConfigError, match=r"wrist_flexion: 3\.0000 rad is outside its range \[-1\.200, 1\.400\]"):
+    with pytest.raises(
+        ConfigError, match=r"wrist_flexion: 3\.0000 rad is outside its range \[-1\.200, 1\.400\]"
+    ):
         Pose.rest("right").with_angles(wrist_flexion=3.0)
     angles = np.zeros(N_DOFS)
     angles[DOF_NAMES.index("index_pip_flexion")] = -1.0
@@ -61,7 +77,9 @@ def test_clipped_brings_unchecked_pose_into_limits():
     clipped = raw.clipped()
     assert clipped.within_limits()
     np.testing.assert_array_equal(clipped.angles, UPPER_RAD)
-    np.testing.assert_array_equal(Pose.unchecked("right", np.full(N_DOFS, -10.0)).clipped().angles, LOWER_RAD)
+    np.testing.assert_array_equal(
+        Pose.unchecked("right", np.full(N_DOFS, -10.0)).clipped().angles, LOWER_RAD
+    )
 
 
 def test_lerp():

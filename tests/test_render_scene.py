@@ -85,7 +85,9 @@ def test_hud_text_and_ghost_draw(renderer):
 def test_cpu_skinning_matches_gpu_skinning(gl_window, renderer):
     from mirrorvr.render.renderer import Renderer
 
-    state = SceneState(target_pose("hand_close", 1.0, "left"), target_pose("wrist_flexion", 1.0, "right"))
+    state = SceneState(
+        target_pose("hand_close", 1.0, "left"), target_pose("wrist_flexion", 1.0, "right")
+    )
     gpu = render(renderer, state)
     cpu_renderer = Renderer(gl_window, RenderSettings(), skinning="cpu")
     try:

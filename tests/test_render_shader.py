@@ -35,7 +35,7 @@ def test_compile_error_names_the_file_and_keeps_the_log(gl_window, broken_shader
 def test_defines_keep_line_numbers(gl_window, broken_shaders):
     from mirrorvr.render.shader import ShaderProgram
 
-    with pytest.raises(ShaderError, match=r"0:3\(|0:3:|:3:") :
+    with pytest.raises(ShaderError, match=r"0:3\(|0:3:|:3:"):
         ShaderProgram("broken.vert", "lit.frag", defines={"A": 1, "B": 2})
 
 

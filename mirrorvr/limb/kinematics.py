@@ -37,9 +37,10 @@ def local_matrices(skel, pose: Pose) -> np.ndarray:
     local = np.array(skel.rest_local, dtype=float, copy=True)
     if tuple(skel.joint_names) != dofs.joint_names:
         raise ConfigError(
-            f"joint_names: {list(skel.joint_names)} do not match the skeleton's {list(dofs.joint_names)}"
+            f"joint_names: {list(skel.joint_names)} do not match the skeleton's "
+            f"{list(dofs.joint_names)}"
         )
-    for joint, axis, angle in zip(dofs.dof_joint, dofs.dof_axes, pose.angles):
+    for joint, axis, angle in zip(dofs.dof_joint, dofs.dof_axes, pose.angles, strict=True):
         if angle != 0.0:
             local[joint] = local[joint] @ rotation_matrix(axis, angle)
     return local
@@ -109,6 +110,6 @@ def skin_vertices(
     skinned : (n, 3) float32
     """
     blended = np.einsum("nk,nkij->nij", weights, skinning[joints].astype(np.float32))
-    return (
-        np.einsum("nij,nj->ni", blended[:, :3, :3], positions) + blended[:, :3, 3]
-    ).astype(np.float32)
+    return (np.einsum("nij,nj->ni", blended[:, :3, :3], positions) + blended[:, :3, 3]).astype(
+        np.float32
+    )

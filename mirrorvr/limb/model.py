@@ -22,7 +22,11 @@ from mirrorvr.resources import model_path
 logger = logging.getLogger(__name__)
 
 _COMPONENT_DTYPES = {
-    5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32,
+    5120: np.int8,
+    5121: np.uint8,
+    5122: np.int16,
+    5123: np.uint16,
+    5125: np.uint32,
     5126: np.float32,
 }
 _TYPE_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
@@ -154,7 +158,9 @@ def load_limb_model_file(path: str | Path, side: str) -> LimbModel:
     try:
         mesh = trimesh.load(path, force="mesh", process=False)
     except Exception as err:  # trimesh wraps many loader errors
-        raise ModelError(f"{path}: trimesh could not read the mesh ({type(err).__name__}: {err})") from err
+        raise ModelError(
+            f"{path}: trimesh could not read the mesh ({type(err).__name__}: {err})"
+        ) from err
     positions = np.asarray(mesh.vertices, dtype=np.float32)
     indices = np.asarray(mesh.faces, dtype=np.uint32)
     n = len(positions)
@@ -173,22 +179,40 @@ def load_limb_model_file(path: str | Path, side: str) -> LimbModel:
             f"{path}: {n} vertices but {len(joints)} JOINTS_0 and {len(weights)} WEIGHTS_0 rows"
         )
     if joints.max(initial=0) >= len(names):
-        raise ModelError(f"{path}: JOINTS_0 refers to joint {int(joints.max())}, only {len(names)} exist")
+        raise ModelError(
+            f"{path}: JOINTS_0 refers to joint {int(joints.max())}, only {len(names)} exist"
+        )
     sums = weights.sum(axis=1)
     if np.any(np.abs(sums - 1.0) > 1e-3) or np.any(weights < 0):
         worst = int(np.argmax(np.abs(sums - 1.0)))
         raise ModelError(
-            f"{path}: WEIGHTS_0 rows must be >= 0 and sum to 1 (vertex {worst} sums to {sums[worst]:.4f})"
+            f"{path}: WEIGHTS_0 rows must be >= 0 and sum to 1 "
+            f"(vertex {worst} sums to {sums[worst]:.4f})"
         )
     if len(inverse_bind) != len(names):
-        raise ModelError(f"{path}: {len(inverse_bind)} inverse bind matrices for {len(names)} joints")
+        raise ModelError(
+            f"{path}: {len(inverse_bind)} inverse bind matrices for {len(names)} joints"
+        )
     if indices.size == 0 or indices.max() >= n:
         raise ModelError(f"{path}: triangle indices are empty or out of range")
     for arr in (positions, normals, indices, joints, weights, parents, rest_local, inverse_bind):
         arr.setflags(write=False)
-    logger.debug("loaded %s: %d vertices, %d triangles, %d joints", path, n, len(indices), len(names))
-    return LimbModel(side, path, positions, normals, indices, joints, weights, names, parents,
-                     rest_local, inverse_bind)
+    logger.debug(
+        "loaded %s: %d vertices, %d triangles, %d joints", path, n, len(indices), len(names)
+    )
+    return LimbModel(
+        side,
+        path,
+        positions,
+        normals,
+        indices,
+        joints,
+        weights,
+        names,
+        parents,
+        rest_local,
+        inverse_bind,
+    )
 
 
 @functools.lru_cache(maxsize=2)

@@ -36,9 +36,13 @@ def _relaxed() -> dict[str, float]:
 
 
 def _open() -> dict[str, float]:
-    angles = {"thumb_opposition": -0.25, "thumb_abduction": 0.35, "thumb_mcp_flexion": -0.1,
-              "thumb_ip_flexion": -0.1}
-    for f, spread in zip(FINGERS, (0.12, 0.0, -0.1, -0.22)):
+    angles = {
+        "thumb_opposition": -0.25,
+        "thumb_abduction": 0.35,
+        "thumb_mcp_flexion": -0.1,
+        "thumb_ip_flexion": -0.1,
+    }
+    for f, spread in zip(FINGERS, (0.12, 0.0, -0.1, -0.22), strict=True):
         angles[f"{f}_mcp_abduction"] = spread
         angles[f"{f}_mcp_flexion"] = -0.2
         angles[f"{f}_pip_flexion"] = 0.0
@@ -47,8 +51,12 @@ def _open() -> dict[str, float]:
 
 
 def _close() -> dict[str, float]:
-    angles = {"thumb_opposition": 0.75, "thumb_abduction": -0.2, "thumb_mcp_flexion": 0.55,
-              "thumb_ip_flexion": 0.6}
+    angles = {
+        "thumb_opposition": 0.75,
+        "thumb_abduction": -0.2,
+        "thumb_mcp_flexion": 0.55,
+        "thumb_ip_flexion": 0.6,
+    }
     for f in FINGERS:
         angles[f"{f}_mcp_flexion"] = 1.45
         angles[f"{f}_pip_flexion"] = 1.75
@@ -146,8 +154,11 @@ class PoseFollower:
         alpha = 1.0 - math.exp(-dt_s / self.time_constant_s)
         angles = self._pose.angles + alpha * (target.angles - self._pose.angles)
         # Stay between the current and the target pose (rounding cannot leave the limits).
-        angles = np.clip(angles, np.minimum(self._pose.angles, target.angles),
-                         np.maximum(self._pose.angles, target.angles))
+        angles = np.clip(
+            angles,
+            np.minimum(self._pose.angles, target.angles),
+            np.maximum(self._pose.angles, target.angles),
+        )
         if target.within_limits() and self._pose.within_limits():
             self._pose = Pose(self.side, angles)
         else:

@@ -175,7 +175,9 @@ def dof_index(name: str) -> int:
     try:
         return _DOF_INDEX[name]
     except KeyError:
-        raise ConfigError(f"dof: {name!r} is not a degree of freedom (allowed: {list(DOF_NAMES)})") from None
+        raise ConfigError(
+            f"dof: {name!r} is not a degree of freedom (allowed: {list(DOF_NAMES)})"
+        ) from None
 
 
 def rotation_matrix(axis, angle_rad: float) -> np.ndarray:
@@ -339,7 +341,7 @@ class Pose:
 
     def as_dict(self) -> dict[str, float]:
         """``{dof name: angle (rad)}``."""
-        return {n: float(a) for n, a in zip(DOF_NAMES, self.angles)}
+        return {n: float(a) for n, a in zip(DOF_NAMES, self.angles, strict=True)}
 
     def with_angles(self, **named: float) -> Pose:
         """A copy with the named DOFs replaced (radians); limits are checked."""

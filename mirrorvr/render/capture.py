@@ -43,17 +43,22 @@ def save_png(pixels: np.ndarray, path) -> Path:
     return path
 
 
-def contact_sheet(images: list[np.ndarray], labels: list[str], path, columns: int = 3,
-                  thumb_width: int = 480) -> Path:
+def contact_sheet(
+    images: list[np.ndarray], labels: list[str], path, columns: int = 3, thumb_width: int = 480
+) -> Path:
     """Write a PNG grid of ``images`` (each (h, w, 3) uint8) with a label under each.
 
     Thumbnails keep each image's aspect ratio at ``thumb_width`` pixels wide.
     """
     if len(images) != len(labels) or not images:
-        raise RenderError(f"contact_sheet: {len(images)} images and {len(labels)} labels "
-                          "(need the same non-zero number)")
+        raise RenderError(
+            f"contact_sheet: {len(images)} images and {len(labels)} labels "
+            "(need the same non-zero number)"
+        )
     if columns < 1 or thumb_width < 16:
-        raise RenderError(f"contact_sheet: columns={columns!r}, thumb_width={thumb_width!r} too small")
+        raise RenderError(
+            f"contact_sheet: columns={columns!r}, thumb_width={thumb_width!r} too small"
+        )
     pygame = _pygame()
     if not pygame.font.get_init():
         pygame.font.init()
@@ -69,7 +74,7 @@ def contact_sheet(images: list[np.ndarray], labels: list[str], path, columns: in
     pad = 6
     sheet = pygame.Surface((columns * (thumb_width + pad) + pad, rows * (cell_h + pad) + pad))
     sheet.fill((30, 34, 40))
-    for i, (thumb, label) in enumerate(zip(thumbs, labels)):
+    for i, (thumb, label) in enumerate(zip(thumbs, labels, strict=True)):
         x = pad + (i % columns) * (thumb_width + pad)
         y = pad + (i // columns) * (cell_h + pad)
         sheet.blit(thumb, (x, y))

@@ -41,19 +41,23 @@ class Mesh:
         Attributes that :meth:`update` may rewrite (uploaded as ``GL_DYNAMIC_DRAW``).
     """
 
-    def __init__(self, attributes: dict[str, np.ndarray], indices: np.ndarray, name: str = "mesh",
-                 dynamic=()):
+    def __init__(
+        self, attributes: dict[str, np.ndarray], indices: np.ndarray, name: str = "mesh", dynamic=()
+    ):
         self.name = name
         n = None
         self.attributes = {}
         for key, array in attributes.items():
             if key not in ATTRIBUTE_LOCATIONS:
                 raise RenderError(
-                    f"mesh {name!r}: attribute {key!r} unknown (allowed: {list(ATTRIBUTE_LOCATIONS)})"
+                    f"mesh {name!r}: attribute {key!r} unknown "
+                    f"(allowed: {list(ATTRIBUTE_LOCATIONS)})"
                 )
             array = np.asarray(array)
             if array.ndim != 2 or not 1 <= array.shape[1] <= 4:
-                raise RenderError(f"mesh {name!r}: {key} has shape {array.shape}, expected (n, 1..4)")
+                raise RenderError(
+                    f"mesh {name!r}: {key} has shape {array.shape}, expected (n, 1..4)"
+                )
             if n is not None and len(array) != n:
                 raise RenderError(f"mesh {name!r}: {key} has {len(array)} rows, expected {n}")
             n = len(array)
@@ -62,12 +66,16 @@ class Mesh:
             elif np.issubdtype(array.dtype, np.unsignedinteger):
                 array = np.ascontiguousarray(array, dtype=np.uint32)
             else:
-                raise RenderError(f"mesh {name!r}: {key} has dtype {array.dtype}, expected float or uint")
+                raise RenderError(
+                    f"mesh {name!r}: {key} has dtype {array.dtype}, expected float or uint"
+                )
             self.attributes[key] = array
         self.n_vertices = n or 0
         indices = np.ascontiguousarray(indices, dtype=np.uint32).reshape(-1)
         if indices.size % 3 or (indices.size and indices.max() >= self.n_vertices):
-            raise RenderError(f"mesh {name!r}: indices must be triangles into {self.n_vertices} vertices")
+            raise RenderError(
+                f"mesh {name!r}: indices must be triangles into {self.n_vertices} vertices"
+            )
         self.indices = indices
         self.dynamic = frozenset(dynamic)
         self.vao = 0
@@ -92,19 +100,26 @@ class Mesh:
             location = ATTRIBUTE_LOCATIONS[key]
             GL.glEnableVertexAttribArray(location)
             if array.dtype == np.float32:
-                GL.glVertexAttribPointer(location, array.shape[1], GL.GL_FLOAT, GL.GL_FALSE, 0,
-                                         ctypes.c_void_p(0))
+                GL.glVertexAttribPointer(
+                    location, array.shape[1], GL.GL_FLOAT, GL.GL_FALSE, 0, ctypes.c_void_p(0)
+                )
             else:
-                GL.glVertexAttribIPointer(location, array.shape[1], GL.GL_UNSIGNED_INT, 0,
-                                          ctypes.c_void_p(0))
+                GL.glVertexAttribIPointer(
+                    location, array.shape[1], GL.GL_UNSIGNED_INT, 0, ctypes.c_void_p(0)
+                )
         ebo = int(GL.glGenBuffers(1))
         self._buffers["indices"] = ebo
         GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, ebo)
-        GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, self.indices.nbytes, self.indices,
-                        GL.GL_STATIC_DRAW)
+        GL.glBufferData(
+            GL.GL_ELEMENT_ARRAY_BUFFER, self.indices.nbytes, self.indices, GL.GL_STATIC_DRAW
+        )
         GL.glBindVertexArray(0)
-        logger.debug("uploaded mesh %r: %d vertices, %d triangles", self.name, self.n_vertices,
-                     self.indices.size // 3)
+        logger.debug(
+            "uploaded mesh %r: %d vertices, %d triangles",
+            self.name,
+            self.n_vertices,
+            self.indices.size // 3,
+        )
 
     def update(self, key: str, array: np.ndarray) -> None:
         """Rewrite dynamic attribute ``key`` with ``array`` (same shape)."""
@@ -126,7 +141,9 @@ class Mesh:
         if not self.uploaded:
             raise RenderError(f"mesh {self.name!r}: upload() before draw()")
         GL.glBindVertexArray(self.vao)
-        GL.glDrawElements(GL.GL_TRIANGLES, self.indices.size, GL.GL_UNSIGNED_INT, ctypes.c_void_p(0))
+        GL.glDrawElements(
+            GL.GL_TRIANGLES, self.indices.size, GL.GL_UNSIGNED_INT, ctypes.c_void_p(0)
+        )
         GL.glBindVertexArray(0)
 
     def release(self) -> None:
@@ -154,5 +171,8 @@ def unit_cube() -> Mesh:
                 positions.append(0.5 * n + 0.5 * du * u + 0.5 * dv * v)
                 normals.append(n)
             indices += [(base, base + 1, base + 2), (base, base + 2, base + 3)]
-    return Mesh({"in_position": np.array(positions), "in_normal": np.array(normals)},
-                np.array(indices), name="unit_cube")
+    return Mesh(
+        {"in_position": np.array(positions), "in_normal": np.array(normals)},
+        np.array(indices),
+        name="unit_cube",
+    )

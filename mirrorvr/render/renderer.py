@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
-
 from mirrorvr.config import RenderSettings
 from mirrorvr.errors import RenderError
-from mirrorvr.limb.kinematics import skinning_matrices, skin_vertices
+from mirrorvr.limb.kinematics import skin_vertices, skinning_matrices
 from mirrorvr.limb.model import LimbModel, load_limb_model
 from mirrorvr.limb.skeleton import SIDES
 from mirrorvr.render.gl import GL, GLError
@@ -44,8 +42,13 @@ class Renderer:
         ``"gpu"`` (vertex shader) or ``"cpu"`` (numpy + buffer re-upload, for comparison).
     """
 
-    def __init__(self, window, settings: RenderSettings, layout: SceneLayout | None = None,
-                 skinning: str = "gpu"):
+    def __init__(
+        self,
+        window,
+        settings: RenderSettings,
+        layout: SceneLayout | None = None,
+        skinning: str = "gpu",
+    ):
         if skinning not in ("gpu", "cpu"):
             raise RenderError(f"skinning: {skinning!r} is not a mode (allowed: ['gpu', 'cpu'])")
         self.window = window

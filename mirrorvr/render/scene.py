@@ -104,7 +104,7 @@ class ArmLayout:
     pitch_rad: float = 0.17
 
     def placement(self, side: str) -> np.ndarray:
-        """Model -> world transform of ``side``'s limb model, (4, 4) float (a proper rigid motion)."""
+        """Model -> world transform of ``side``'s limb model, (4, 4) float (rigid, det +1)."""
         check_side(side)
         right = (
             translation_matrix(self.right_root_m)
@@ -134,7 +134,8 @@ def _table(top_color=(0.34, 0.43, 0.47), leg_color=(0.26, 0.30, 0.34)) -> tuple[
     top = Box((0.0, -thickness / 2, -0.28), (1.30, thickness, 0.90), top_color)
     legs = tuple(
         Box((sx * 0.60, -height / 2, z), (0.05, height - thickness, 0.05), leg_color)
-        for sx in (-1.0, 1.0) for z in (0.12, -0.68)
+        for sx in (-1.0, 1.0)
+        for z in (0.12, -0.68)
     )
     return (top, *legs)
 

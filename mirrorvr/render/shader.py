@@ -48,7 +48,9 @@ def _inject_defines(source: str, defines: dict[str, object], path: Path) -> str:
 def _compile(path: Path, defines: dict[str, object]) -> int:
     stage = _STAGES.get(path.suffix)
     if stage is None:
-        raise ShaderError(f"{path}: unknown shader stage {path.suffix!r} (allowed: {list(_STAGES)})")
+        raise ShaderError(
+            f"{path}: unknown shader stage {path.suffix!r} (allowed: {list(_STAGES)})"
+        )
     source = _inject_defines(path.read_text(encoding="utf-8"), defines, path)
     shader = GL.glCreateShader(stage)
     GL.glShaderSource(shader, source)
@@ -95,13 +97,12 @@ class ShaderProgram:
             log = GL.glGetProgramInfoLog(program)
             GL.glDeleteProgram(program)
             log = log.decode(errors="replace") if isinstance(log, bytes) else str(log)
-            raise ShaderError(
-                f"{self.paths[0]} + {self.paths[1]}: failed to link:\n{log.strip()}"
-            )
+            raise ShaderError(f"{self.paths[0]} + {self.paths[1]}: failed to link:\n{log.strip()}")
         self.program = program
         self.uniforms = self._introspect()
-        logger.debug("linked %s (defines %s): uniforms %s", self.name, self.defines,
-                     sorted(self.uniforms))
+        logger.debug(
+            "linked %s (defines %s): uniforms %s", self.name, self.defines, sorted(self.uniforms)
+        )
 
     def _introspect(self) -> dict[str, UniformInfo]:
         uniforms = {}
@@ -147,12 +148,16 @@ class ShaderProgram:
             width = {GL.GL_FLOAT_VEC2: 2, GL.GL_FLOAT_VEC3: 3, GL.GL_FLOAT_VEC4: 4}[t]
             v = np.asarray(value, dtype=np.float32).reshape(-1)
             if v.size != width:
-                raise ShaderError(f"{self.name}: uniform {name!r} takes {width} floats, got {v.size}")
+                raise ShaderError(
+                    f"{self.name}: uniform {name!r} takes {width} floats, got {v.size}"
+                )
             (GL.glUniform2fv, GL.glUniform3fv, GL.glUniform4fv)[width - 2](loc, 1, v)
         elif t in (GL.GL_INT, GL.GL_BOOL, GL.GL_SAMPLER_2D):
             GL.glUniform1i(loc, int(value))
         else:
-            raise ShaderError(f"{self.name}: uniform {name!r} has a GL type {t} this program cannot set")
+            raise ShaderError(
+                f"{self.name}: uniform {name!r} has a GL type {t} this program cannot set"
+            )
 
     def release(self) -> None:
         """Delete the GL program (idempotent)."""

@@ -62,7 +62,7 @@ class Window:
         self._closed = False
 
     def swap(self) -> float:
-        """Show the drawn frame; return the session time (``time.monotonic()``, s) after the swap."""
+        """Show the drawn frame; return the session time (``time.monotonic()``, s) after it."""
         import pygame
 
         self._check_open()
@@ -70,7 +70,7 @@ class Window:
         return time.monotonic()
 
     def poll_events(self) -> list[str]:
-        """Pending events as names: ``"quit"``, and key names such as ``"escape"``, ``"space"``, ``"e"``."""
+        """Pending events as names: ``"quit"`` and key names (``"escape"``, ``"space"``, ...)."""
         import pygame
 
         self._check_open()
@@ -190,8 +190,15 @@ def open_window(
     except GLError as err:
         pygame.display.quit()
         raise RenderError(f"the OpenGL context is unusable: {err}") from err
-    logger.info("window %dx%d headless=%s samples=%d: %s on %s", width, height, headless,
-                obtained, version, renderer)
+    logger.info(
+        "window %dx%d headless=%s samples=%d: %s on %s",
+        width,
+        height,
+        headless,
+        obtained,
+        version,
+        renderer,
+    )
     if obtained:
         GL.glEnable(GL.GL_MULTISAMPLE)
     return Window(width, height, headless, obtained)
