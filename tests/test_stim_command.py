@@ -1,0 +1,54 @@
+"""StimCommand helpers: charge, r.m.s. current, density, ramp timing."""
+
+import math
+
+import pytest
+
+from mirrorvr.config import StimChannelProfile, StimSettings
+from mirrorvr.errors import StimulationError
+from mirrorvr.stim import StimCommand, command_for
+
+
+def make(**kw):
+    base = dict(channel=0, amplitude_ma=20.0, pulse_width_us=300.0, frequency_hz=35.0,
+                on_time_s=1.5, ramp_up_s=0.5, ramp_down_s=0.5)
+    return StimCommand(**(base | kw))
+
+
+def test_charge_per_phase_is_ma_times_us_over_1000():
+    assert make().charge_per_phase_uc == pytest.approx(6.0)
+
+
+def test_rms_current_symmetric_biphasic():
+    # I_rms = I_peak * sqrt(2 * pw * f)  (REFERENCES.md)
+    assert make().rms_current_ma == pytest.approx(20.0 * math.sqrt(2 * 300e-6 * 35))
+    # continuous square wave: duty 1 -> rms == peak
+    assert make(pulse_width_us=500.0, frequency_hz=1000.0).rms_current_ma == pytest.approx(20.0)
+
+
+def test_current_density():
+    cmd = make()
+    assert cmd.current_density_ma_per_cm2(10.0) == pytest.approx(cmd.rms_current_ma / 10.0)
+    assert cmd.current_density_ma_per_cm2(0.0) == math.inf
+
+
+def test_time_to_reach_along_the_ramp():
+    cmd = make(amplitude_ma=20.0, ramp_up_s=0.5)
+    assert cmd.time_to_reach_ma(10.0) == pytest.approx(0.25)
+    assert cmd.time_to_reach_ma(20.0) == pytest.approx(0.5)
+    assert cmd.time_to_reach_ma(0.0) == 0.0
+    assert cmd.time_to_reach_ma(25.0) == math.inf
+
+
+def test_command_for_uses_intensity_between_motor_and_max():
+    ch = StimChannelProfile(channel=1, site="x", electrode_area_cm2=20, motor_threshold_ma=10,
+                            max_tolerated_ma=20)
+    cmd = command_for(StimSettings(intensity_fraction=0.25), ch, "hand_open", onset_s=3.0)
+    assert cmd.channel == 1 and cmd.amplitude_ma == pytest.approx(12.5)
+    assert cmd.movement == "hand_open" and cmd.onset_s == 3.0
+
+
+def test_command_for_untitrated_channel_raises():
+    ch = StimChannelProfile(channel=1, site="x", electrode_area_cm2=20)
+    with pytest.raises(StimulationError, match="not titrated"):
+        command_for(StimSettings(), ch)

@@ -1,0 +1,246 @@
+"""SafetyGovernor: limits, arming, emergency stop, faults, dose log (SAFETY.md)."""
+
+import math
+
+import pytest
+
+from mirrorvr.clock import FakeClock
+from mirrorvr.config import DeviceLimits, PatientProfile, Screening, StimChannelProfile
+from mirrorvr.errors import SafetyLimitError, StimulationError
+from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand
+
+
+def patient(**screening):
+    return PatientProfile(
+        stim_channels=(
+            StimChannelProfile(channel=0, site="flexors", electrode_area_cm2=20.0,
+                               motor_threshold_ma=14.0, max_tolerated_ma=26.0),
+            StimChannelProfile(channel=1, site="extensors", electrode_area_cm2=2.0,
+                               motor_threshold_ma=12.0, max_tolerated_ma=24.0),
+            StimChannelProfile(channel=2, site="biceps", electrode_area_cm2=20.0,
+                               sensory_threshold_ma=5.0),  # not titrated
+        ),
+        screening=Screening(**screening),
+    )
+
+
+def make(**kw):
+    base = dict(channel=0, amplitude_ma=20.0, pulse_width_us=300.0, frequency_hz=35.0,
+                on_time_s=1.5, ramp_up_s=0.5, ramp_down_s=0.5)
+    return StimCommand(**(base | kw))
+
+
+@pytest.fixture
+def rig():
+    clock = FakeClock(100.0)
+    driver = SimulatedStimulator(clock, n_channels=4, motor_threshold_ma={0: 14.0})
+    events = []
+    gov = SafetyGovernor(DeviceLimits(), patient(), driver, clock, events.append)
+    gov.arm()
+    return gov, driver, clock, events
+
+
+def test_valid_command_is_sent_and_logged(rig):
+    gov, driver, clock, events = rig
+    gov.submit(make())
+    assert len(driver.trains()) == 1
+    sent = [e for e in events if e.kind == "sent"]
+    assert len(sent) == 1 and sent[0].channel == 0
+    d = sent[0].detail
+    assert d["amplitude_ma"] == 20.0 and d["pulse_width_us"] == 300.0
+    assert d["frequency_hz"] == 35.0 and d["start_s"] == 100.0 and d["planned_stop_s"] == 101.5
+    clock.advance(2.0)
+    gov.poll()
+    stopped = [e for e in events if e.kind == "stopped"]
+    assert stopped[0].detail["reason"] == "on_time_expired" and stopped[0].t_s == 101.5
+
+
+@pytest.mark.parametrize(
+    "kw, limit",
+    [
+        (dict(amplitude_ma=150.0), "max_amplitude_ma"),
+        (dict(amplitude_ma=0.0), "amplitude_ma"),
+        (dict(amplitude_ma=-3.0), "amplitude_ma"),
+        (dict(amplitude_ma=math.nan), "amplitude_ma"),
+        (dict(pulse_width_us=600.0), "max_pulse_width_us"),
+        (dict(pulse_width_us=-1.0), "pulse_width_us"),
+        (dict(frequency_hz=0.5), "min_frequency_hz"),
+        (dict(frequency_hz=150.0), "max_frequency_hz"),
+        (dict(frequency_hz=math.inf), "frequency_hz"),
+        (dict(amplitude_ma=25.0, pulse_width_us=500.0, frequency_hz=20.0), None),  # 12.5 uC ok
+        (dict(on_time_s=6.0), "max_on_time_s"),
+        (dict(on_time_s=0.0), "on_time_s"),
+        (dict(ramp_up_s=0.0), "min_ramp_up_s"),
+        (dict(ramp_up_s=0.05), "min_ramp_up_s"),
+        (dict(ramp_down_s=0.01), "min_ramp_down_s"),
+        (dict(ramp_up_s=1.0, ramp_down_s=1.0, on_time_s=1.5), "ramps_within_on_time"),
+        (dict(channel=2), "not titrated"),
+        (dict(channel=3), "not titrated"),
+        (dict(channel=4), "channel"),
+        (dict(channel=-1), "channel"),
+        (dict(amplitude_ma=26.5), "max_tolerated_ma"),
+        (dict(channel=1, amplitude_ma=24.0, pulse_width_us=400.0, frequency_hz=50.0),
+         "max_current_density_ma_rms_per_cm2"),
+    ],
+)
+def test_each_limit_is_refused_by_name_and_never_reaches_the_driver(rig, kw, limit):
+    gov, driver, _, events = rig
+    if limit is None:
+        gov.submit(make(**kw))
+        assert len(driver.trains()) == 1
+        return
+    with pytest.raises(SafetyLimitError, match=limit) as info:
+        gov.submit(make(**kw))
+    assert limit in info.value.limit
+    assert driver.trains() == []
+    refused = [e for e in events if e.kind == "refused"]
+    assert len(refused) == 1 and limit in refused[0].detail["limit"]
+
+
+def test_charge_and_rms_hard_limits():
+    clock = FakeClock()
+    device = DeviceLimits(max_charge_per_phase_uc=5.0, max_rms_current_ma=2.0)
+    big = PatientProfile(stim_channels=(StimChannelProfile(
+        channel=0, site="x", electrode_area_cm2=200.0, motor_threshold_ma=10.0,
+        max_tolerated_ma=90.0),))
+    driver = SimulatedStimulator(clock)
+    gov = SafetyGovernor(device, big, driver, clock)
+    gov.arm()
+    with pytest.raises(SafetyLimitError, match="max_charge_per_phase_uc"):
+        gov.submit(make(amplitude_ma=20.0, pulse_width_us=300.0))  # 6 uC
+    with pytest.raises(SafetyLimitError, match="max_rms_current_ma"):
+        gov.submit(make(amplitude_ma=16.0, pulse_width_us=300.0, frequency_hz=35.0))  # 2.3 mA
+    assert driver.trains() == []
+
+
+def test_refusal_message_names_value_allowed_and_channel(rig):
+    gov, *_ = rig
+    with pytest.raises(SafetyLimitError) as info:
+        gov.submit(make(amplitude_ma=26.5))
+    err = info.value
+    assert err.limit == "max_tolerated_ma" and err.value == 26.5 and err.channel == 0
+    assert "26.0" in err.allowed and "channel 0" in str(err)
+
+
+def test_patient_limits_above_hard_limits_refused_at_construction():
+    clock = FakeClock()
+    p = PatientProfile(stim_channels=(StimChannelProfile(
+        channel=0, site="x", electrode_area_cm2=20.0, max_tolerated_ma=60.0),))
+    with pytest.raises(SafetyLimitError, match="max_tolerated_ma"):
+        SafetyGovernor(DeviceLimits(max_amplitude_ma=50.0), p, SimulatedStimulator(clock), clock)
+    p2 = PatientProfile(stim_channels=(StimChannelProfile(
+        channel=7, site="x", electrode_area_cm2=20.0, max_tolerated_ma=10.0),))
+    with pytest.raises(SafetyLimitError, match="channel"):
+        SafetyGovernor(DeviceLimits(n_channels=4), p2, SimulatedStimulator(clock), clock)
+
+
+def test_not_armed_refuses():
+    clock = FakeClock()
+    driver = SimulatedStimulator(clock)
+    gov = SafetyGovernor(DeviceLimits(), patient(), driver, clock)
+    with pytest.raises(StimulationError, match="disarmed"):
+        gov.submit(make())
+    assert driver.trains() == []
+
+
+def test_arm_refused_with_contraindications():
+    clock = FakeClock()
+    events = []
+    gov = SafetyGovernor(DeviceLimits(), patient(pacemaker_or_implanted_device=True, epilepsy=True),
+                         SimulatedStimulator(clock), clock, events.append)
+    with pytest.raises(StimulationError, match="pacemaker_or_implanted_device, epilepsy"):
+        gov.arm()
+    with pytest.raises(StimulationError, match="contraindications"):
+        gov.rearm()
+    assert gov.state == "disarmed"
+    assert events[-1].kind == "refused" and events[-1].detail["limit"] == "screening"
+
+
+def test_emergency_stop_stops_everything_and_blocks_until_rearm(rig):
+    gov, driver, clock, events = rig
+    gov.submit(make(channel=0))
+    gov.submit(make(channel=1, amplitude_ma=10.0))
+    assert driver.active_channels() == [0, 1]
+    clock.advance(0.3)
+    gov.emergency_stop("patient pressed stop")
+    assert driver.active_channels() == []
+    assert gov.state == "estopped"
+    assert {t.stop_reason for t in driver.trains()} == {"patient pressed stop"}
+    stopped = [e for e in events if e.kind == "stopped"]
+    assert sorted(e.channel for e in stopped) == [0, 1]
+    assert all(e.t_s == pytest.approx(100.3) for e in stopped)
+    with pytest.raises(StimulationError, match="estopped"):
+        gov.submit(make())
+    with pytest.raises(StimulationError, match="rearm"):
+        gov.arm()
+    assert len(driver.trains()) == 2
+    gov.rearm()
+    assert gov.state == "armed"
+    gov.submit(make())
+    assert len(driver.trains()) == 3
+
+
+def test_driver_fault_on_send_switches_all_off_and_faults(rig):
+    gov, driver, _, events = rig
+    gov.submit(make(channel=0))
+    driver.inject_fault(ConnectionError("usb unplugged"))
+    with pytest.raises(StimulationError, match="fault") as info:
+        gov.submit(make(channel=1, amplitude_ma=10.0))
+    assert isinstance(info.value.__cause__, ConnectionError)
+    assert gov.state == "faulted"
+    assert driver.active_channels() == []
+    assert any(e.kind == "fault" and e.detail["all_off_ok"] for e in events)
+    assert [e.detail["reason"] for e in events if e.kind == "stopped"] == ["fault"]
+    with pytest.raises(StimulationError, match="faulted"):
+        gov.submit(make())
+    gov.rearm()
+    gov.submit(make())
+    assert driver.active_channels() == [0]
+
+
+def test_persistent_disconnect_mid_train_leaves_every_channel_off(rig):
+    gov, driver, clock, events = rig
+    gov.submit(make(channel=0, on_time_s=2.0))
+    driver.inject_fault(ConnectionError("lost"), persistent=True,
+                        on=("send", "stop_all", "stop_channel"))
+    with pytest.raises(StimulationError):
+        gov.submit(make(channel=1, amplitude_ma=10.0))
+    assert gov.state == "faulted"
+    assert any(e.kind == "fault" and not e.detail["all_off_ok"] for e in events)
+    # the device could not be told to stop: its own on-time expiry must end the train
+    clock.advance(2.1)
+    assert driver.active_channels() == []
+    assert [t.stop_reason for t in driver.trains()] == ["on_time_expired"]
+
+
+def test_all_off_stays_armed(rig):
+    gov, driver, _, events = rig
+    gov.submit(make())
+    gov.all_off("watchdog")
+    assert driver.active_channels() == [] and gov.state == "armed"
+    assert [e.detail["reason"] for e in events if e.kind == "stopped"] == ["watchdog"]
+    gov.submit(make())
+
+
+def test_new_train_supersedes_running_one(rig):
+    gov, driver, clock, events = rig
+    gov.submit(make())
+    clock.advance(0.5)
+    gov.submit(make(amplitude_ma=18.0))
+    assert [e.detail["reason"] for e in events if e.kind == "stopped"] == ["superseded"]
+    assert driver.trains()[0].stop_reason == "superseded"
+
+
+def test_event_handler_errors_do_not_break_safety(caplog):
+    clock = FakeClock()
+    driver = SimulatedStimulator(clock)
+
+    def bad(event):
+        raise RuntimeError("disk full")
+
+    gov = SafetyGovernor(DeviceLimits(), patient(), driver, clock, bad)
+    gov.arm()
+    gov.submit(make())
+    gov.emergency_stop()
+    assert driver.active_channels() == [] and gov.state == "estopped"
+    assert "on_event handler failed" in caplog.text

@@ -1,0 +1,114 @@
+"""SyncScheduler: commands sent at onset - path latency; late ones refused (ARCHITECTURE.md)."""
+
+import time
+
+import pytest
+
+from mirrorvr.clock import FakeClock, SessionClock
+from mirrorvr.config import DeviceLimits, PatientProfile, StimChannelProfile, StimSettings
+from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand, SyncScheduler
+from mirrorvr.stim.scheduler import path_latency
+
+PATIENT = PatientProfile(stim_channels=(
+    StimChannelProfile(channel=0, site="flexors", electrode_area_cm2=20.0,
+                       motor_threshold_ma=10.0, max_tolerated_ma=26.0),
+    StimChannelProfile(channel=1, site="extensors", electrode_area_cm2=20.0,
+                       motor_threshold_ma=10.0, max_tolerated_ma=24.0),
+))
+CMD = StimCommand(channel=0, amplitude_ma=20.0, pulse_width_us=300.0, frequency_hz=35.0,
+                  on_time_s=1.5, ramp_up_s=0.5, ramp_down_s=0.5, movement="hand_close")
+
+
+def rig(clock, jitter_s=0.0):
+    settings = StimSettings(transport_jitter_s=jitter_s)
+    driver = SimulatedStimulator(
+        clock, settings.transport_latency_s, settings.transport_jitter_s,
+        settings.device_latency_s, settings.electromechanical_delay_s,
+        motor_threshold_ma={0: 10.0, 1: 10.0},
+    )
+    gov = SafetyGovernor(DeviceLimits(), PATIENT, driver, clock)
+    gov.arm()
+    latency_s = path_latency(settings, CMD.time_to_reach_ma(10.0))
+    return gov, driver, SyncScheduler(gov, clock, latency_s), latency_s
+
+
+def test_path_latency_sums_the_path():
+    s = StimSettings()
+    assert path_latency(s, 0.25) == pytest.approx(0.004 + 0.002 + 0.25 + 0.017)
+
+
+def test_sends_at_onset_minus_latency_and_predicts_onset():
+    clock = FakeClock(10.0)
+    gov, driver, sched, latency_s = rig(clock)
+    assert latency_s == pytest.approx(0.273)
+    recs = sched.schedule(12.0, [CMD, StimCommand(**(CMD.to_dict() | {"channel": 1}))])
+    assert [r.planned_send_s for r in recs] == [pytest.approx(12.0 - latency_s)] * 2
+    assert sched.fire_due() == []
+    clock.sleep_until(sched.next_send_s())
+    fired = sched.fire_due()
+    assert [r.status for r in fired] == ["sent", "sent"]
+    for rec in sched.records():
+        assert rec.actual_send_s == pytest.approx(12.0 - latency_s)
+        # with zero jitter the driver's model puts the contraction exactly at the onset
+        assert rec.predicted_onset_s == pytest.approx(12.0)
+        assert rec.command.onset_s == 12.0
+    assert [t.command.onset_s for t in driver.trains()] == [12.0, 12.0]
+
+
+def test_late_commands_are_refused_and_recorded_not_sent():
+    clock = FakeClock(10.0)
+    gov, driver, sched, latency_s = rig(clock)
+    (rec,) = sched.schedule(10.1, [CMD])  # send time 9.827 already past
+    assert rec.status == "late" and "late" in rec.reason
+    (rec2,) = sched.schedule(11.0, [CMD])
+    clock.advance(1.5)  # the timing thread overslept
+    sched.fire_due()
+    assert sched.records()[1].status == "late"
+    assert driver.trains() == []
+
+
+def test_refusals_are_recorded_not_raised():
+    clock = FakeClock(10.0)
+    gov, driver, sched, latency_s = rig(clock)
+    bad = StimCommand(**(CMD.to_dict() | {"amplitude_ma": 90.0}))
+    sched.schedule(11.0, [bad])
+    clock.sleep_until(11.0 - latency_s)
+    (rec,) = sched.fire_due()
+    assert rec.status == "refused" and "max_tolerated_ma" in rec.reason
+    gov.emergency_stop()
+    sched.schedule(12.0, [CMD])
+    clock.sleep_until(12.0 - latency_s)
+    (rec,) = sched.fire_due()
+    assert rec.status == "failed" and "estopped" in rec.reason
+    assert driver.trains() == []
+
+
+def test_cancel_all():
+    clock = FakeClock(10.0)
+    _, driver, sched, _ = rig(clock)
+    sched.schedule(11.0, [CMD])
+    assert sched.cancel_all("estop") == 1
+    clock.advance(2.0)
+    assert sched.fire_due() == [] and sched.records()[0].status == "cancelled"
+
+
+def test_timing_thread_sends_on_time_with_real_clock():
+    clock = SessionClock()
+    gov, driver, sched, latency_s = rig(clock, jitter_s=0.001)
+    sched.start()
+    try:
+        t0 = clock.now()
+        sched.schedule(t0 + 0.3, [CMD])  # wakes the thread waiting on the condition
+        sched.schedule(t0 + 0.5, [StimCommand(**(CMD.to_dict() | {"channel": 1}))])
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and any(r.status == "pending"
+                                                  for r in sched.records()):
+            time.sleep(0.01)
+    finally:
+        sched.stop()
+    recs = sched.records()
+    assert [r.status for r in recs] == ["sent", "sent"]
+    for rec in recs:
+        error_s = rec.actual_send_s - rec.planned_send_s
+        assert 0 <= error_s <= sched.late_tolerance_s
+        assert abs(rec.predicted_onset_s - rec.planned_onset_s) < 0.0025
