@@ -65,7 +65,8 @@ def test_round_trip_numeric_string_interleaved(tmp_path):
     assert streams["frames"]["time_series"][:, 0].tolist() == list(range(20))
     m = streams["markers"]
     assert m["info"]["nominal_srate"] == ["0.0"] and m["info"]["channel_format"] == ["string"]
-    assert [row[0] for row in m["time_series"]] == [f"cue {k} hand_close <&>" for k in (0, 5, 10, 15)]
+    expected = [f"cue {k} hand_close <&>" for k in (0, 5, 10, 15)]
+    assert [row[0] for row in m["time_series"]] == expected
     np.testing.assert_array_equal(m["time_stamps"], [100.0, 100.25, 100.5, 100.75])
     footer = e["footer"]["info"]
     assert footer["sample_count"] == ["2000"]

@@ -244,3 +244,18 @@ def test_event_handler_errors_do_not_break_safety(caplog):
     gov.emergency_stop()
     assert driver.active_channels() == [] and gov.state == "estopped"
     assert "on_event handler failed" in caplog.text
+
+
+def test_events_serialise_to_strict_json(rig):
+    import json
+
+    gov, _, _, events = rig
+    gov.submit(make())
+    try:
+        gov.submit(make(amplitude_ma=math.nan))
+    except SafetyLimitError:
+        pass
+    for e in events:
+        d = json.loads(e.to_json())
+        assert d["kind"] == e.kind
+    assert json.loads(events[-1].to_json())["detail"]["value"] == "nan"

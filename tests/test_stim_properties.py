@@ -58,6 +58,9 @@ def devices(draw):
     )
 
 
+AREA = st.one_of(st.just(200.0), st.floats(0.5, 200))
+
+
 @st.composite
 def patients(draw, device):
     channels = draw(st.lists(st.integers(0, device.n_channels - 1), unique=True, min_size=1,
@@ -71,9 +74,9 @@ def patients(draw, device):
         levels.append(draw(st.one_of(st.just(top_ma), st.floats(levels[-1], top_ma))))
         keep = draw(st.lists(st.booleans(), min_size=3, max_size=3).map(lambda k: k[:2] + [
             k[2] or draw(st.integers(0, 3)) > 0]))
-        sens, motor, top = (v if k else None for v, k in zip(levels, keep))
+        sens, motor, top = (v if k else None for v, k in zip(levels, keep, strict=True))
         profiles.append(StimChannelProfile(
-            channel=ch, site="site", electrode_area_cm2=draw(st.one_of(st.just(200.0), st.floats(0.5, 200))),
+            channel=ch, site="site", electrode_area_cm2=draw(AREA),
             sensory_threshold_ma=sens, motor_threshold_ma=motor, max_tolerated_ma=top,
         ))
     screening = Screening(epilepsy=draw(st.integers(0, 7)) == 0)
@@ -111,7 +114,8 @@ def plausible(draw, device, patient):
     cap = min(prof.max_tolerated_ma, device.max_amplitude_ma,
               device.max_charge_per_phase_uc * 1000 / pw, device.max_rms_current_ma / root,
               2.0 * prof.electrode_area_cm2 / root)
-    values = dict(zip(FIELDS, (cap * UNDER * max(draw(EDGE), 1e-3), pw, f, on, up, down)))
+    amplitude_ma = cap * UNDER * max(draw(EDGE), 1e-3)
+    values = dict(zip(FIELDS, (amplitude_ma, pw, f, on, up, down), strict=True))
     if draw(st.booleans()):
         name = draw(st.sampled_from(FIELDS))
         values[name] *= draw(PERTURB)

@@ -15,6 +15,7 @@ States::
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -63,6 +64,26 @@ class StimEvent:
     kind: str
     channel: int | None = None
     detail: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """The event as one line of strict JSON (non-finite numbers become strings)."""
+        return json.dumps(
+            _jsonable({"t_s": self.t_s, "kind": self.kind, "channel": self.channel,
+                       "detail": self.detail}),
+            allow_nan=False, sort_keys=True,
+        )
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return repr(x)
+    if x is None or isinstance(x, bool | int | float | str):
+        return x
+    return repr(x)
 
 
 @dataclass(frozen=True)
@@ -354,7 +375,8 @@ class SafetyGovernor:
             self._stop_everything(reason)
 
     def emergency_stop(self, reason: str = "emergency stop") -> None:
-        """Stop every channel at once and refuse commands until the therapist calls :meth:`rearm`."""
+        """Stop every channel at once; refuse commands until the therapist calls :meth:`rearm`.
+        """
         with self._lock:
             now = self.clock.now()
             self._state = ESTOPPED

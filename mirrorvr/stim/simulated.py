@@ -179,7 +179,8 @@ class SimulatedStimulator:
             )
             self._trains.append(train)
             self._active[cmd.channel] = train
-            logger.debug("simulated send ch%d %.1f mA at %.4f s", cmd.channel, cmd.amplitude_ma, t_s)
+            logger.debug("simulated send ch%d %.1f mA at %.4f s",
+                         cmd.channel, cmd.amplitude_ma, t_s)
             return onset_s
 
     def stop_channel(self, channel: int, t_s: float, reason: str) -> None:

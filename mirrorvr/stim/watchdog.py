@@ -64,7 +64,9 @@ class Watchdog:
         now = self.clock.now()
         with self._lock:
             if name not in self._last_beat_s:
-                raise StimulationError(f"watchdog: unknown loop {name!r} (known: {list(self.names)})")
+                raise StimulationError(
+                    f"watchdog: unknown loop {name!r} (known: {list(self.names)})"
+                )
             self._last_beat_s[name] = now
 
     def reset(self) -> None:
