@@ -120,7 +120,8 @@ def build_session(config: SessionConfig, data_dir: Path, *, clock=None, realtime
     from mirrorvr.session.ratings import ScriptedRater
     from mirrorvr.session.runner import SessionParts
     from mirrorvr.stim.governor import SafetyGovernor
-    from mirrorvr.stim.scheduler import SyncScheduler
+    from mirrorvr.stim.prescription import motor_thresholds_ma
+    from mirrorvr.stim.scheduler import SyncScheduler, command_latency
     from mirrorvr.stim.simulated import SimulatedStimulator
     from mirrorvr.stim.watchdog import Watchdog
 
@@ -152,6 +153,7 @@ def build_session(config: SessionConfig, data_dir: Path, *, clock=None, realtime
         electromechanical_delay_s=stim.electromechanical_delay_s,
         n_channels=stim.device.n_channels,
         seed=config.seed,
+        motor_threshold_ma=motor_thresholds_ma(config.patient),
     )
     recorder = Recorder(session_dir, clock)
     runner_ref: dict = {}
@@ -159,11 +161,13 @@ def build_session(config: SessionConfig, data_dir: Path, *, clock=None, realtime
         stim.device, config.patient, driver, clock,
         on_event=lambda event: runner_ref["runner"]._stim_event(event),
     )
-    scheduler = SyncScheduler(governor, clock, driver=driver)
+    scheduler = SyncScheduler(
+        governor, clock, command_latency(stim, motor_thresholds_ma(config.patient))
+    )
     watchdog = Watchdog(clock, stim.watchdog_timeout_s, on_timeout=governor.all_off)
 
     window = open_window(config.render.width, config.render.height, config.render.headless,
-                         title="mirrorvr")
+                         title="mirrorvr", samples=config.render.msaa_samples)
     renderer = Renderer(window, config.render)
     frames_dir = session_dir / "frames"
     frames_dir.mkdir()

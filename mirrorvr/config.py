@@ -209,6 +209,7 @@ class RenderSettings(_Model):
     headless: bool | None = Field(None, description="None: headless when there is no display")
     display_latency_s: float = Field(0.008, ge=0, le=0.2, description="swap to photons")
     max_fps: float = Field(60.0, gt=0, le=240)
+    msaa_samples: Literal[0, 2, 4, 8] = Field(4, description="multisample anti-aliasing")
     saved_frames: int = Field(6, ge=0, le=100, description="frames saved as PNG per session")
     skin_rgb: tuple[float, float, float] = (0.87, 0.68, 0.56)
 

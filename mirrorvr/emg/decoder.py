@@ -189,7 +189,7 @@ class Decoder:
             self.max_mav_v[cls] = top
         self.classifier = classifier
         self.reset()
-        logger.info("decoder trained on %d windows, classes %s", w.shape[0], classifier.classes_)
+        logger.debug("decoder trained on %d windows, classes %s", w.shape[0], classifier.classes_)
         return self
 
     def _check_fitted(self) -> Classifier:

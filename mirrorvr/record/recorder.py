@@ -293,6 +293,7 @@ class Recorder:
     def _run(self) -> None:
         writer = self._writer
         last_boundary_s = self.clock.now()
+        stream_ids: list[int] = []
         stopping = False
         while not stopping:
             try:
@@ -311,9 +312,13 @@ class Recorder:
                         stopping = True
                         continue
                     self._write_item(writer, item)
+                    if item[0] == "header":
+                        stream_ids.append(item[1])
+                        writer.write_clock_offset(item[1], self.clock.now(), 0.0)
                 if self.clock.now() - last_boundary_s >= self.boundary_interval_s:
                     writer.write_boundary()
                     last_boundary_s = self.clock.now()
+                    self._write_clock_offsets(writer, stream_ids)
                 writer.flush()
             except (RecordingError, OSError) as err:
                 logger.error("recording %s failed: %s", self.path, err)
@@ -321,6 +326,7 @@ class Recorder:
                 break
         try:
             if self._error is None:
+                self._write_clock_offsets(writer, stream_ids)
                 writer.close()  # footers
             else:
                 writer.abort()
@@ -328,6 +334,13 @@ class Recorder:
             logger.error("closing recording %s failed: %s", self.path, err)
             if self._error is None:
                 self._error = err
+
+    def _write_clock_offsets(self, writer: XdfWriter, stream_ids: list[int]) -> None:
+        # Every stream is stamped on the recorder's own session clock, so the offset is 0;
+        # readers (pyxdf's clock synchronisation) expect these chunks as LSL writes them.
+        now = self.clock.now()
+        for stream_id in stream_ids:
+            writer.write_clock_offset(stream_id, now, 0.0)
 
     @staticmethod
     def _write_item(writer: XdfWriter, item) -> None:

@@ -69,6 +69,17 @@ class Window:
         pygame.display.flip()
         return time.monotonic()
 
+    def finish(self) -> None:
+        """Block until the GPU has executed every command drawn so far (``glFinish``).
+
+        The session calls it before holding a frame back until its presentation time, so
+        the swap itself is short and lands when planned.
+        """
+        from OpenGL import GL
+
+        self._check_open()
+        GL.glFinish()
+
     def poll_events(self) -> list[str]:
         """Pending events as names: ``"quit"`` and key names (``"escape"``, ``"space"``, ...)."""
         import pygame

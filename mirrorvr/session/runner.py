@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from mirrorvr.config import SessionConfig
-from mirrorvr.emg.calibration import CalibrationRecording, train_decoder
+from mirrorvr.emg.calibration import CalibrationRecording, CueSegment, train_decoder
 from mirrorvr.errors import MirrorVRError, StimulationError
 from mirrorvr.limb.poses import PoseFollower, target_pose
 from mirrorvr.limb.skeleton import Pose
@@ -39,18 +39,19 @@ from mirrorvr.session.plan import MovementPlan, PlannedMovement
 from mirrorvr.session.protocol import Block, build_demo_protocol
 from mirrorvr.session.ratings import Rating, RatingInput
 from mirrorvr.session.summary import asynchrony_stats_ms
-from mirrorvr.stim.prescription import commands_for, ramp_to_threshold_s
-from mirrorvr.stim.scheduler import path_latency
+from mirrorvr.stim.prescription import commands_for, slowest_path_latency_s
 from mirrorvr.tracking.scripted import ScriptedIntactHand, ScriptedMovement
 
 log = logging.getLogger(__name__)
 
 #: The simulated patient starts an attempt this long after the cue appears, s.
-REACTION_S = 0.3
+REACTION_S = 0.2
 #: Level of the simulated patient's attempts (fraction of maximum voluntary contraction).
 ATTEMPT_LEVEL = 0.7
 #: How often the control thread polls the EMG source, s.
 CONTROL_PERIOD_S = 0.005
+#: Time allowed for the control thread to hand a command to the timing thread, s.
+SCHEDULING_MARGIN_S = 0.005
 
 
 @dataclass
@@ -123,6 +124,7 @@ class SessionRunner:
         self._last_swap_s: float | None = None
         self._last_train_s: dict[int, float] = {}
         self._capture_times: list[tuple[float, str]] = []
+        self._last_cue_text = ""
         self._control_error: BaseException | None = None
         self.stim_armed = False
         self.stim_note = ""
@@ -139,11 +141,9 @@ class SessionRunner:
         visual_s = self._render_est_s + self.cfg.render.display_latency_s + self._frame_period_est_s
         stim_s = 0.0
         if self.cfg.stim.enabled:
-            channels = {c for chs in self.cfg.stim.movement_channels.values() for c in chs}
-            for ch in channels:
-                ramp_s = ramp_to_threshold_s(self.cfg.stim, self.cfg.patient, ch)
-                stim_s = max(stim_s, path_latency(self.cfg.stim, ramp_s))
-            stim_s += 3 * self.cfg.stim.transport_jitter_s
+            # the jitter is uniform in [0, transport_jitter_s]: allow all of it
+            stim_s = (slowest_path_latency_s(self.cfg.stim, self.cfg.patient)
+                      + self.cfg.stim.transport_jitter_s + SCHEDULING_MARGIN_S)
         return max(self.cfg.protocol.presentation_delay_s, visual_s, stim_s)
 
     def _open_streams(self) -> None:
@@ -248,7 +248,7 @@ class SessionRunner:
             controller, self._controller = self._controller, None
         self._marker(f"block_end {block.name}")
         if block.kind == "calibration" and not self._quit:
-            self._train(block, start, controller)
+            self._train_while_rendering(block, start, controller)
 
     def _make_controller(self, block: Block, start: float):
         script = attempts_for(block, start, REACTION_S, ATTEMPT_LEVEL) if block.kind in (
@@ -305,8 +305,10 @@ class SessionRunner:
         """Schedule the stimulation that should start with ``entry``'s seen movement."""
         if not self.stim_armed:
             return
+        proposed, untitrated = commands_for(entry.movement, entry.onset_s, self.cfg.stim, self.cfg.patient)
+        self.counters.stim_skipped += len(untitrated)
         commands = []
-        for cmd in commands_for(entry.movement, entry.onset_s, self.cfg.stim, self.cfg.patient):
+        for cmd in proposed:
             last = self._last_train_s.get(cmd.channel)
             if last is not None and entry.onset_s - last < self.cfg.stim.refractory_s:
                 self.counters.stim_skipped += 1
@@ -331,6 +333,8 @@ class SessionRunner:
         now = clock.now()
         latency = self.cfg.render.display_latency_s
         photon_asap = now + self._render_est_s + latency
+        if self.p.realtime and self._last_swap_s is not None:  # cap the frame rate at max_fps
+            photon_asap = max(photon_asap, self._last_swap_s + 1.0 / self.cfg.render.max_fps + latency)
         target = photon_asap
         # Present on the onset's timestamp when the next frame would otherwise overshoot it
         # (a media player's presentation timestamp): hold the swap until onset - latency.
@@ -338,6 +342,7 @@ class SessionRunner:
         if onset is not None and onset < photon_asap + self._frame_period_est_s:
             target = onset
         state = self._scene_state(block, block_start, target, rating)
+        self.p.watchdog.beat("render")
         t0 = clock.now()
         self.p.renderer.draw(state)
         capture = self._capture_due(target)
@@ -346,6 +351,7 @@ class SessionRunner:
         self.p.window.finish()
         render_s = clock.now() - t0
         self._render_est_s = 0.9 * self._render_est_s + 0.1 * render_s
+        self.p.watchdog.beat("render")  # holding a frame for its timestamp is not a stall
         clock.sleep_until(target - latency)
         self.p.window.swap()
         swap_s = clock.now()
@@ -353,6 +359,9 @@ class SessionRunner:
         if self._last_swap_s is not None:
             self._frame_period_est_s = 0.9 * self._frame_period_est_s + 0.1 * (swap_s - self._last_swap_s)
         self._last_swap_s = swap_s
+        if state.cue_text != self._last_cue_text:
+            self._marker(f"cue {block.name}: {state.cue_text}", photon_s)
+            self._last_cue_text = state.cue_text
         for entry in self.plan.mark_presented(photon_s):
             self._record_plan_entry(entry)
         rec = self.p.recorder
@@ -362,12 +371,27 @@ class SessionRunner:
         self.counters.frames += 1
         self.p.watchdog.beat("render")
         if not self.p.realtime:
-            self._control_step(clock.now())
-            self.p.scheduler.fire_due(clock.now())
-            self.p.watchdog.check(clock.now())
-            clock.advance(1.0 / self.cfg.render.max_fps)
+            self._advance_simulated(1.0 / self.cfg.render.max_fps)
         elif self._control_error is not None:
             self._quit = True
+
+    def _advance_simulated(self, dt_s: float) -> None:
+        """Simulated time: do what the control, timing and watchdog threads would do in ``dt_s``."""
+        clock, scheduler = self.clock, self.p.scheduler
+        end_s = clock.now() + dt_s
+        while True:
+            self._control_step(clock.now())
+            next_send = scheduler.next_send_s()
+            step_end = min(end_s, clock.now() + CONTROL_PERIOD_S)
+            if next_send is not None and next_send <= step_end:
+                clock.sleep_until(next_send)
+                scheduler.fire_due()
+            else:
+                clock.sleep_until(step_end)
+            self.p.governor.poll()
+            self.p.watchdog.check(clock.now())
+            if clock.now() >= end_s:
+                return
 
     def _scene_state(self, block: Block, block_start: float, photon_s: float, rating) -> SceneState:
         if block.kind == "mirror" and isinstance(self._controller, MirrorController):
@@ -390,6 +414,8 @@ class SessionRunner:
     def _cue_text(self, block: Block, block_start: float, t_s: float, rating) -> str:
         if block.kind == "rating":
             return rating.screen_text() if rating is not None else "Rate your phantom pain (0-10)"
+        if block.kind == "training":
+            return "Training the decoder..."
         rel = t_s - block_start
         for cue in block.cues:
             if cue.start_s <= rel < cue.end_s:
@@ -439,17 +465,40 @@ class SessionRunner:
 
     # ------------------------------------------------------------------ calibration
 
+    def _train_while_rendering(self, block: Block, start: float, controller: GuidedController) -> None:
+        """Train on a worker thread; the render loop keeps drawing (it never blocks)."""
+        if not self.p.realtime:
+            self._train(block, start, controller)
+            return
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                self._train(block, start, controller)
+            except BaseException as err:  # handed to the main thread below
+                failure.append(err)
+
+        worker = threading.Thread(target=work, name="mirrorvr-training", daemon=True)
+        worker.start()
+        training = Block("training", "training", 0.0)
+        t0 = self.clock.now()
+        while worker.is_alive() and not self._quit:
+            self._frame(training, t0, None)
+        worker.join()
+        if failure:
+            raise failure[0]
+
     def _train(self, block: Block, start: float, controller: GuidedController) -> None:
-        chunks = controller.chunks
-        if not chunks:
+        if not controller.chunks:
             raise MirrorVRError("calibration recorded no EMG: is the source streaming?")
-        t = np.concatenate([c.t_s for c in chunks])
-        data = np.concatenate([c.data for c in chunks], axis=1)
         segments = [
-            (cue.movement, start + cue.start_s - t[0], start + cue.end_s - t[0], cue.repetition)
+            CueSegment(cue.movement, start + cue.start_s, start + cue.end_s, cue.repetition)
             for cue in block.cues
         ]
-        recording = CalibrationRecording(data, self.p.emg_source.sampling_rate_hz, segments)
+        recording = CalibrationRecording.from_chunks(
+            controller.chunks, self.p.emg_source.sampling_rate_hz, segments,
+            channel_names=tuple(self.p.emg_source.channel_names),
+        )
         self.decoder, self.calibration_report = train_decoder(
             recording, self.cfg.emg, keep_fraction=self.cfg.protocol.keep_fraction
         )
@@ -464,8 +513,13 @@ class SessionRunner:
         if self.p.save_frames_to is None or not block.cues:
             return
         per_block = max(1, self.cfg.render.saved_frames // 3)
-        active = [c for c in block.cues if c.movement != REST]
-        picks = active[:: max(1, len(active) // per_block)][:per_block]
+        first_of_each = {}
+        for cue in block.cues:
+            if cue.movement != REST:
+                first_of_each.setdefault(cue.movement, cue)
+        distinct = list(first_of_each.values())
+        step = max(1, len(distinct) // per_block)
+        picks = distinct[step // 2::step][:per_block]
         for cue in picks:
             self._capture_times.append(
                 (start + cue.start_s + 0.9 * (cue.end_s - cue.start_s), f"{block.name}: {cue.movement}")

@@ -1,61 +1,55 @@
 """From a seen movement to the stimulation that should accompany it.
 
 The scene maps movement classes to channels (hand close -> forearm flexors); the patient
-profile gives each channel's titrated thresholds. The amplitude sits between the motor
-threshold and the maximum tolerated (``intensity_fraction``). Whatever this proposes still
-goes through the safety governor, which may refuse it.
+profile gives each channel's titrated thresholds, from which :func:`command_for` builds the
+train. Whatever this proposes still goes through the safety governor, which may refuse it.
 """
 
 from __future__ import annotations
 
+import logging
+
 from mirrorvr.config import PatientProfile, StimSettings
-from mirrorvr.stim.command import StimCommand
+from mirrorvr.stim.command import StimCommand, command_for
+from mirrorvr.stim.scheduler import command_latency
+
+log = logging.getLogger(__name__)
 
 
-def train_amplitude_ma(settings: StimSettings, patient: PatientProfile, channel: int) -> float | None:
-    """Amplitude for ``channel``, mA, or None when the channel is not titrated."""
-    profile = patient.stim_channel(channel)
-    if profile is None or profile.max_tolerated_ma is None:
-        return None
-    low = profile.motor_threshold_ma or profile.max_tolerated_ma
-    return low + settings.intensity_fraction * (profile.max_tolerated_ma - low)
-
-
-def ramp_to_threshold_s(settings: StimSettings, patient: PatientProfile, channel: int) -> float:
-    """Time for the ramp to reach the motor threshold, s: when the contraction can begin.
-
-    REFERENCES.md: with a ramped NMES train the visible movement follows the ramp, not the
-    first pulse.
-    """
-    amplitude = train_amplitude_ma(settings, patient, channel)
-    profile = patient.stim_channel(channel)
-    if amplitude is None or profile is None or profile.motor_threshold_ma is None:
-        return 0.0
-    return settings.ramp_up_s * min(1.0, profile.motor_threshold_ma / amplitude)
+def motor_thresholds_ma(patient: PatientProfile) -> dict[int, float]:
+    """Titrated motor threshold per channel, mA (channels without one are left out)."""
+    return {c.channel: c.motor_threshold_ma for c in patient.stim_channels
+            if c.motor_threshold_ma is not None}
 
 
 def commands_for(
     movement: str, onset_s: float, settings: StimSettings, patient: PatientProfile
-) -> list[StimCommand]:
-    """The pulse trains that should make the contraction of ``movement`` begin at ``onset_s``.
+) -> tuple[list[StimCommand], list[int]]:
+    """The trains that should make ``movement``'s contraction begin at ``onset_s``.
 
-    Channels without a titrated maximum are still proposed (with amplitude 0 mA is never
-    sent): the governor refuses them, so the refusal is logged where a therapist sees it.
+    Returns
+    -------
+    commands : list of StimCommand
+        One per mapped, titrated channel.
+    untitrated : list of int
+        Mapped channels that cannot stimulate because titration has not set their motor
+        threshold and maximum (SAFETY.md item 2); they are left out, never guessed.
     """
-    commands = []
+    commands, untitrated = [], []
     for channel in settings.movement_channels.get(movement, ()):
-        amplitude = train_amplitude_ma(settings, patient, channel)
-        commands.append(
-            StimCommand(
-                channel=channel,
-                amplitude_ma=amplitude if amplitude is not None else float("nan"),
-                pulse_width_us=settings.pulse_width_us,
-                frequency_hz=settings.frequency_hz,
-                on_time_s=settings.on_time_s,
-                ramp_up_s=settings.ramp_up_s,
-                ramp_down_s=settings.ramp_down_s,
-                movement=movement,
-                onset_s=onset_s,
-            )
-        )
-    return commands
+        profile = patient.stim_channel(channel)
+        if profile is None or profile.max_tolerated_ma is None or profile.motor_threshold_ma is None:
+            untitrated.append(channel)
+            continue
+        commands.append(command_for(settings, profile, movement=movement, onset_s=onset_s))
+    return commands, untitrated
+
+
+def slowest_path_latency_s(settings: StimSettings, patient: PatientProfile) -> float:
+    """The longest send-to-contraction latency over every mapped, titrated channel, s."""
+    latency = command_latency(settings, motor_thresholds_ma(patient))
+    worst = 0.0
+    for movement in settings.movement_channels:
+        for cmd in commands_for(movement, 0.0, settings, patient)[0]:
+            worst = max(worst, latency(cmd))
+    return worst

@@ -14,7 +14,7 @@ import itertools
 import logging
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from mirrorvr.clock import Clock
@@ -31,6 +31,20 @@ LATE = "late"
 REFUSED = "refused"
 FAILED = "failed"
 CANCELLED = "cancelled"
+
+
+def command_latency(
+    settings: StimSettings, motor_threshold_ma: dict[int, float]
+) -> Callable[[StimCommand], float]:
+    """Per-command path latency, s: :func:`path_latency` with this command's own ramp time
+    to its channel's motor threshold (channels differ in threshold and amplitude)."""
+
+    def latency(cmd: StimCommand) -> float:
+        threshold = motor_threshold_ma.get(cmd.channel)
+        ramp_s = 0.0 if threshold is None else min(cmd.time_to_reach_ma(threshold), cmd.ramp_up_s)
+        return path_latency(settings, ramp_s)
+
+    return latency
 
 
 def path_latency(settings: StimSettings, ramp_to_threshold_s: float) -> float:
@@ -85,8 +99,9 @@ class SyncScheduler:
         Every command goes through it.
     clock : Clock
         The session clock.
-    path_latency_s : float
-        Send-to-contraction latency, s (see :func:`path_latency`).
+    path_latency_s : float or callable
+        Send-to-contraction latency, s (see :func:`path_latency`), or a function of the
+        command giving it (see :func:`command_latency`).
     late_tolerance_s : float
         How far past its send time a command may still be sent, s.
     """
@@ -95,14 +110,18 @@ class SyncScheduler:
         self,
         governor: SafetyGovernor,
         clock: Clock,
-        path_latency_s: float,
+        path_latency_s: float | Callable[[StimCommand], float],
         late_tolerance_s: float = 0.002,
     ) -> None:
-        if not (math.isfinite(path_latency_s) and path_latency_s >= 0):
-            raise StimulationError(f"path_latency_s: {path_latency_s!r} must be finite and >= 0")
+        if callable(path_latency_s):
+            self._latency_of = path_latency_s
+        else:
+            if not (math.isfinite(path_latency_s) and path_latency_s >= 0):
+                raise StimulationError(f"path_latency_s: {path_latency_s!r} must be finite and >= 0")
+            fixed_s = float(path_latency_s)
+            self._latency_of = lambda cmd: fixed_s
         self.governor = governor
         self.clock = clock
-        self.path_latency_s = float(path_latency_s)
         self.late_tolerance_s = float(late_tolerance_s)
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, ScheduledStim]] = []
@@ -120,10 +139,15 @@ class SyncScheduler:
         as ``"late"`` and not sent.
         """
         now = self.clock.now()
-        send_s = onset_s - self.path_latency_s
         out = []
         with self._cond:
             for cmd in cmds:
+                latency_s = self._latency_of(cmd)
+                if not (math.isfinite(latency_s) and latency_s >= 0):
+                    raise StimulationError(
+                        f"path latency of channel {cmd.channel}: {latency_s!r} s must be finite and >= 0"
+                    )
+                send_s = onset_s - latency_s
                 rec = ScheduledStim(dataclasses.replace(cmd, onset_s=onset_s), onset_s, send_s)
                 self._records.append(rec)
                 out.append(rec)

@@ -1,0 +1,140 @@
+"""The whole demo session, end to end: simulated patient and stimulator, offscreen rendering.
+
+These run on a fake clock (``realtime=False``) so they are deterministic and faster than
+real time; one short run on the real clock exercises the threads.
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mirrorvr.cli import run_demo
+from mirrorvr.clock import FakeClock
+from mirrorvr.config import build_config
+from mirrorvr.limb.skeleton import DOF_NAMES
+
+pyxdf = pytest.importorskip("pyxdf")
+
+pytestmark = pytest.mark.gl
+
+
+def _config(duration_s, **render):
+    return build_config({
+        "protocol": {"duration_s": duration_s},
+        "render": {"width": 320, "height": 180, "headless": True, "max_fps": 30, **render},
+    })
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("data")
+    summary = run_demo(_config(40.0), data_dir, clock=FakeClock(1000.0), realtime=False)
+    streams, _ = pyxdf.load_xdf(summary["recording"], dejitter_timestamps=False)
+    return summary, {s["info"]["name"][0]: s for s in streams}
+
+
+def test_summary_reports_a_trained_decoder_and_synchronised_stimulation(demo):
+    summary, _ = demo
+    assert summary["decoder"]["cv_accuracy"] > 0.8  # 5 classes: chance is 0.2
+    assert summary["ems"]["sent"] >= 2 and summary["ems"]["late"] == 0
+    asy = summary["asynchrony"]
+    assert asy["n"] == summary["ems"]["sent"] or asy["n"] >= 2
+    # planned on presentation timestamps: contraction and first photon meet within the
+    # simulated transport jitter (1 ms), not a frame (33 ms)
+    assert asy["p99_abs_ms"] <= 2.0
+    assert summary["ratings"] == {"pre": 6, "post": 4}
+    with open(summary["session_dir"] + "/summary.json") as f:
+        on_disk = json.load(f)
+    assert on_disk["decoder"]["cv_accuracy"] == summary["decoder"]["cv_accuracy"]
+
+
+def test_recording_holds_every_stream_on_one_clock(demo):
+    summary, streams = demo
+    assert {"EMG", "decoder", "pose_left", "pose_right", "frames", "stimulation",
+            "ratings", "movement_plan", "markers"} <= set(streams)
+    emg = streams["EMG"]
+    fs = float(emg["info"]["nominal_srate"][0])
+    assert emg["time_series"].shape[1] == 8 and fs == 2000
+    n_expected = summary["duration_s"] * fs
+    assert abs(len(emg["time_stamps"]) - n_expected) < 0.01 * n_expected
+    assert np.all(np.diff(emg["time_stamps"]) > 0)
+    assert len(streams["frames"]["time_stamps"]) == summary["frames"]["rendered"]
+    markers = [m[0] for m in streams["markers"]["time_series"]]
+    for block in summary["blocks"]:
+        assert f"block_start {block}" in markers
+    assert any(m.startswith("cue calibration: Close your hand") for m in markers)
+    ratings = streams["ratings"]["time_series"][:, 0]
+    np.testing.assert_array_equal(ratings, [6, 4])
+
+
+def test_dose_log_lists_every_train_and_each_respects_the_patient_limit(demo):
+    summary, streams = demo
+    events = [json.loads(e[0]) for e in streams["stimulation"]["time_series"]]
+    sent = [e for e in events if e["kind"] == "sent"]
+    assert len(sent) == summary["ems"]["sent"]
+    limits = {0: 26.0, 1: 24.0}  # the demo profile's max tolerated, mA
+    for e in sent:
+        assert 0 < e["detail"]["amplitude_ma"] <= limits[e["channel"]]
+    assert any(e["kind"] == "stopped" for e in events)
+
+
+def test_mirrored_hand_follows_the_intact_one_by_the_presentation_delay(demo):
+    summary, streams = demo
+    markers = dict((m[0], t) for m, t in zip(streams["markers"]["time_series"],
+                                            streams["markers"]["time_stamps"]))
+    t0, t1 = markers["block_start mirror"], markers["block_end mirror"]
+    i = DOF_NAMES.index("index_pip_flexion")
+    t = streams["pose_left"]["time_stamps"]
+    sel = (t > t0) & (t < t1)
+    left = streams["pose_left"]["time_series"][sel, i]
+    right = streams["pose_right"]["time_series"][sel, i]
+    assert np.ptp(left) > 0.5  # the intact hand really moved
+    frame_s = float(np.median(np.diff(t[sel])))
+    lags = np.arange(0, 40)
+    errors = [np.mean(np.abs(right[k:] - left[: len(left) - k])) for k in lags]
+    best_lag_s = lags[int(np.argmin(errors))] * frame_s
+    assert abs(best_lag_s - summary["presentation_delay_s"]) <= 1.5 * frame_s
+    assert min(errors) < 0.02
+
+
+def test_frames_and_contact_sheet_are_saved(demo):
+    summary, _ = demo
+    from pygame.image import load
+
+    assert len(summary["frames_saved"]) == 6
+    sheet = load(summary["contact_sheet"])
+    assert sheet.get_width() > 320 and sheet.get_height() > 180
+
+
+@pytest.mark.slow
+def test_real_clock_session_with_threads(tmp_path):
+    summary = run_demo(_config(22.0), tmp_path, realtime=True)
+    assert summary["clock"] == "real"
+    assert summary["decoder"]["cv_accuracy"] > 0.7
+    assert summary["frames"]["rendered"] > 50
+    assert summary["ems"]["sent"] + summary["ems"]["late"] + summary["ems"]["refused"] >= 1
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "mirrorvr", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+def test_cli_refuses_a_too_short_session_before_recording_anything(tmp_path):
+    out = _cli("demo", "--headless", "--duration", "5", "--data-dir", str(tmp_path / "d"), cwd=tmp_path)
+    assert out.returncode == 2
+    assert "duration_s: 5 s is too short" in out.stderr and "use duration_s >=" in out.stderr
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--size", "big"], "--size: 'big' is not WIDTHxHEIGHT"),
+    (["--duration", "-3"], "must be > 0"),
+    (["--seed", "x"], "invalid int value"),
+])
+def test_cli_bad_arguments_say_what_is_wrong(tmp_path, args, message):
+    out = _cli("demo", "--headless", "--data-dir", str(tmp_path), *args, cwd=tmp_path)
+    assert out.returncode == 2 and message in out.stderr
