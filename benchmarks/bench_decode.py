@@ -110,16 +110,19 @@ def measure_decode(channels=(8, 16), repeats: int = 5) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    rows = measure_decode()
+def format_table(rows: list[dict]) -> str:
     header = (f"{'impl':<10}{'channels':>9}{'us/window':>12}{'windows/s':>12}"
               f"{'speed-up':>10}{'same':>6}")
-    print("decode cost per window: 2 kHz, 200 ms / 50 ms, MAV WL ZC SSC + LDA + vote 5")  # noqa: T201
-    print(header)  # noqa: T201
-    print("-" * len(header))  # noqa: T201
+    lines = [header, "-" * len(header)]
     for r in rows:
-        print(f"{r['impl']:<10}{r['n_channels']:>9}{r['us_per_window']:>12.1f}"  # noqa: T201
-              f"{r['windows_per_s']:>12.0f}{r['speedup']:>9.2f}x{str(r['same_decisions']):>6}")
+        lines.append(f"{r['impl']:<10}{r['n_channels']:>9}{r['us_per_window']:>12.1f}"
+                     f"{r['windows_per_s']:>12.0f}{r['speedup']:>9.2f}x{str(r['same_decisions']):>6}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    print("decode cost per window: 2 kHz, 200 ms / 50 ms, MAV WL ZC SSC + LDA + vote 5")  # noqa: T201
+    print(format_table(measure_decode()))  # noqa: T201
 
 
 if __name__ == "__main__":
