@@ -26,7 +26,9 @@ def main(argv=None) -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="render time per peer, s")
     parser.add_argument("--repeats", type=int, default=5, help="decode repeats per peer")
     args = parser.parse_args(argv)
-    print("## Decode cost per window (2 kHz, 200 ms windows every 50 ms, MAV/WL/ZC/SSC + LDA + vote of 5)")  # noqa: T201
+    print(
+        "## Decode cost per window (2 kHz, 200 ms windows / 50 ms, MAV WL ZC SSC + LDA + vote 5)"
+    )  # noqa: T201
     print(format_decode(measure_decode(repeats=args.repeats)))  # noqa: T201
     print()  # noqa: T201
     print("## Offscreen rendering, 1280x720, full scene")  # noqa: T201

@@ -38,7 +38,8 @@ def _positive_float(text: str) -> float:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mirrorvr",
-        description="Mirror therapy and phantom motor execution with EMG decoding and synchronised EMS.",
+        description="Mirror therapy and phantom motor execution with EMG decoding and "
+        "synchronised EMS.",
     )
     parser.add_argument("--version", action="version", version=f"mirrorvr {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -57,20 +58,40 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _session_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--headless", action="store_true", default=None,
-                   help="render offscreen (automatic when there is no display)")
-    p.add_argument("--window", dest="headless", action="store_false",
-                   help="open a window even if no display was detected")
-    p.add_argument("--duration", type=_positive_float, metavar="SECONDS",
-                   help="length of the whole session, scaled across blocks (default 60)")
-    p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("MIRRORVR_DATA", DEFAULT_DATA_DIR)),
-                   metavar="DIR", help="where sessions are recorded (default ./data)")
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        default=None,
+        help="render offscreen (automatic when there is no display)",
+    )
+    p.add_argument(
+        "--window",
+        dest="headless",
+        action="store_false",
+        help="open a window even if no display was detected",
+    )
+    p.add_argument(
+        "--duration",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="length of the whole session, scaled across blocks (default 60)",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("MIRRORVR_DATA", DEFAULT_DATA_DIR)),
+        metavar="DIR",
+        help="where sessions are recorded (default ./data)",
+    )
     p.add_argument("--seed", type=int, help="seed of the simulated patient and devices (default 0)")
     p.add_argument("--config", type=Path, metavar="FILE.toml", help="session configuration (TOML)")
     p.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x720")
     p.add_argument("--no-stim", action="store_true", help="run without stimulation")
-    p.add_argument("--ask-ratings", action="store_true",
-                   help="the patient answers the pain ratings on screen (keys 0-9, arrows, Enter)")
+    p.add_argument(
+        "--ask-ratings",
+        action="store_true",
+        help="the patient answers the pain ratings on screen (keys 0-9, arrows, Enter)",
+    )
 
 
 def resolve_config(args: argparse.Namespace) -> SessionConfig:
@@ -89,7 +110,9 @@ def resolve_config(args: argparse.Namespace) -> SessionConfig:
         try:
             w, h = (int(v) for v in args.size.lower().split("x"))
         except ValueError:
-            raise ConfigError(f"--size: {args.size!r} is not WIDTHxHEIGHT (e.g. 1280x720)") from None
+            raise ConfigError(
+                f"--size: {args.size!r} is not WIDTHxHEIGHT (e.g. 1280x720)"
+            ) from None
         data["render"]["width"], data["render"]["height"] = w, h
     return build_config(data, str(args.config or "command line"))
 
@@ -108,14 +131,20 @@ def new_session_dir(data_dir: Path, pseudonym: str, kind: str) -> Path:
     raise MirrorVRError(f"could not create a new session folder under {base}")
 
 
-def build_session(config: SessionConfig, data_dir: Path, *, clock=None, realtime: bool = True,
-                  ask_ratings: bool = False):
+def build_session(
+    config: SessionConfig,
+    data_dir: Path,
+    *,
+    clock=None,
+    realtime: bool = True,
+    ask_ratings: bool = False,
+):
     """Build every concrete backend for a demo session and return its :class:`SessionParts`."""
     from mirrorvr.clock import SessionClock
     from mirrorvr.emg.simulator import SimulatedPatient
+    from mirrorvr.record.recorder import Recorder
     from mirrorvr.render.renderer import Renderer
     from mirrorvr.render.window import open_window
-    from mirrorvr.record.recorder import Recorder
     from mirrorvr.session.protocol import build_demo_protocol
     from mirrorvr.session.ratings import ScriptedRater
     from mirrorvr.session.runner import SessionParts
@@ -134,8 +163,11 @@ def build_session(config: SessionConfig, data_dir: Path, *, clock=None, realtime
     emg = config.emg
     if emg.source == "simulated":
         source = SimulatedPatient(
-            clock, n_channels=emg.n_channels, sampling_rate_hz=emg.sampling_rate_hz,
-            mains_hz=emg.mains_hz, seed=config.seed,
+            clock,
+            n_channels=emg.n_channels,
+            sampling_rate_hz=emg.sampling_rate_hz,
+            mains_hz=emg.mains_hz,
+            seed=config.seed,
         )
         simulated = source
     else:
@@ -158,7 +190,10 @@ def build_session(config: SessionConfig, data_dir: Path, *, clock=None, realtime
     recorder = Recorder(session_dir, clock)
     runner_ref: dict = {}
     governor = SafetyGovernor(
-        stim.device, config.patient, driver, clock,
+        stim.device,
+        config.patient,
+        driver,
+        clock,
         on_event=lambda event: runner_ref["runner"]._stim_event(event),
     )
     scheduler = SyncScheduler(
@@ -166,30 +201,52 @@ def build_session(config: SessionConfig, data_dir: Path, *, clock=None, realtime
     )
     watchdog = Watchdog(clock, stim.watchdog_timeout_s, on_timeout=governor.all_off)
 
-    window = open_window(config.render.width, config.render.height, config.render.headless,
-                         title="mirrorvr", samples=config.render.msaa_samples)
+    window = open_window(
+        config.render.width,
+        config.render.height,
+        config.render.headless,
+        title="mirrorvr",
+        samples=config.render.msaa_samples,
+    )
     renderer = Renderer(window, config.render)
     frames_dir = session_dir / "frames"
     frames_dir.mkdir()
     parts = SessionParts(
-        config=config, session_dir=session_dir, clock=clock, emg_source=source, window=window,
-        renderer=renderer, governor=governor, scheduler=scheduler, watchdog=watchdog,
-        recorder=recorder, tracker=None, simulated_patient=simulated,
-        rater=None if ask_ratings else ScriptedRater(DEMO_RATINGS), realtime=realtime,
+        config=config,
+        session_dir=session_dir,
+        clock=clock,
+        emg_source=source,
+        window=window,
+        renderer=renderer,
+        governor=governor,
+        scheduler=scheduler,
+        watchdog=watchdog,
+        recorder=recorder,
+        tracker=None,
+        simulated_patient=simulated,
+        rater=None if ask_ratings else ScriptedRater(DEMO_RATINGS),
+        realtime=realtime,
         save_frames_to=frames_dir if config.render.saved_frames else None,
     )
     return parts, runner_ref
 
 
-def run_demo(config: SessionConfig, data_dir: Path, *, clock=None, realtime: bool = True,
-             ask_ratings: bool = False) -> dict:
+def run_demo(
+    config: SessionConfig,
+    data_dir: Path,
+    *,
+    clock=None,
+    realtime: bool = True,
+    ask_ratings: bool = False,
+) -> dict:
     """Build, run and summarise one demo session; returns the summary (also in summary.json)."""
     from mirrorvr.render.capture import contact_sheet
     from mirrorvr.session.runner import SessionRunner
     from mirrorvr.session.summary import write_summary
 
-    parts, runner_ref = build_session(config, data_dir, clock=clock, realtime=realtime,
-                                      ask_ratings=ask_ratings)
+    parts, runner_ref = build_session(
+        config, data_dir, clock=clock, realtime=realtime, ask_ratings=ask_ratings
+    )
     try:
         runner = SessionRunner(parts)
         runner_ref["runner"] = runner
@@ -213,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S",
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
     )
     try:
         if args.command == "demo":
@@ -229,5 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mirrorvr: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("mirrorvr: interrupted; stimulation is off and the recording is closed", file=sys.stderr)
+        print(
+            "mirrorvr: interrupted; stimulation is off and the recording is closed", file=sys.stderr
+        )
         return 130

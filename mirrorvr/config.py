@@ -77,7 +77,7 @@ class StimChannelProfile(_Model):
             ("max_tolerated_ma", self.max_tolerated_ma),
         ]
         known = [(n, v) for n, v in levels if v is not None]
-        for (n1, v1), (n2, v2) in zip(known, known[1:]):
+        for (n1, v1), (n2, v2) in zip(known, known[1:], strict=False):
             if v1 > v2:
                 raise ValueError(f"{n1} ({v1}) must not exceed {n2} ({v2})")
         return self
@@ -132,13 +132,17 @@ class StimSettings(_Model):
     ramp_down_s: float = Field(0.5, ge=0)
     on_time_s: float = Field(1.5, gt=0)
     intensity_fraction: float = Field(
-        0.5, ge=0, le=1,
+        0.5,
+        ge=0,
+        le=1,
         description="amplitude between motor threshold (0) and max tolerated (1)",
     )
     movement_channels: dict[str, tuple[int, ...]] = Field(
         default_factory=lambda: {
-            "hand_close": (0,), "wrist_flexion": (0,),
-            "hand_open": (1,), "wrist_extension": (1,),
+            "hand_close": (0,),
+            "wrist_flexion": (0,),
+            "hand_open": (1,),
+            "wrist_extension": (1,),
         }
     )
     transport_latency_s: float = Field(0.004, ge=0, le=1)
@@ -187,11 +191,14 @@ class EmgSettings(_Model):
             )
         low, high = self.bandpass_hz
         if not 0 < low < high:
-            raise ValueError(f"bandpass_hz: {self.bandpass_hz!r} must be (low, high) with 0 < low < high")
+            raise ValueError(
+                f"bandpass_hz: {self.bandpass_hz!r} must be (low, high) with 0 < low < high"
+            )
         for m in self.movements:
             if m not in UPPER_LIMB_MOVEMENTS:
                 raise ValueError(
-                    f"movements: {m!r} is not a movement class (allowed: {list(UPPER_LIMB_MOVEMENTS)})"
+                    f"movements: {m!r} is not a movement class "
+                    f"(allowed: {list(UPPER_LIMB_MOVEMENTS)})"
                 )
         if "rest" not in self.movements:
             raise ValueError("movements: 'rest' must be one of the decoded classes")
@@ -248,12 +255,20 @@ def _demo_patient() -> PatientProfile:
     return PatientProfile(
         stim_channels=(
             StimChannelProfile(
-                channel=0, site="forearm flexors", electrode_area_cm2=20.0,
-                sensory_threshold_ma=6.0, motor_threshold_ma=14.0, max_tolerated_ma=26.0,
+                channel=0,
+                site="forearm flexors",
+                electrode_area_cm2=20.0,
+                sensory_threshold_ma=6.0,
+                motor_threshold_ma=14.0,
+                max_tolerated_ma=26.0,
             ),
             StimChannelProfile(
-                channel=1, site="forearm extensors", electrode_area_cm2=20.0,
-                sensory_threshold_ma=5.0, motor_threshold_ma=12.0, max_tolerated_ma=24.0,
+                channel=1,
+                site="forearm extensors",
+                electrode_area_cm2=20.0,
+                sensory_threshold_ma=5.0,
+                motor_threshold_ma=12.0,
+                max_tolerated_ma=24.0,
             ),
         )
     )

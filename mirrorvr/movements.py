@@ -17,7 +17,13 @@ SUPINATION = "supination"
 
 #: Every upper-limb movement class mirrorvr knows, in a fixed order.
 UPPER_LIMB_MOVEMENTS: tuple[str, ...] = (
-    REST, HAND_OPEN, HAND_CLOSE, WRIST_FLEXION, WRIST_EXTENSION, PRONATION, SUPINATION,
+    REST,
+    HAND_OPEN,
+    HAND_CLOSE,
+    WRIST_FLEXION,
+    WRIST_EXTENSION,
+    PRONATION,
+    SUPINATION,
 )
 
 #: The classes the demo calibrates and decodes (issue 2's set).
@@ -27,5 +33,7 @@ DEMO_MOVEMENTS: tuple[str, ...] = (REST, HAND_OPEN, HAND_CLOSE, WRIST_FLEXION, W
 def check_movement(name: str, allowed: tuple[str, ...] = UPPER_LIMB_MOVEMENTS) -> str:
     """Return ``name`` if it is a known movement class, else raise :class:`ConfigError`."""
     if name not in allowed:
-        raise ConfigError(f"movement: {name!r} is not a known movement class (allowed: {list(allowed)})")
+        raise ConfigError(
+            f"movement: {name!r} is not a known movement class (allowed: {list(allowed)})"
+        )
     return name

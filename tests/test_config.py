@@ -1,4 +1,4 @@
-"""Configuration: defaults are valid, bad values are refused with field, value and what is allowed."""
+"""Configuration: valid defaults; bad values refused naming field, value and what is allowed."""
 
 import pytest
 
@@ -23,7 +23,11 @@ def test_defaults_are_a_complete_demo_setup():
         ({"emg": {"window_s": -1}}, "emg.window_s", "greater than 0"),
         ({"emg": {"window_s": 0.1, "increment_s": 0.2}}, "emg", "must not exceed"),
         ({"emg": {"movements": ["rest", "fly"]}}, "emg", "'fly' is not a movement class"),
-        ({"stim": {"movement_channels": {"hand_close": [9]}}}, "stim.movement_channels", "does not exist"),
+        (
+            {"stim": {"movement_channels": {"hand_close": [9]}}},
+            "stim.movement_channels",
+            "does not exist",
+        ),
         ({"patient": {"amputated_side": "middle"}}, "patient.amputated_side", "'left' or 'right'"),
         ({"protocol": {"calibration_fraction": 0.9}}, "protocol", "must be 1"),
         ({"rendr": {}}, "rendr", "Extra inputs"),
@@ -37,16 +41,28 @@ def test_bad_values_name_field_value_and_allowed(data, field, fragment):
 
 
 def test_patient_thresholds_must_be_ordered():
-    bad = {"patient": {"stim_channels": [{
-        "channel": 0, "site": "flexors", "electrode_area_cm2": 10,
-        "motor_threshold_ma": 20, "max_tolerated_ma": 10}]}}
-    with pytest.raises(ConfigError, match="motor_threshold_ma .20.0. must not exceed max_tolerated_ma"):
+    bad = {
+        "patient": {
+            "stim_channels": [
+                {
+                    "channel": 0,
+                    "site": "flexors",
+                    "electrode_area_cm2": 10,
+                    "motor_threshold_ma": 20,
+                    "max_tolerated_ma": 10,
+                }
+            ]
+        }
+    }
+    with pytest.raises(
+        ConfigError, match="motor_threshold_ma .20.0. must not exceed max_tolerated_ma"
+    ):
         build_config(bad)
 
 
 def test_toml_round_trip(tmp_path):
     path = tmp_path / "session.toml"
-    path.write_text('seed = 7\n[emg]\nn_channels = 12\n[protocol]\nduration_s = 90\n')
+    path.write_text("seed = 7\n[emg]\nn_channels = 12\n[protocol]\nduration_s = 90\n")
     cfg = load_config(path)
     assert (cfg.seed, cfg.emg.n_channels, cfg.protocol.duration_s) == (7, 12, 90)
     assert build_config(config_to_toml_dict(cfg)) == cfg

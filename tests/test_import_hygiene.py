@@ -1,13 +1,22 @@
-"""``import mirrorvr`` and its pure packages open nothing and import no GL, window or device library."""
+"""``import mirrorvr`` and its pure packages import no GL, window or device library."""
 
 import subprocess
 import sys
 
 PURE = [
-    "mirrorvr", "mirrorvr.config", "mirrorvr.clock", "mirrorvr.limb.poses", "mirrorvr.limb.mirror",
-    "mirrorvr.emg.decoder", "mirrorvr.emg.simulator", "mirrorvr.stim.governor",
-    "mirrorvr.stim.scheduler", "mirrorvr.session.plan", "mirrorvr.session.control",
-    "mirrorvr.render.scene", "mirrorvr.tracking.scripted",
+    "mirrorvr",
+    "mirrorvr.config",
+    "mirrorvr.clock",
+    "mirrorvr.limb.poses",
+    "mirrorvr.limb.mirror",
+    "mirrorvr.emg.decoder",
+    "mirrorvr.emg.simulator",
+    "mirrorvr.stim.governor",
+    "mirrorvr.stim.scheduler",
+    "mirrorvr.session.plan",
+    "mirrorvr.session.control",
+    "mirrorvr.render.scene",
+    "mirrorvr.tracking.scripted",
 ]
 HEAVY = ["pygame", "OpenGL", "brainflow", "serial"]
 

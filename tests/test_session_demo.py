@@ -22,10 +22,12 @@ pytestmark = pytest.mark.gl
 
 
 def _config(duration_s, **render):
-    return build_config({
-        "protocol": {"duration_s": duration_s},
-        "render": {"width": 320, "height": 180, "headless": True, "max_fps": 30, **render},
-    })
+    return build_config(
+        {
+            "protocol": {"duration_s": duration_s},
+            "render": {"width": 320, "height": 180, "headless": True, "max_fps": 30, **render},
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +55,17 @@ def test_summary_reports_a_trained_decoder_and_synchronised_stimulation(demo):
 
 def test_recording_holds_every_stream_on_one_clock(demo):
     summary, streams = demo
-    assert {"EMG", "decoder", "pose_left", "pose_right", "frames", "stimulation",
-            "ratings", "movement_plan", "markers"} <= set(streams)
+    assert {
+        "EMG",
+        "decoder",
+        "pose_left",
+        "pose_right",
+        "frames",
+        "stimulation",
+        "ratings",
+        "movement_plan",
+        "markers",
+    } <= set(streams)
     emg = streams["EMG"]
     fs = float(emg["info"]["nominal_srate"][0])
     assert emg["time_series"].shape[1] == 8 and fs == 2000
@@ -83,8 +94,8 @@ def test_dose_log_lists_every_train_and_each_respects_the_patient_limit(demo):
 
 def test_mirrored_hand_follows_the_intact_one_by_the_presentation_delay(demo):
     summary, streams = demo
-    markers = dict((m[0], t) for m, t in zip(streams["markers"]["time_series"],
-                                            streams["markers"]["time_stamps"]))
+    mk = streams["markers"]
+    markers = {m[0]: t for m, t in zip(mk["time_series"], mk["time_stamps"], strict=True)}
     t0, t1 = markers["block_start mirror"], markers["block_end mirror"]
     i = DOF_NAMES.index("index_pip_flexion")
     t = streams["pose_left"]["time_stamps"]
@@ -119,22 +130,32 @@ def test_real_clock_session_with_threads(tmp_path):
 
 
 def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "mirrorvr", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "mirrorvr", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_cli_refuses_a_too_short_session_before_recording_anything(tmp_path):
-    out = _cli("demo", "--headless", "--duration", "5", "--data-dir", str(tmp_path / "d"), cwd=tmp_path)
+    out = _cli(
+        "demo", "--headless", "--duration", "5", "--data-dir", str(tmp_path / "d"), cwd=tmp_path
+    )
     assert out.returncode == 2
     assert "duration_s: 5 s is too short" in out.stderr and "use duration_s >=" in out.stderr
     assert not (tmp_path / "d").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--size", "big"], "--size: 'big' is not WIDTHxHEIGHT"),
-    (["--duration", "-3"], "must be > 0"),
-    (["--seed", "x"], "invalid int value"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--size", "big"], "--size: 'big' is not WIDTHxHEIGHT"),
+        (["--duration", "-3"], "must be > 0"),
+        (["--seed", "x"], "invalid int value"),
+    ],
+)
 def test_cli_bad_arguments_say_what_is_wrong(tmp_path, args, message):
     out = _cli("demo", "--headless", "--data-dir", str(tmp_path), *args, cwd=tmp_path)
     assert out.returncode == 2 and message in out.stderr

@@ -42,6 +42,8 @@ def test_asynchrony_uses_sent_trains_only():
     m = plan.add_onset(1.0, "hand_close", "decoder")
     m.photon_s = 1.004
     assert m.asynchrony_s() is None
-    m.stim = [SimpleNamespace(status="refused", predicted_onset_s=None),
-              SimpleNamespace(status="sent", predicted_onset_s=1.001)]
+    m.stim = [
+        SimpleNamespace(status="refused", predicted_onset_s=None),
+        SimpleNamespace(status="sent", predicted_onset_s=1.001),
+    ]
     assert m.asynchrony_s() == pytest.approx(-0.003)

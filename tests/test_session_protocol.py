@@ -20,8 +20,10 @@ def test_calibration_cues_every_class_each_repetition_without_overlap():
     calib = blocks[1]
     assert len(calib.cues) == 3 * len(emg.movements)
     for rep in range(3):
-        assert sorted(c.movement for c in calib.cues if c.repetition == rep) == sorted(emg.movements)
-    for a, b in zip(calib.cues, calib.cues[1:]):
+        assert sorted(c.movement for c in calib.cues if c.repetition == rep) == sorted(
+            emg.movements
+        )
+    for a, b in zip(calib.cues, calib.cues[1:], strict=False):
         assert a.start_s < a.end_s <= b.start_s
     assert calib.cues[-1].end_s <= calib.duration_s
 
@@ -33,7 +35,9 @@ def test_movement_blocks_cue_only_movements():
 
 
 def test_too_short_duration_says_what_would_work():
-    with pytest.raises(ConfigError, match=r"duration_s: 10 s is too short.*use duration_s >= \d+") as info:
+    with pytest.raises(
+        ConfigError, match=r"duration_s: 10 s is too short.*use duration_s >= \d+"
+    ) as info:
         build_demo_protocol(ProtocolSettings(duration_s=10), EmgSettings())
     needed = float(str(info.value).rsplit(">= ", 1)[1])
     build_demo_protocol(ProtocolSettings(duration_s=needed + 1), EmgSettings())

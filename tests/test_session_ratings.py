@@ -19,11 +19,13 @@ def test_keys_set_and_confirm_a_rating():
 
 def test_ten_is_typed_as_one_zero_and_arrows_stay_on_the_scale():
     r = RatingInput()
-    r.handle_key("1"); r.handle_key("0")
+    r.handle_key("1")
+    r.handle_key("0")
     assert r.value == 10
     r.handle_key("right")
     assert r.value == 10
-    r.handle_key("0"); r.handle_key("left")
+    r.handle_key("0")
+    r.handle_key("left")
     assert r.value == 0
 
 

@@ -46,7 +46,13 @@ def attempts_for(block: Block, block_start_s: float, reaction_s: float, level: f
     """Patient-script events that attempt every cue of ``block``."""
     events = []
     for cue in block.cues:
-        events.append((block_start_s + cue.start_s + reaction_s, cue.movement, level if cue.movement != REST else 0.0))
+        events.append(
+            (
+                block_start_s + cue.start_s + reaction_s,
+                cue.movement,
+                level if cue.movement != REST else 0.0,
+            )
+        )
         events.append((block_start_s + cue.end_s + reaction_s, REST, 0.0))
     return events
 
@@ -56,7 +62,9 @@ class GuidedController:
 
     source = "cue"
 
-    def __init__(self, block: Block, block_start_s: float, plan: MovementPlan, on_onset: OnOnset | None) -> None:
+    def __init__(
+        self, block: Block, block_start_s: float, plan: MovementPlan, on_onset: OnOnset | None
+    ) -> None:
         self.chunks: list[EmgChunk] = []
         for cue in block.cues:
             onset = block_start_s + cue.start_s
@@ -100,7 +108,9 @@ class PhantomController:
         if movement != shown_movement:
             self.plan.add_target(present_s, movement, level)
             if movement != REST:
-                self.on_onset(self.plan.add_onset(present_s, movement, self.source, detected_s=now_s))
+                self.on_onset(
+                    self.plan.add_onset(present_s, movement, self.source, detected_s=now_s)
+                )
             self._shown = (movement, level)
         elif abs(level - shown_level) > 0.02:
             self.plan.add_target(present_s, movement, level)
@@ -136,5 +146,8 @@ class MirrorController:
             self._label = label
 
     def mirrored_pose_at(self, photon_s: float):
-        """The affected-side pose to show at ``photon_s``: the intact pose ``delay_s`` earlier, reflected."""
+        """The affected-side pose to show at ``photon_s``.
+
+        It is the intact pose ``delay_s`` earlier, reflected across the midline.
+        """
         return mirror_pose(self.tracker.pose_at(photon_s - self.delay_s))

@@ -34,8 +34,11 @@ class PlannedMovement:
 
     def contraction_onsets_s(self) -> list[float]:
         """Predicted contraction onsets of the trains actually sent for this movement, s."""
-        return [r.predicted_onset_s for r in self.stim
-                if r.status == "sent" and r.predicted_onset_s is not None]
+        return [
+            r.predicted_onset_s
+            for r in self.stim
+            if r.status == "sent" and r.predicted_onset_s is not None
+        ]
 
     def asynchrony_s(self) -> float | None:
         """Predicted contraction onset minus first photon time, s (positive: EMS late)."""
@@ -67,7 +70,11 @@ class MovementPlan:
             self._targets.insert(i, (movement, float(level)))
 
     def add_onset(
-        self, onset_s: float, movement: str, source: str, detected_s: float | None = None,
+        self,
+        onset_s: float,
+        movement: str,
+        source: str,
+        detected_s: float | None = None,
         stim_channels: tuple[int, ...] = (),
     ) -> PlannedMovement:
         """Record a movement onset (the plan entry that stimulation aims at)."""

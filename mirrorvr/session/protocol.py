@@ -60,7 +60,12 @@ def _cycle_cues(movements: tuple[str, ...], block_s: float, cue_s: float, attemp
     n = max(1, int(block_s // cue_s))
     length = block_s / n
     return tuple(
-        Cue(active[i % len(active)], i * length, i * length + attempt_fraction * length, i // len(active))
+        Cue(
+            active[i % len(active)],
+            i * length,
+            i * length + attempt_fraction * length,
+            i // len(active),
+        )
         for i in range(n)
     )
 
@@ -91,8 +96,12 @@ def build_demo_protocol(protocol: ProtocolSettings, emg: EmgSettings) -> list[Bl
             f"windows); use duration_s >= {protocol.duration_s * scale:.0f}"
         )
     calib_cues = tuple(
-        Cue(movement, (rep * len(emg.movements) + i) * cue_s,
-            (rep * len(emg.movements) + i) * cue_s + contraction_s, rep)
+        Cue(
+            movement,
+            (rep * len(emg.movements) + i) * cue_s,
+            (rep * len(emg.movements) + i) * cue_s + contraction_s,
+            rep,
+        )
         for rep in range(protocol.calibration_repetitions)
         for i, movement in enumerate(emg.movements)
     )

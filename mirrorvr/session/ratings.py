@@ -64,5 +64,7 @@ class ScriptedRater:
 
     def answer(self, name: str) -> int:
         if name not in self.answers:
-            raise ConfigError(f"rating {name!r}: the script has no answer (has: {sorted(self.answers)})")
+            raise ConfigError(
+                f"rating {name!r}: the script has no answer (has: {sorted(self.answers)})"
+            )
         return self.answers[name]

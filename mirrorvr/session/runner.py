@@ -142,8 +142,11 @@ class SessionRunner:
         stim_s = 0.0
         if self.cfg.stim.enabled:
             # the jitter is uniform in [0, transport_jitter_s]: allow all of it
-            stim_s = (slowest_path_latency_s(self.cfg.stim, self.cfg.patient)
-                      + self.cfg.stim.transport_jitter_s + SCHEDULING_MARGIN_S)
+            stim_s = (
+                slowest_path_latency_s(self.cfg.stim, self.cfg.patient)
+                + self.cfg.stim.transport_jitter_s
+                + SCHEDULING_MARGIN_S
+            )
         return max(self.cfg.protocol.presentation_delay_s, visual_s, stim_s)
 
     def _open_streams(self) -> None:
@@ -157,14 +160,20 @@ class SessionRunner:
         self.streams.intent = rec.add_stream(
             "decoder", "Intent", ["class_index", "level", "confidence"], 0.0, "float32"
         )
-        self.streams.pose_left = rec.add_stream("pose_left", "Pose", list(DOF_NAMES), 0.0, "float32")
-        self.streams.pose_right = rec.add_stream("pose_right", "Pose", list(DOF_NAMES), 0.0, "float32")
+        self.streams.pose_left = rec.add_stream(
+            "pose_left", "Pose", list(DOF_NAMES), 0.0, "float32"
+        )
+        self.streams.pose_right = rec.add_stream(
+            "pose_right", "Pose", list(DOF_NAMES), 0.0, "float32"
+        )
         self.streams.frames = rec.add_stream(
             "frames", "FrameTiming", ["swap_s", "photon_s", "render_ms"], 0.0, "double64"
         )
         self.streams.stim = rec.add_stream("stimulation", "StimEvents", ["event"], 0.0, "string")
         self.streams.ratings = rec.add_stream("ratings", "NRS", ["nrs"], 0.0, "float32")
-        self.streams.plan = rec.add_stream("movement_plan", "MovementPlan", ["entry"], 0.0, "string")
+        self.streams.plan = rec.add_stream(
+            "movement_plan", "MovementPlan", ["entry"], 0.0, "string"
+        )
 
     def _marker(self, text: str, t_s: float | None = None) -> None:
         self.p.recorder.marker(self.clock.now() if t_s is None else t_s, text)
@@ -251,17 +260,26 @@ class SessionRunner:
             self._train_while_rendering(block, start, controller)
 
     def _make_controller(self, block: Block, start: float):
-        script = attempts_for(block, start, REACTION_S, ATTEMPT_LEVEL) if block.kind in (
-            "calibration", "phantom") else []
+        script = (
+            attempts_for(block, start, REACTION_S, ATTEMPT_LEVEL)
+            if block.kind in ("calibration", "phantom")
+            else []
+        )
         self._patient_script = PatientScript(self.p.simulated_patient, script)
         if block.kind == "calibration":
             return GuidedController(block, start, self.plan, on_onset=None)
         if block.kind == "phantom" and self.decoder is not None:
-            return PhantomController(self.decoder, self.plan, self.presentation_delay_s, self._on_onset)
+            return PhantomController(
+                self.decoder, self.plan, self.presentation_delay_s, self._on_onset
+            )
         if block.kind == "mirror":
-            tracker = self.p.tracker or ScriptedIntactHand(self.intact, [
-                ScriptedMovement(start + c.start_s, start + c.end_s, c.movement) for c in block.cues
-            ])
+            tracker = self.p.tracker or ScriptedIntactHand(
+                self.intact,
+                [
+                    ScriptedMovement(start + c.start_s, start + c.end_s, c.movement)
+                    for c in block.cues
+                ],
+            )
             return MirrorController(tracker, self.plan, self.presentation_delay_s, self._on_onset)
         return None
 
@@ -305,7 +323,9 @@ class SessionRunner:
         """Schedule the stimulation that should start with ``entry``'s seen movement."""
         if not self.stim_armed:
             return
-        proposed, untitrated = commands_for(entry.movement, entry.onset_s, self.cfg.stim, self.cfg.patient)
+        proposed, untitrated = commands_for(
+            entry.movement, entry.onset_s, self.cfg.stim, self.cfg.patient
+        )
         self.counters.stim_skipped += len(untitrated)
         commands = []
         for cmd in proposed:
@@ -334,7 +354,9 @@ class SessionRunner:
         latency = self.cfg.render.display_latency_s
         photon_asap = now + self._render_est_s + latency
         if self.p.realtime and self._last_swap_s is not None:  # cap the frame rate at max_fps
-            photon_asap = max(photon_asap, self._last_swap_s + 1.0 / self.cfg.render.max_fps + latency)
+            photon_asap = max(
+                photon_asap, self._last_swap_s + 1.0 / self.cfg.render.max_fps + latency
+            )
         target = photon_asap
         # Present on the onset's timestamp when the next frame would otherwise overshoot it
         # (a media player's presentation timestamp): hold the swap until onset - latency.
@@ -357,7 +379,9 @@ class SessionRunner:
         swap_s = clock.now()
         photon_s = swap_s + latency
         if self._last_swap_s is not None:
-            self._frame_period_est_s = 0.9 * self._frame_period_est_s + 0.1 * (swap_s - self._last_swap_s)
+            self._frame_period_est_s = 0.9 * self._frame_period_est_s + 0.1 * (
+                swap_s - self._last_swap_s
+            )
         self._last_swap_s = swap_s
         if state.cue_text != self._last_cue_text:
             self._marker(f"cue {block.name}: {state.cue_text}", photon_s)
@@ -465,7 +489,9 @@ class SessionRunner:
 
     # ------------------------------------------------------------------ calibration
 
-    def _train_while_rendering(self, block: Block, start: float, controller: GuidedController) -> None:
+    def _train_while_rendering(
+        self, block: Block, start: float, controller: GuidedController
+    ) -> None:
         """Train on a worker thread; the render loop keeps drawing (it never blocks)."""
         if not self.p.realtime:
             self._train(block, start, controller)
@@ -496,7 +522,9 @@ class SessionRunner:
             for cue in block.cues
         ]
         recording = CalibrationRecording.from_chunks(
-            controller.chunks, self.p.emg_source.sampling_rate_hz, segments,
+            controller.chunks,
+            self.p.emg_source.sampling_rate_hz,
+            segments,
             channel_names=tuple(self.p.emg_source.channel_names),
         )
         self.decoder, self.calibration_report = train_decoder(
@@ -519,10 +547,13 @@ class SessionRunner:
                 first_of_each.setdefault(cue.movement, cue)
         distinct = list(first_of_each.values())
         step = max(1, len(distinct) // per_block)
-        picks = distinct[step // 2::step][:per_block]
+        picks = distinct[step // 2 :: step][:per_block]
         for cue in picks:
             self._capture_times.append(
-                (start + cue.start_s + 0.9 * (cue.end_s - cue.start_s), f"{block.name}: {cue.movement}")
+                (
+                    start + cue.start_s + 0.9 * (cue.end_s - cue.start_s),
+                    f"{block.name}: {cue.movement}",
+                )
             )
 
     def _capture_due(self, t_s: float) -> str | None:
@@ -546,10 +577,24 @@ class SessionRunner:
     def _record_plan_entry(self, entry: PlannedMovement) -> None:
         import json
 
-        self.p.recorder.push(self.streams.plan, [entry.photon_s], [[json.dumps({
-            "movement_id": entry.movement_id, "movement": entry.movement, "source": entry.source,
-            "detected_s": entry.detected_s, "onset_s": entry.onset_s, "photon_s": entry.photon_s,
-        })]])
+        self.p.recorder.push(
+            self.streams.plan,
+            [entry.photon_s],
+            [
+                [
+                    json.dumps(
+                        {
+                            "movement_id": entry.movement_id,
+                            "movement": entry.movement,
+                            "source": entry.source,
+                            "detected_s": entry.detected_s,
+                            "onset_s": entry.onset_s,
+                            "photon_s": entry.photon_s,
+                        }
+                    )
+                ]
+            ],
+        )
 
     def _summary(self) -> dict:
         counts = Counter(r.status for r in self.p.scheduler.records())
@@ -561,7 +606,9 @@ class SessionRunner:
             "clock": "real" if self.p.realtime else "simulated",
             "duration_s": round(elapsed, 3),
             "blocks": [b.name for b in self.blocks],
-            "decoder": None if rep is None else {
+            "decoder": None
+            if rep is None
+            else {
                 "cv_accuracy": round(float(rep.accuracy), 4),
                 "fold_accuracies": [round(float(a), 4) for a in rep.fold_accuracies],
                 "classes": list(rep.classes),
@@ -590,4 +637,3 @@ class SessionRunner:
             "ratings": {name: r.value for name, r in self.ratings.items()},
             "frames_saved": [str(p) for p in self.counters.saved],
         }
-

@@ -36,33 +36,36 @@ def write_summary(summary: dict, session_dir: Path) -> Path:
 
 def format_summary(summary: dict) -> str:
     """The human-readable end-of-session summary."""
-    dec = summary.get("decoder") or {}
-    ems = summary["ems"]
-    asy = summary["asynchrony"]
-    ratings = summary["ratings"]
-    lines = [
-        "",
-        "mirrorvr session summary",
-        f"  recording            {summary['recording']}",
-        f"  duration             {summary['duration_s']:.1f} s ({summary['clock']} clock)",
-        "  decoder accuracy     "
-        + (f"{100 * dec['cv_accuracy']:.1f} % cross-validated ({len(dec['classes'])} classes, chance "
-           f"{100 / len(dec['classes']):.0f} %)" if dec else "not trained"),
-        f"  frames rendered      {summary['frames']['rendered']} "
-        f"({summary['frames']['mean_fps']:.1f} frames/s, {summary['frames']['width']}x{summary['frames']['height']},"
-        f" {'headless' if summary['frames']['headless'] else 'window'})",
-        f"  EMS commands         {ems['sent']} sent, {ems['refused']} refused, {ems['late']} late, "
-        f"{ems['skipped']} skipped ({ems['state']})",
-        f"  presentation delay   {1000 * summary['presentation_delay_s']:.0f} ms",
-    ]
-    if asy["n"]:
-        lines.append(
-            f"  visual-EMS asynchrony median {asy['median_ms']:+.1f} ms, p99 |.| {asy['p99_abs_ms']:.1f} ms "
-            f"(n = {asy['n']})"
-        )
+    dec, ems, asy = summary.get("decoder"), summary["ems"], summary["asynchrony"]
+    frames, ratings = summary["frames"], summary["ratings"]
+    if dec:
+        n = len(dec["classes"])
+        accuracy = f"{100 * dec['cv_accuracy']:.1f} % cross-validated ({n} classes, "
+        accuracy += f"chance {100 / n:.0f} %)"
     else:
-        lines.append("  visual-EMS asynchrony no stimulated movement was seen")
-    lines.append(f"  pain (NRS 0-10)      before {ratings.get('pre', '-')}, after {ratings.get('post', '-')}")
+        accuracy = "not trained"
+    where = "headless" if frames["headless"] else "window"
+    size = f"{frames['width']}x{frames['height']}"
+    if asy["n"]:
+        asynchrony = f"median {asy['median_ms']:+.1f} ms, p99 |.| {asy['p99_abs_ms']:.1f} ms"
+        asynchrony += f" (n = {asy['n']})"
+    else:
+        asynchrony = "no stimulated movement was seen"
+    rows = [
+        ("recording", summary["recording"]),
+        ("duration", f"{summary['duration_s']:.1f} s ({summary['clock']} clock)"),
+        ("decoder accuracy", accuracy),
+        ("frames rendered",
+         f"{frames['rendered']} ({frames['mean_fps']:.1f} frames/s, {size}, {where})"),
+        ("EMS commands", f"{ems['sent']} sent, {ems['refused']} refused, {ems['late']} late, "
+                         f"{ems['skipped']} skipped ({ems['state']})"),
+        ("presentation delay", f"{1000 * summary['presentation_delay_s']:.0f} ms"),
+        ("visual-EMS asynchrony", asynchrony),
+        ("pain (NRS 0-10)", f"before {ratings.get('pre', '-')}, after {ratings.get('post', '-')}"),
+    ]
     if summary.get("frames_saved"):
-        lines.append(f"  frames saved         {summary['frames_saved']}")
-    return "\n".join(lines)
+        folder = str(Path(summary["frames_saved"][0]).parent)
+        rows.append(("frames saved", f"{len(summary['frames_saved'])} PNG in {folder}"))
+    if summary.get("contact_sheet"):
+        rows.append(("contact sheet", summary["contact_sheet"]))
+    return "\n".join(["", "mirrorvr session summary"] + [f"  {k:<22} {v}" for k, v in rows])

@@ -18,8 +18,11 @@ log = logging.getLogger(__name__)
 
 def motor_thresholds_ma(patient: PatientProfile) -> dict[int, float]:
     """Titrated motor threshold per channel, mA (channels without one are left out)."""
-    return {c.channel: c.motor_threshold_ma for c in patient.stim_channels
-            if c.motor_threshold_ma is not None}
+    return {
+        c.channel: c.motor_threshold_ma
+        for c in patient.stim_channels
+        if c.motor_threshold_ma is not None
+    }
 
 
 def commands_for(
@@ -38,7 +41,11 @@ def commands_for(
     commands, untitrated = [], []
     for channel in settings.movement_channels.get(movement, ()):
         profile = patient.stim_channel(channel)
-        if profile is None or profile.max_tolerated_ma is None or profile.motor_threshold_ma is None:
+        if (
+            profile is None
+            or profile.max_tolerated_ma is None
+            or profile.motor_threshold_ma is None
+        ):
             untitrated.append(channel)
             continue
         commands.append(command_for(settings, profile, movement=movement, onset_s=onset_s))

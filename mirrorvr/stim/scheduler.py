@@ -117,7 +117,9 @@ class SyncScheduler:
             self._latency_of = path_latency_s
         else:
             if not (math.isfinite(path_latency_s) and path_latency_s >= 0):
-                raise StimulationError(f"path_latency_s: {path_latency_s!r} must be finite and >= 0")
+                raise StimulationError(
+                    f"path_latency_s: {path_latency_s!r} must be finite and >= 0"
+                )
             fixed_s = float(path_latency_s)
             self._latency_of = lambda cmd: fixed_s
         self.governor = governor
@@ -145,7 +147,8 @@ class SyncScheduler:
                 latency_s = self._latency_of(cmd)
                 if not (math.isfinite(latency_s) and latency_s >= 0):
                     raise StimulationError(
-                        f"path latency of channel {cmd.channel}: {latency_s!r} s must be finite and >= 0"
+                        f"path latency of channel {cmd.channel}: {latency_s!r} s "
+                        "must be finite and >= 0"
                     )
                 send_s = onset_s - latency_s
                 rec = ScheduledStim(dataclasses.replace(cmd, onset_s=onset_s), onset_s, send_s)

@@ -50,7 +50,7 @@ class ScriptedIntactHand:
         self.side = side
         self.transition_s = float(transition_s)
         self.script = tuple(sorted(script, key=lambda m: m.start_s))
-        for prev, nxt in zip(self.script, self.script[1:]):
+        for prev, nxt in zip(self.script, self.script[1:], strict=False):
             if nxt.start_s < prev.end_s:
                 raise ConfigError(
                     f"script: movement at {nxt.start_s:.3f} s starts before the one at "
