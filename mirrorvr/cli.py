@@ -138,8 +138,13 @@ def build_session(
     clock=None,
     realtime: bool = True,
     ask_ratings: bool = False,
+    window=None,
+    renderer=None,
 ):
-    """Build every concrete backend for a demo session and return its :class:`SessionParts`."""
+    """Build every concrete backend for a demo session and return its :class:`SessionParts`.
+
+    ``window`` and ``renderer`` replace the OpenGL ones when given (tests without GL).
+    """
     from mirrorvr.clock import SessionClock
     from mirrorvr.emg.simulator import SimulatedPatient
     from mirrorvr.record.recorder import Recorder
@@ -197,18 +202,23 @@ def build_session(
         on_event=lambda event: runner_ref["runner"]._stim_event(event),
     )
     scheduler = SyncScheduler(
-        governor, clock, command_latency(stim, motor_thresholds_ma(config.patient))
+        governor,
+        clock,
+        command_latency(stim, motor_thresholds_ma(config.patient)),
+        late_tolerance_s=stim.late_tolerance_s,
     )
     watchdog = Watchdog(clock, stim.watchdog_timeout_s, on_timeout=governor.all_off)
 
-    window = open_window(
-        config.render.width,
-        config.render.height,
-        config.render.headless,
-        title="mirrorvr",
-        samples=config.render.msaa_samples,
-    )
-    renderer = Renderer(window, config.render)
+    if window is None:
+        window = open_window(
+            config.render.width,
+            config.render.height,
+            config.render.headless,
+            title="mirrorvr",
+            samples=config.render.msaa_samples,
+        )
+    if renderer is None:
+        renderer = Renderer(window, config.render)
     frames_dir = session_dir / "frames"
     frames_dir.mkdir()
     parts = SessionParts(
@@ -238,6 +248,8 @@ def run_demo(
     clock=None,
     realtime: bool = True,
     ask_ratings: bool = False,
+    window=None,
+    renderer=None,
 ) -> dict:
     """Build, run and summarise one demo session; returns the summary (also in summary.json)."""
     from mirrorvr.render.capture import contact_sheet
@@ -245,7 +257,8 @@ def run_demo(
     from mirrorvr.session.summary import write_summary
 
     parts, runner_ref = build_session(
-        config, data_dir, clock=clock, realtime=realtime, ask_ratings=ask_ratings
+        config, data_dir, clock=clock, realtime=realtime, ask_ratings=ask_ratings,
+        window=window, renderer=renderer,
     )
     try:
         runner = SessionRunner(parts)
@@ -253,10 +266,10 @@ def run_demo(
         summary = runner.run()
     finally:
         parts.window.close()
-    pixels = getattr(runner, "_last_pixels", [])
-    if pixels:
+    if runner.captured:
         sheet = parts.session_dir / "contact_sheet.png"
-        contact_sheet(pixels, runner.counters.saved_labels, sheet)
+        labels, images = zip(*runner.captured, strict=True)
+        contact_sheet(list(images), list(labels), sheet)
         summary["contact_sheet"] = str(sheet)
     write_summary(summary, parts.session_dir)
     return summary

@@ -150,6 +150,10 @@ class StimSettings(_Model):
     device_latency_s: float = Field(0.002, ge=0, le=1)
     electromechanical_delay_s: float = Field(0.017, ge=0, le=0.2)  # REFERENCES.md: ~17 ms evoked
     watchdog_timeout_s: float = Field(0.1, gt=0, le=5)
+    late_tolerance_s: float = Field(
+        0.005, ge=0, le=0.05,
+        description="a train this late is still sent; later ones are refused as late",
+    )
     refractory_s: float = Field(2.0, ge=0, description="minimum gap between trains of a channel")
 
     @model_validator(mode="after")

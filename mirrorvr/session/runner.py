@@ -13,10 +13,11 @@ steps run in order inside the frame loop, and the clock advances one frame per f
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -92,8 +93,6 @@ class _Counters:
     frames: int = 0
     stim_skipped: int = 0
     estops: int = 0
-    saved: list = field(default_factory=list)
-    saved_labels: list = field(default_factory=list)
 
 
 class SessionRunner:
@@ -124,6 +123,8 @@ class SessionRunner:
         self._last_swap_s: float | None = None
         self._last_train_s: dict[int, float] = {}
         self._capture_times: list[tuple[float, str]] = []
+        #: frames kept for the session folder: (label, (h, w, 3) uint8 pixels)
+        self.captured: list[tuple[str, np.ndarray]] = []
         self._last_cue_text = ""
         self._control_error: BaseException | None = None
         self.stim_armed = False
@@ -234,7 +235,9 @@ class SessionRunner:
             self.p.recorder.close()
         if self._control_error is not None:
             raise self._control_error
-        return self._summary()
+        summary = self._summary()
+        summary["frames_saved"] = [str(p) for p in self._save_captures()]
+        return summary
 
     def _run_block(self, block: Block) -> None:
         start = self.clock.now()
@@ -562,21 +565,22 @@ class SessionRunner:
         return None
 
     def _capture(self, label: str) -> None:
+        # Read back now, encode after the session: no disk I/O on the render path.
+        self.captured.append((label, self.p.window.read_pixels()))
+
+    def _save_captures(self) -> list[Path]:
         from mirrorvr.render.capture import save_png
 
-        pixels = self.p.window.read_pixels()
-        n = len(self.counters.saved)
-        path = self.p.save_frames_to / f"frame_{n:02d}_{label.split(':')[0]}.png"
-        save_png(pixels, path)
-        self.counters.saved.append(path)
-        self.counters.saved_labels.append(label)
-        self._last_pixels = getattr(self, "_last_pixels", []) + [pixels]
+        paths = []
+        for n, (label, pixels) in enumerate(self.captured):
+            path = self.p.save_frames_to / f"frame_{n:02d}_{label.split(':')[0]}.png"
+            save_png(pixels, path)
+            paths.append(path)
+        return paths
 
     # ------------------------------------------------------------------ results
 
     def _record_plan_entry(self, entry: PlannedMovement) -> None:
-        import json
-
         self.p.recorder.push(
             self.streams.plan,
             [entry.photon_s],
@@ -628,6 +632,7 @@ class SessionRunner:
                 "sent": counts.get("sent", 0),
                 "refused": counts.get("refused", 0),
                 "late": counts.get("late", 0),
+                "blocked": counts.get("failed", 0),  # not armed (e-stop) or driver fault
                 "skipped": self.counters.stim_skipped,
                 "emergency_stops": self.counters.estops,
             },
@@ -635,5 +640,4 @@ class SessionRunner:
             "movements_seen": sum(1 for m in self.plan.movements if m.photon_s is not None),
             "asynchrony": asynchrony_stats_ms(self.plan.movements),
             "ratings": {name: r.value for name, r in self.ratings.items()},
-            "frames_saved": [str(p) for p in self.counters.saved],
         }

@@ -58,7 +58,7 @@ def format_summary(summary: dict) -> str:
         ("frames rendered",
          f"{frames['rendered']} ({frames['mean_fps']:.1f} frames/s, {size}, {where})"),
         ("EMS commands", f"{ems['sent']} sent, {ems['refused']} refused, {ems['late']} late, "
-                         f"{ems['skipped']} skipped ({ems['state']})"),
+                         f"{ems.get('blocked', 0)} blocked, {ems['skipped']} skipped ({ems['state']})"),
         ("presentation delay", f"{1000 * summary['presentation_delay_s']:.0f} ms"),
         ("visual-EMS asynchrony", asynchrony),
         ("pain (NRS 0-10)", f"before {ratings.get('pre', '-')}, after {ratings.get('post', '-')}"),

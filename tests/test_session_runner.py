@@ -1,0 +1,126 @@
+"""The session runner's safety behaviour, without GL: a scripted window and a null renderer.
+
+SAFETY.md item 8 (one key stops all stimulation; the session goes on without it until the
+therapist re-arms) and item 9 (an exception anywhere leaves every channel off and the
+recording readable).
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from mirrorvr.cli import run_demo
+from mirrorvr.clock import FakeClock
+from mirrorvr.config import build_config
+
+pyxdf = pytest.importorskip("pyxdf")
+
+FPS = 30.0
+
+
+class ScriptedWindow:
+    """Stands in for the GL window: returns given key names at given session times."""
+
+    headless = True
+
+    def __init__(self, clock, keys_at_s: dict[float, str]):
+        self.clock = clock
+        self.pending = sorted(keys_at_s.items())
+
+    def poll_events(self):
+        keys = []
+        while self.pending and self.clock.now() >= self.pending[0][0]:
+            keys.append(self.pending.pop(0)[1])
+        return keys
+
+    def finish(self):
+        pass
+
+    def swap(self):
+        return self.clock.now()
+
+    def read_pixels(self):
+        return np.zeros((9, 16, 3), np.uint8)
+
+    def close(self):
+        pass
+
+
+class NullRenderer:
+    """Draws nothing; raises once the session clock reaches ``fail_at_s``, if given."""
+
+    def __init__(self, clock=None, fail_at_s=None):
+        self.clock = clock
+        self.fail_at_s = fail_at_s
+
+    def draw(self, state):
+        if self.fail_at_s is not None and self.clock.now() >= self.fail_at_s:
+            raise RuntimeError("GPU lost")
+
+
+T0 = 1000.0
+CONFIG = build_config(
+    {"protocol": {"duration_s": 40.0}, "render": {"max_fps": FPS, "saved_frames": 0}}
+)
+# 40 s session: rating 2 s, calibration 18 s, phantom 9 s (t = 20..29), mirror 9 s (29..38)
+PHANTOM_S, MIRROR_S = T0 + 20.0, T0 + 29.0
+
+
+def _run(tmp_path, keys, fail_at_s=None):
+    clock = FakeClock(T0)
+    return run_demo(
+        CONFIG, tmp_path, clock=clock, realtime=False,
+        window=ScriptedWindow(clock, keys), renderer=NullRenderer(clock, fail_at_s),
+    )
+
+
+def _stim_events(summary):
+    streams, _ = pyxdf.load_xdf(summary["recording"], dejitter_timestamps=False)
+    by_name = {s["info"]["name"][0]: s for s in streams}
+    events = [json.loads(e[0]) for e in by_name["stimulation"]["time_series"]]
+    markers = [m[0] for m in by_name["markers"]["time_series"]]
+    return events, markers
+
+
+def test_without_keys_stimulation_runs_in_both_movement_blocks(tmp_path):
+    summary = _run(tmp_path, {})
+    events, _ = _stim_events(summary)
+    sent_t = [e["t_s"] for e in events if e["kind"] == "sent"]
+    assert any(PHANTOM_S < t < MIRROR_S for t in sent_t)
+    assert any(t > MIRROR_S for t in sent_t)
+
+
+def test_emergency_stop_key_stops_stimulation_for_the_rest_of_the_session(tmp_path):
+    estop_s = PHANTOM_S + 0.5
+    summary = _run(tmp_path, {estop_s: "space"})
+    events, markers = _stim_events(summary)
+    assert "emergency_stop key" in markers
+    assert summary["ems"]["emergency_stops"] == 1
+    assert not [e for e in events if e["kind"] == "sent" and e["t_s"] > estop_s]
+    assert summary["ems"]["blocked"] >= 1  # movements were still seen, EMS was not given
+    assert summary["ratings"] == {"pre": 6, "post": 4}  # the session went on to the end
+    assert summary["movements_seen"] >= 4
+
+
+def test_therapist_rearm_restores_stimulation(tmp_path):
+    summary = _run(tmp_path, {PHANTOM_S + 0.5: "space", MIRROR_S: "f9"})
+    events, markers = _stim_events(summary)
+    assert "stimulation_rearmed" in markers
+    assert [e for e in events if e["kind"] == "sent" and e["t_s"] > MIRROR_S]
+
+
+def test_a_crash_mid_train_leaves_every_channel_off_and_the_recording_readable(tmp_path):
+    # the first phantom-block train runs from about 0.5 s to 2 s into the block
+    with pytest.raises(RuntimeError, match="GPU lost"):
+        _run(tmp_path, {}, fail_at_s=PHANTOM_S + 1.3)
+    recording = next(tmp_path.rglob("recording.xdf"))
+    streams, _ = pyxdf.load_xdf(str(recording), dejitter_timestamps=False)
+    by_name = {s["info"]["name"][0]: s for s in streams}
+    markers = [m[0] for m in by_name["markers"]["time_series"]]
+    assert any(m.startswith("session_error RuntimeError") for m in markers)
+    events = [json.loads(e[0]) for e in by_name["stimulation"]["time_series"]]
+    sent = [e for e in events if e["kind"] == "sent"]
+    stopped = [e for e in events if e["kind"] == "stopped"]
+    assert sent and len(stopped) == len(sent)  # every train that started has stopped
+    assert any("session error" in e["detail"]["reason"] for e in stopped)
