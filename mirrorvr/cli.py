@@ -193,13 +193,11 @@ def build_session(
         motor_threshold_ma=motor_thresholds_ma(config.patient),
     )
     recorder = Recorder(session_dir, clock)
-    runner_ref: dict = {}
     governor = SafetyGovernor(
         stim.device,
         config.patient,
         driver,
         clock,
-        on_event=lambda event: runner_ref["runner"]._stim_event(event),
     )
     scheduler = SyncScheduler(
         governor,
@@ -238,7 +236,7 @@ def build_session(
         realtime=realtime,
         save_frames_to=frames_dir if config.render.saved_frames else None,
     )
-    return parts, runner_ref
+    return parts
 
 
 def run_demo(
@@ -256,13 +254,12 @@ def run_demo(
     from mirrorvr.session.runner import SessionRunner
     from mirrorvr.session.summary import write_summary
 
-    parts, runner_ref = build_session(
+    parts = build_session(
         config, data_dir, clock=clock, realtime=realtime, ask_ratings=ask_ratings,
         window=window, renderer=renderer,
     )
     try:
         runner = SessionRunner(parts)
-        runner_ref["runner"] = runner
         summary = runner.run()
     finally:
         parts.window.close()

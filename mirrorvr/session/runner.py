@@ -26,7 +26,7 @@ from mirrorvr.config import SessionConfig
 from mirrorvr.emg.calibration import CalibrationRecording, CueSegment, train_decoder
 from mirrorvr.errors import MirrorVRError, StimulationError
 from mirrorvr.limb.poses import PoseFollower, target_pose
-from mirrorvr.limb.skeleton import Pose
+from mirrorvr.limb.skeleton import DOF_NAMES, Pose
 from mirrorvr.movements import REST
 from mirrorvr.render.scene import SceneState
 from mirrorvr.session.control import (
@@ -153,7 +153,6 @@ class SessionRunner:
     def _open_streams(self) -> None:
         rec = self.p.recorder
         src = self.p.emg_source
-        from mirrorvr.limb.skeleton import DOF_NAMES
 
         self.streams.emg = rec.add_stream(
             "EMG", "EMG", list(src.channel_names), src.sampling_rate_hz, "float32"
@@ -199,6 +198,7 @@ class SessionRunner:
         clock = self.clock
         self._open_streams()
         self.p.recorder.start()
+        self.p.governor.set_event_listener(self._stim_event)  # the dose log (SAFETY.md 11)
         self.t_start_s = clock.now()
         self._marker(f"session_start presentation_delay_s={self.presentation_delay_s:.4f}")
         self.p.emg_source.start()

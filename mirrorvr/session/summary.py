@@ -34,6 +34,10 @@ def write_summary(summary: dict, session_dir: Path) -> Path:
     return path
 
 
+#: What can become of a stimulation command, in the order the summary lists them.
+EMS_COUNTS = ("sent", "refused", "late", "blocked", "skipped")
+
+
 def format_summary(summary: dict) -> str:
     """The human-readable end-of-session summary."""
     dec, ems, asy = summary.get("decoder"), summary["ems"], summary["asynchrony"]
@@ -57,8 +61,8 @@ def format_summary(summary: dict) -> str:
         ("decoder accuracy", accuracy),
         ("frames rendered",
          f"{frames['rendered']} ({frames['mean_fps']:.1f} frames/s, {size}, {where})"),
-        ("EMS commands", f"{ems['sent']} sent, {ems['refused']} refused, {ems['late']} late, "
-                         f"{ems.get('blocked', 0)} blocked, {ems['skipped']} skipped ({ems['state']})"),
+        ("EMS commands", ", ".join(f"{ems.get(k, 0)} {k}" for k in EMS_COUNTS)
+         + f" ({ems['state']})"),
         ("presentation delay", f"{1000 * summary['presentation_delay_s']:.0f} ms"),
         ("visual-EMS asynchrony", asynchrony),
         ("pain (NRS 0-10)", f"before {ratings.get('pre', '-')}, after {ratings.get('post', '-')}"),

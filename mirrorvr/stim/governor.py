@@ -428,6 +428,11 @@ class SafetyGovernor:
             "start_s": train.start_s, "stop_s": stop_s, "reason": reason,
         }))
 
+    def set_event_listener(self, on_event: Callable[[StimEvent], None] | None) -> None:
+        """Send every later :class:`StimEvent` to ``on_event`` (replacing the previous one)."""
+        with self._lock:
+            self._on_event = on_event
+
     def _emit(self, event: StimEvent) -> None:
         self._events.append(event)
         if self._on_event is not None:
