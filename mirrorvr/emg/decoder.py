@@ -124,6 +124,7 @@ class Decoder:
         return extract_features(
             windows, self.feature_names,
             zc_threshold_v=self.zc_threshold_v, ssc_threshold_v2=self.ssc_threshold_v2,
+            sampling_rate_hz=self.sampling_rate_hz,
         )
 
     @staticmethod
