@@ -183,8 +183,14 @@ class EmgSettings(_Model):
     window_s: float = Field(0.2, gt=0, le=2)
     increment_s: float = Field(0.05, gt=0, le=1)
     features: tuple[str, ...] = ("MAV", "WL", "ZC", "SSC")
-    classifier: str = "lda"
+    classifier: str = Field(
+        "lda", description="lda, qda, svm, knn, lr, rf, mlp or sklearn.<module>.<Class>"
+    )
     majority_vote: int = Field(5, ge=1, le=15)
+    rejection_threshold: float = Field(
+        0.0, ge=0, le=1, description="decisions below this confidence become rest (0: off)"
+    )
+    level_map: Literal["linear", "quadratic", "logistic"] = "linear"
     movements: tuple[str, ...] = DEMO_MOVEMENTS
 
     @model_validator(mode="after")

@@ -64,8 +64,8 @@ def test_lda_on_collinear_features_without_warnings():
 
 
 def test_classifier_errors():
-    with pytest.raises(ConfigError, match="classifier: 'svm' is not known"):
-        make_classifier("svm")
+    with pytest.raises(ConfigError, match="classifier: 'xgboost' is not known"):
+        make_classifier("xgboost")
     clf = make_classifier()
     with pytest.raises(DecoderError, match="not trained"):
         clf.predict_proba(np.zeros((1, 3)))
@@ -208,7 +208,7 @@ def test_bad_settings_name_the_field():
     with pytest.raises(ConfigError, match="emg.features"):
         Decoder(EmgSettings(features=("MAV", "FOO")), 2000.0, 8)
     with pytest.raises(ConfigError, match="emg.classifier"):
-        Decoder(EmgSettings(classifier="svm"), 2000.0, 8)
+        Decoder(EmgSettings(classifier="xgboost"), 2000.0, 8)
     with pytest.raises(ConfigError, match="emg.increment_s"):
         Decoder(EmgSettings(increment_s=0.0001, window_s=0.2), 2000.0, 8)
     with pytest.raises(ConfigError, match="sampling_rate_hz"):
@@ -229,3 +229,29 @@ def test_lda_fast_path_matches_sklearn(n_classes):
     Xt = rng.standard_normal((10, 6)) * 3
     np.testing.assert_allclose(clf.predict_proba(Xt), clf.estimator.predict_proba(Xt),
                                rtol=1e-9, atol=1e-12)
+
+
+def test_rejection_in_the_live_decoder(calibrated):
+    """With rejection at 0.9 no movement is decided below 0.9 confidence (vote off, so the
+    reported confidence is the window's own); without it, transitions give unsure ones."""
+    clock, patient, _, decoder, _ = calibrated
+    unsure = {}
+    for threshold in (0.0, 0.9):
+        decoder.reset()
+        decoder.vote = MajorityVote(1)
+        decoder.rejection_threshold = threshold
+        patient.read()
+        intents = []
+        for movement in ("hand_open", "hand_close", "wrist_flexion", "wrist_extension") * 3:
+            patient.set_intent(movement, 0.6)
+            for _ in range(6):
+                clock.advance(0.05)
+                intents += decoder.process(patient.read())
+        moving = [i for i in intents if i.movement != "rest"]
+        assert len(moving) > len(intents) / 2
+        unsure[threshold] = sum(i.confidence < 0.9 for i in moving)
+    decoder.rejection_threshold = 0.0
+    decoder.vote = MajorityVote(SETTINGS.majority_vote)
+    patient.set_intent("rest", 0.0)
+    assert unsure[0.0] > 0
+    assert unsure[0.9] == 0

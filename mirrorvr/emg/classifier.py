@@ -6,11 +6,16 @@ Ledoit–Wolf shrinkage of the within-class covariance. Shrinkage keeps the cova
 invertible when features are nearly collinear (e.g. MAV and WL of one channel, or a channel
 whose ZC count hardly varies), which plain ``solver="svd"`` LDA warns about.
 
-More estimators are added by name with :func:`register_classifier`; any scikit-learn
-classifier with ``predict_proba`` fits. scikit-learn is imported lazily, when a classifier
-is made, not when this module is imported. A fitted LDA predicts through a plain-numpy
-affine map + softmax (checked against scikit-learn at fit time), because scikit-learn's
-per-call validation would dominate a live decode step.
+Short names: ``lda`` (default), ``qda``, ``svm`` (RBF SVC; softmax of its one-vs-rest
+decision values), ``knn``, ``lr`` (logistic regression), ``rf`` (random forest), ``mlp``.
+**Any** scikit-learn classifier is also accepted by its dotted name, e.g.
+``"sklearn.ensemble.ExtraTreesClassifier"`` or ``"sklearn.svm.LinearSVC"``: it is imported
+from ``sklearn.*`` only, wrapped after a ``StandardScaler``, and must offer ``predict_proba``
+(or ``decision_function``, turned into probabilities by a softmax). More estimators are
+added by name with :func:`register_classifier`. scikit-learn is imported lazily, when a
+classifier is made, not when this module is imported. A fitted LDA predicts through a
+plain-numpy affine map + softmax (checked against scikit-learn at fit time), because
+scikit-learn's per-call validation would dominate a live decode step.
 """
 
 from __future__ import annotations
@@ -37,7 +42,69 @@ def _make_lda(**params: Any):
     return make_pipeline(StandardScaler(), LinearDiscriminantAnalysis(**options))
 
 
-_REGISTRY: dict[str, Callable[..., Any]] = {"lda": _make_lda}
+def _scaled(factory_path: str, **defaults: Any) -> Callable[..., Any]:
+    def factory(**params: Any):
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        options = dict(defaults)
+        options.update(params)
+        return make_pipeline(StandardScaler(), _import_sklearn(factory_path)(**options))
+
+    return factory
+
+
+def _import_sklearn(dotted: str):
+    """The scikit-learn class named ``sklearn.module.Class`` (nothing outside sklearn)."""
+    import importlib
+    import inspect
+
+    module_name, _, cls_name = dotted.rpartition(".")
+    if not (module_name == "sklearn" or module_name.startswith("sklearn.")) or not cls_name:
+        raise ConfigError(
+            f"classifier: {dotted!r} is neither a known name ({classifier_names()}) nor "
+            "a scikit-learn class path like 'sklearn.svm.SVC'"
+        )
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, cls_name)
+    except (ImportError, AttributeError):
+        raise ConfigError(f"classifier: {dotted!r} is not a scikit-learn class") from None
+    from sklearn.base import ClassifierMixin
+
+    if not inspect.isclass(cls) or not issubclass(cls, ClassifierMixin):
+        raise ConfigError(f"classifier: {dotted!r} is not a scikit-learn classifier")
+    return cls
+
+
+_REGISTRY: dict[str, Callable[..., Any]] = {
+    "lda": _make_lda,
+    "qda": _scaled("sklearn.discriminant_analysis.QuadraticDiscriminantAnalysis", reg_param=0.1),
+    "svm": _scaled("sklearn.svm.SVC", random_state=0),
+    "knn": _scaled("sklearn.neighbors.KNeighborsClassifier", n_neighbors=5),
+    "lr": _scaled("sklearn.linear_model.LogisticRegression", max_iter=1000),
+    "rf": _scaled("sklearn.ensemble.RandomForestClassifier", n_estimators=100, random_state=0),
+    "mlp": _scaled("sklearn.neural_network.MLPClassifier", hidden_layer_sizes=(64,),
+                   max_iter=1000, random_state=0),
+}
+
+
+def check_classifier_name(name: str, field: str = "classifier") -> str:
+    """``name`` normalised (registry names lower-case) if :func:`make_classifier` accepts it.
+
+    Dotted scikit-learn paths are checked by form only (no import happens here).
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{field}: {name!r} must be a non-empty string")
+    key = name.strip()
+    if key.lower() in _REGISTRY:
+        return key.lower()
+    if key.startswith("sklearn.") and key.count(".") >= 2:
+        return key
+    raise ConfigError(
+        f"{field}: {name!r} is not known (allowed: {classifier_names()} or any "
+        "'sklearn.<module>.<Classifier>')"
+    )
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -172,11 +239,19 @@ class Classifier:
         return X
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities ``(n_windows, n_classes)``, columns in ``classes_`` order."""
+        """Class probabilities ``(n_windows, n_classes)``, columns in ``classes_`` order.
+
+        Estimators without ``predict_proba`` give a softmax of ``decision_function``.
+        """
         X = self._check_ready(X)
         if self._fast is not None:
             return self._fast.predict_proba(X)
-        return np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
+        if hasattr(self.estimator, "predict_proba"):
+            return np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
+        z = np.asarray(self.estimator.decision_function(X), dtype=np.float64)
+        if z.ndim == 1:
+            z = np.column_stack([-z, z]) / 2.0
+        return _softmax(z)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Most probable class name per window, ``(n_windows,)`` str."""
@@ -185,11 +260,38 @@ class Classifier:
 
 
 def make_classifier(name: str = "lda", **params: Any) -> Classifier:
-    """An unfitted :class:`Classifier` by registered name (see :func:`classifier_names`)."""
-    key = str(name).lower()
-    if key not in _REGISTRY:
-        raise ConfigError(f"classifier: {name!r} is not known (allowed: {classifier_names()})")
-    return Classifier(_REGISTRY[key](**params), name=key)
+    """An unfitted :class:`Classifier` by registered name or scikit-learn class path.
+
+    ``params`` go to the estimator (e.g. ``make_classifier("svm", C=10)``).
+    """
+    key = check_classifier_name(name)
+    if key in _REGISTRY:
+        return Classifier(_REGISTRY[key](**params), name=key)
+    cls = _import_sklearn(key)
+    if not (hasattr(cls, "predict_proba") or hasattr(cls, "decision_function")):
+        raise ConfigError(
+            f"classifier: {key!r} has neither predict_proba nor decision_function"
+        )
+    try:
+        return Classifier(_scaled(key)(**params), name=key)
+    except TypeError as err:
+        raise ConfigError(f"classifier: {key!r} does not accept {params!r}: {err}") from None
+
+
+def reject_low_confidence(
+    labels: np.ndarray, proba: np.ndarray, threshold: float, reject_label: str = "rest"
+) -> np.ndarray:
+    """Replace decisions whose top probability is below ``threshold`` by ``reject_label``.
+
+    REFERENCES.md: rejection below a confidence (LibEMG: 0.9). ``threshold`` 0 keeps every
+    decision. ``labels (n,)``, ``proba (n, n_classes)`` -> ``(n,)`` labels.
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"rejection_threshold: {threshold!r} must be in [0, 1]")
+    labels = np.asarray(labels).astype(object)
+    if threshold > 0:
+        labels[np.max(proba, axis=1) < threshold] = reject_label
+    return labels.astype(str)
 
 
 class MajorityVote:

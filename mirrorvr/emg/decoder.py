@@ -5,12 +5,17 @@ one :class:`~mirrorvr.emg.intent.Intent` per window increment (200 ms windows ev
 default, REFERENCES.md / BioPatRec). Filter, window buffer and vote history are stateful, so
 chunk boundaries do not matter.
 
+Rejection (``settings.rejection_threshold``, REFERENCES.md / LibEMG 0.9): a window whose top
+class probability is below the threshold is decided ``rest`` before the vote.
+
 Proportional level (REFERENCES.md: "velocity/proportional output scaled between per-class rest
-and MVC levels"): with ``m`` the mean MAV over channels of the window,
-``level = clip((m - rest_mav_v) / (max_mav_v[class] - rest_mav_v), 0, 1)`` for the voted
-class; ``rest`` has level 0. ``rest_mav_v`` is the median of ``m`` over the rest windows of
+and MVC levels"; :mod:`mirrorvr.emg.proportional`): with ``m`` the mean MAV over channels of
+the window, ``level = map(clip((m - rest_mav_v) / (max_mav_v[class] - rest_mav_v), 0, 1))``
+for the voted class with ``settings.level_map`` (linear, quadratic, logistic); ``rest`` has
+level 0. By default ``rest_mav_v`` is the median of ``m`` over the rest windows of
 calibration and ``max_mav_v[class]`` the ``level_percentile`` (95th) percentile of ``m`` over
-that class's windows — a robust "maximum seen in calibration".
+that class's windows — a robust "maximum seen in calibration"; :meth:`Decoder.calibrate_levels`
+sets both from dedicated rest and MVC recordings instead.
 
 A decoder is trained from filtered calibration windows with :meth:`Decoder.fit`; most
 callers use :func:`mirrorvr.emg.calibration.train_decoder`, which also cross-validates.
@@ -25,10 +30,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from mirrorvr.config import EmgSettings
-from mirrorvr.emg.classifier import Classifier, MajorityVote, classifier_names, make_classifier
+from mirrorvr.emg.classifier import (
+    Classifier,
+    MajorityVote,
+    check_classifier_name,
+    make_classifier,
+    reject_low_confidence,
+)
 from mirrorvr.emg.features import check_feature_names, extract_features
 from mirrorvr.emg.filters import EmgFilter
 from mirrorvr.emg.intent import Intent
+from mirrorvr.emg.proportional import check_level_map, map_level, normalised_effort
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.emg.windowing import SlidingWindower
 from mirrorvr.errors import ConfigError, DecoderError
@@ -79,11 +91,9 @@ class Decoder:
         self.sampling_rate_hz = float(sampling_rate_hz)
         self.n_channels = int(n_channels)
         self.feature_names = check_feature_names(settings.features, "emg.features")
-        if settings.classifier.lower() not in classifier_names():
-            raise ConfigError(
-                f"emg.classifier: {settings.classifier!r} is not known "
-                f"(allowed: {classifier_names()})"
-            )
+        self.classifier_name = check_classifier_name(settings.classifier, "emg.classifier")
+        self.level_map = check_level_map(settings.level_map)
+        self.rejection_threshold = float(settings.rejection_threshold)
         self.window_samples = int(round(settings.window_s * self.sampling_rate_hz))
         self.increment_samples = int(round(settings.increment_s * self.sampling_rate_hz))
         if self.window_samples < 3:
@@ -172,7 +182,7 @@ class Decoder:
         missing = [m for m in self.movements if m not in present]
         if missing:
             raise DecoderError(f"labels: no calibration windows for classes {missing!r}")
-        classifier = make_classifier(self.settings.classifier).fit(self.features(w), y)
+        classifier = make_classifier(self.classifier_name).fit(self.features(w), y)
 
         m = self.mean_mav(w)
         rest = m[y == REST]
@@ -202,16 +212,50 @@ class Decoder:
 
     # ------------------------------------------------------------------ decoding
 
+    def calibrate_levels(
+        self, rest_windows: np.ndarray, mvc_windows: dict[str, np.ndarray],
+        percentile: float | None = None,
+    ) -> None:
+        """Set the level range from a rest recording and per-class MVC recordings.
+
+        Parameters
+        ----------
+        rest_windows : (n, n_channels, window_samples) float
+            Filtered windows at rest, V; ``rest_mav_v`` becomes their median mean-MAV.
+        mvc_windows : dict class -> (n, n_channels, window_samples) float
+            Filtered windows of a maximal contraction per class, V; ``max_mav_v[class]``
+            becomes the ``percentile`` (default ``level_percentile``) of their mean-MAV.
+        """
+        pct = self.level_percentile if percentile is None else float(percentile)
+        rest = self.mean_mav(rest_windows)
+        if rest.size == 0:
+            raise DecoderError("rest_windows: empty; need at least one rest window")
+        allowed = set(self.movements) - {REST}
+        if set(mvc_windows) - allowed:
+            raise DecoderError(
+                f"mvc_windows: {sorted(mvc_windows)!r} must name decoded classes other than "
+                f"rest (allowed: {[m for m in self.movements if m != REST]})"
+            )
+        tops = {}
+        for cls, w in mvc_windows.items():
+            m = self.mean_mav(w)
+            if m.size == 0:
+                raise DecoderError(f"mvc_windows[{cls!r}]: empty")
+            tops[cls] = float(np.percentile(m, pct))
+        self.rest_mav_v = float(np.median(rest))
+        self.max_mav_v.update(tops)
+        for cls, top in tops.items():
+            if top <= self.rest_mav_v:
+                logger.warning("class %s: MVC %.3g V is not above rest %.3g V; level stays 0",
+                               cls, top, self.rest_mav_v)
+
     def levels(self, windows: np.ndarray, movements: Sequence[str]) -> np.ndarray:
         """Proportional level in [0, 1] of each window for the given class, ``(n_windows,)``."""
         m = self.mean_mav(windows)
-        out = np.zeros(m.shape[0])
-        for i, (value, cls) in enumerate(zip(m, movements, strict=True)):
-            top = self.max_mav_v.get(cls)
-            if top is None or top <= self.rest_mav_v:
-                continue
-            out[i] = (value - self.rest_mav_v) / (top - self.rest_mav_v)
-        return np.clip(out, 0.0, 1.0)
+        tops = np.array([self.max_mav_v.get(c, -np.inf) for c in movements], dtype=np.float64)
+        if tops.shape != m.shape:
+            raise DecoderError(f"movements: {len(tops)} labels for {m.shape[0]} windows")
+        return map_level(normalised_effort(m, self.rest_mav_v, tops), self.level_map)
 
     def predict_windows(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Stateless per-window decisions (no vote) on filtered windows.
@@ -241,7 +285,9 @@ class Decoder:
             return []
         proba = classifier.predict_proba(self.features(windows))
         classes = np.asarray(classifier.classes_)
-        raw = classes[np.argmax(proba, axis=1)]
+        raw = reject_low_confidence(
+            classes[np.argmax(proba, axis=1)], proba, self.rejection_threshold
+        )
         voted = self.vote.process(raw.tolist())
         col = {c: i for i, c in enumerate(classifier.classes_)}
         levels = self.levels(windows, voted)
@@ -250,7 +296,7 @@ class Decoder:
             level = 0.0 if movement == REST else float(levels[i])
             intents.append(Intent(
                 t_s=float(t_end[i]), movement=movement, level=level,
-                confidence=float(proba[i, col[movement]]),
+                confidence=float(proba[i, col[movement]]) if movement in col else 0.0,
             ))
         return intents
 
