@@ -349,6 +349,7 @@ def train_decoder(
     decoder : Decoder, trained, streaming state reset
     report : CalibrationReport
     """
+    decoder_kwargs.setdefault("channel_names", recording.channel_names or None)
     decoder = Decoder(settings, recording.sampling_rate_hz, recording.n_channels,
                       **decoder_kwargs)
     windows, labels, reps = training_windows(recording, decoder, keep_fraction)

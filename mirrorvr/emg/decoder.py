@@ -49,6 +49,18 @@ from mirrorvr.movements import REST
 logger = logging.getLogger(__name__)
 
 
+def training_hash(windows: np.ndarray, labels: np.ndarray) -> str:
+    """SHA-256 (hex) of training windows (float64, C order, with their shape) and labels."""
+    import hashlib
+
+    h = hashlib.sha256()
+    w = np.ascontiguousarray(windows, dtype=np.float64)
+    h.update(repr(w.shape).encode())
+    h.update(w.tobytes())
+    h.update("\x00".join(np.asarray(labels).astype(str).tolist()).encode())
+    return h.hexdigest()
+
+
 class Decoder:
     """Streaming movement decoder for one electrode set-up.
 
@@ -77,6 +89,7 @@ class Decoder:
         zc_threshold_v: float = 0.0,
         ssc_threshold_v2: float = 0.0,
         level_percentile: float = 95.0,
+        channel_names: Sequence[str] | None = None,
     ) -> None:
         if not isinstance(settings, EmgSettings):
             raise ConfigError(f"settings: expected EmgSettings, got {type(settings).__name__}")
@@ -119,6 +132,16 @@ class Decoder:
         self.classifier: Classifier | None = None
         self.rest_mav_v: float = 0.0
         self.max_mav_v: dict[str, float] = {}
+        names = tuple(channel_names) if channel_names else tuple(
+            f"EMG{i + 1}" for i in range(self.n_channels))
+        if len(names) != self.n_channels or len(set(names)) != len(names):
+            raise ConfigError(
+                f"channel_names: {list(names)!r} must be {self.n_channels} distinct names"
+            )
+        #: Electrode layout the decoder is trained for (a loaded model refuses another).
+        self.channel_names: tuple[str, ...] = tuple(str(n) for n in names)
+        #: SHA-256 of the training windows and labels (set by :meth:`fit`).
+        self.training_data_sha256: str = ""
 
     # ------------------------------------------------------------------ pieces
 
@@ -199,6 +222,7 @@ class Decoder:
                 )
             self.max_mav_v[cls] = top
         self.classifier = classifier
+        self.training_data_sha256 = training_hash(w, y)
         self.reset()
         logger.debug("decoder trained on %d windows, classes %s", w.shape[0], classifier.classes_)
         return self
@@ -299,6 +323,23 @@ class Decoder:
                 confidence=float(proba[i, col[movement]]) if movement in col else 0.0,
             ))
         return intents
+
+    def save(self, path, report=None) -> None:
+        """Write the trained decoder (and its CalibrationReport) to ``path`` (.npz).
+
+        See :mod:`mirrorvr.emg.model_io` for the format.
+        """
+        from mirrorvr.emg.model_io import save_decoder
+
+        save_decoder(self, path, report)
+
+    @classmethod
+    def load(cls, path, channel_names: Sequence[str] | None = None,
+             sampling_rate_hz: float | None = None) -> Decoder:
+        """Read a saved decoder; refuses a different channel layout or sampling rate."""
+        from mirrorvr.emg.model_io import load_decoder
+
+        return load_decoder(path, channel_names=channel_names, sampling_rate_hz=sampling_rate_hz)
 
     def reset(self) -> None:
         """Clear the streaming state (filter, window buffer, vote); keep the training."""

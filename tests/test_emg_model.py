@@ -1,0 +1,93 @@
+"""Saved decoder models: round trip, training-data hash, refusal of another channel layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mirrorvr.clock import FakeClock
+from mirrorvr.config import EmgSettings
+from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, train_decoder
+from mirrorvr.emg.decoder import Decoder, training_hash
+from mirrorvr.emg.model_io import read_model_meta
+from mirrorvr.emg.simulator import SimulatedPatient
+from mirrorvr.emg.source import EmgChunk
+from mirrorvr.errors import ConfigError, DecoderError
+
+SETTINGS = EmgSettings(features=("MAV", "WL", "ZC", "SSC", "AR4"), level_map="logistic")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    clock = FakeClock(10.0)
+    patient = SimulatedPatient(clock, n_channels=4, seed=3)
+    patient.start()
+    cues = cue_schedule(SETTINGS.movements, repetitions=2, contract_s=2.0, rest_s=2.0)
+    recording = simulate_calibration(patient, clock, cues)
+    decoder, report = train_decoder(recording, SETTINGS)
+    patient.set_intent("hand_close", 0.6)
+    clock.advance(1.0)
+    live = patient.read()
+    return decoder, report, live
+
+
+def _decode(decoder, chunk: EmgChunk):
+    decoder.reset()
+    return decoder.process(chunk)
+
+
+def test_round_trip_decodes_identically(trained, tmp_path):
+    decoder, report, live = trained
+    path = tmp_path / "model.npz"
+    decoder.save(path, report)
+    loaded = Decoder.load(path, channel_names=("EMG1", "EMG2", "EMG3", "EMG4"),
+                          sampling_rate_hz=2000.0)
+    assert _decode(loaded, live) == _decode(decoder, live)
+    assert loaded.training_data_sha256 == decoder.training_data_sha256
+    assert len(decoder.training_data_sha256) == 64
+    assert loaded.settings.level_map == "logistic"
+    meta = read_model_meta(path)
+    assert meta["features"] == ["MAV", "WL", "ZC", "SSC", "AR4"]
+    assert meta["classes"] == sorted(SETTINGS.movements)
+    assert meta["channel_names"] == ["EMG1", "EMG2", "EMG3", "EMG4"]
+    assert meta["sampling_rate_hz"] == 2000.0
+    assert meta["calibration"]["accuracy"] == pytest.approx(report.accuracy)
+    assert np.array(meta["calibration"]["confusion"]).sum() == report.confusion.sum()
+
+
+def test_refuses_another_channel_layout_or_rate(trained, tmp_path):
+    decoder, _, _ = trained
+    path = tmp_path / "model.npz"
+    decoder.save(path)
+    with pytest.raises(DecoderError, match="channel layout .* does not match"):
+        Decoder.load(path, channel_names=("EMG2", "EMG1", "EMG3", "EMG4"))  # swapped leads
+    with pytest.raises(DecoderError, match="channel layout"):
+        Decoder.load(path, channel_names=("EMG1", "EMG2", "EMG3"))
+    with pytest.raises(DecoderError, match="sampling_rate_hz 1000"):
+        Decoder.load(path, sampling_rate_hz=1000.0)
+    Decoder.load(path)  # no layout given: accepted as saved
+
+
+def test_training_hash_tracks_the_data():
+    w = np.random.default_rng(0).standard_normal((4, 2, 10))
+    y = np.array(["rest", "rest", "hand_open", "hand_open"])
+    h = training_hash(w, y)
+    assert h == training_hash(w.copy(), y.copy())
+    w2 = w.copy()
+    w2[0, 0, 0] += 1e-12
+    assert training_hash(w2, y) != h
+    assert training_hash(w, y[::-1]) != h
+
+
+def test_bad_files_and_untrained(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(DecoderError, match="not a mirrorvr decoder model"):
+        Decoder.load(bad)
+    np.savez(tmp_path / "other.npz", meta=np.frombuffer(b'{"format": "x"}', dtype=np.uint8))
+    with pytest.raises(DecoderError, match="format 'x'"):
+        Decoder.load(tmp_path / "other.npz")
+    with pytest.raises(DecoderError, match="not trained"):
+        Decoder(SETTINGS, 2000.0, 2).save(tmp_path / "m.npz")
+    with pytest.raises(ConfigError, match="channel_names"):
+        Decoder(SETTINGS, 2000.0, 2, channel_names=("A", "A"))
