@@ -38,6 +38,7 @@ class DeviceLimits(_Model):
     model: str = "simulated"
     n_channels: int = Field(4, ge=1, le=64)
     max_amplitude_ma: float = Field(100.0, gt=0, le=200)
+    min_pulse_width_us: float = Field(0.0, ge=0, le=1000)
     max_pulse_width_us: float = Field(500.0, gt=0, le=1000)
     min_frequency_hz: float = Field(1.0, gt=0)
     max_frequency_hz: float = Field(100.0, gt=0, le=1000)
@@ -48,6 +49,11 @@ class DeviceLimits(_Model):
 
     @model_validator(mode="after")
     def _frequency_range(self) -> DeviceLimits:
+        if self.min_pulse_width_us > self.max_pulse_width_us:
+            raise ValueError(
+                f"min_pulse_width_us ({self.min_pulse_width_us}) must not exceed "
+                f"max_pulse_width_us ({self.max_pulse_width_us})"
+            )
         if self.min_frequency_hz >= self.max_frequency_hz:
             raise ValueError(
                 f"min_frequency_hz ({self.min_frequency_hz}) must be below "
@@ -131,6 +137,10 @@ class StimSettings(_Model):
     ramp_up_s: float = Field(0.5, ge=0)
     ramp_down_s: float = Field(0.5, ge=0)
     on_time_s: float = Field(1.5, gt=0)
+    ramp_from_sensory_threshold: bool = Field(
+        False,
+        description="start each up-ramp at the channel's titrated sensory threshold, not 0",
+    )
     intensity_fraction: float = Field(
         0.5,
         ge=0,

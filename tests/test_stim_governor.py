@@ -259,3 +259,71 @@ def test_events_serialise_to_strict_json(rig):
         d = json.loads(e.to_json())
         assert d["kind"] == e.kind
     assert json.loads(events[-1].to_json())["detail"]["value"] == "nan"
+
+
+def test_ramp_may_start_only_up_to_the_sensory_threshold():
+    clock = FakeClock(0.0)
+    prof = PatientProfile(stim_channels=(StimChannelProfile(
+        channel=0, site="flexors", electrode_area_cm2=20.0, sensory_threshold_ma=6.0,
+        motor_threshold_ma=14.0, max_tolerated_ma=26.0),) + patient().stim_channels[1:])
+    gov = SafetyGovernor(DeviceLimits(), prof, SimulatedStimulator(clock), clock)
+    gov.arm()
+    gov.submit(make(ramp_start_ma=6.0))
+    with pytest.raises(SafetyLimitError, match="ramp_start_ma above sensory threshold"):
+        gov.submit(make(ramp_start_ma=6.5))
+    with pytest.raises(SafetyLimitError, match="no titrated sensory threshold"):
+        gov.submit(make(channel=1, amplitude_ma=13.0, ramp_start_ma=1.0))
+    with pytest.raises(SafetyLimitError, match="ramp_start_ma"):
+        gov.submit(make(ramp_start_ma=-1.0))
+
+
+def test_ramp_start_shortens_time_to_motor_threshold():
+    cmd = make(amplitude_ma=20.0, ramp_up_s=0.5)
+    assert cmd.time_to_reach_ma(14.0) == pytest.approx(0.35)
+    assert make(amplitude_ma=20.0, ramp_up_s=0.5, ramp_start_ma=6.0).time_to_reach_ma(
+        14.0) == pytest.approx(0.5 * 8 / 14)
+
+
+class _Capable(SimulatedStimulator):
+    capabilities = DeviceLimits(model="rehastim2", max_amplitude_ma=130.0,
+                                min_pulse_width_us=20.0, max_pulse_width_us=500.0)
+
+
+def test_hard_limits_beyond_the_drivers_own_are_refused_at_construction():
+    clock = FakeClock(0.0)
+    with pytest.raises(SafetyLimitError, match="beyond the driver's own limit"):
+        SafetyGovernor(DeviceLimits(min_pulse_width_us=10.0), patient(),
+                       _Capable(clock), clock)
+    gov = SafetyGovernor(DeviceLimits(min_pulse_width_us=20.0), patient(), _Capable(clock), clock)
+    gov.arm()
+    with pytest.raises(SafetyLimitError, match="min_pulse_width_us"):
+        gov.submit(make(pulse_width_us=10.0))
+
+
+def test_lost_link_found_by_poll_faults_once_and_switches_all_off(rig):
+    gov, driver, clock, events = rig
+    lost = {"on": False}
+
+    def check(t_s):
+        if lost["on"]:
+            raise OSError("port closed")
+
+    driver.check = check
+    gov.submit(make())
+    lost["on"] = True
+    gov.poll()
+    gov.poll()
+    assert gov.state == "faulted" and "port closed" in gov.last_fault
+    assert sum(e.kind == "fault" for e in events) == 1
+    assert driver.active_channels() == []
+    with pytest.raises(StimulationError, match="faulted"):
+        gov.submit(make())
+
+
+def test_emergency_stop_never_raises_even_when_the_device_is_gone(rig):
+    gov, driver, clock, events = rig
+    gov.submit(make())
+    driver.inject_fault(OSError("port closed"), persistent=True, on=("stop_all", "send"))
+    assert gov.emergency_stop("key") is False
+    assert gov.state == "estopped"
+    assert [e.detail.get("all_off_ok") for e in events if e.kind == "fault"] == [False]

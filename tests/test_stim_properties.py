@@ -49,6 +49,7 @@ def devices(draw):
         n_channels=draw(st.integers(1, 6)),
         max_amplitude_ma=draw(st.floats(5, 200)),
         max_pulse_width_us=draw(st.floats(50, 1000)),
+        min_pulse_width_us=draw(st.sampled_from([0.0, 0.0, 20.0])),
         min_frequency_hz=lo,
         max_frequency_hz=draw(st.floats(lo + 1, 1000)),
         max_charge_per_phase_uc=draw(st.floats(1, 60)),
@@ -88,13 +89,14 @@ wild = st.builds(
     channel=st.one_of(st.integers(-5, 70), st.just(True)),
     amplitude_ma=ANY_FLOAT, pulse_width_us=ANY_FLOAT, frequency_hz=ANY_FLOAT,
     on_time_s=ANY_FLOAT, ramp_up_s=ANY_FLOAT, ramp_down_s=ANY_FLOAT,
+    ramp_start_ma=st.one_of(st.just(0.0), ANY_FLOAT),
 )
 UNIT = st.floats(0.0, 1.0)
 UNDER = 1 - 1e-9  # just inside a limit (exactly at it may round across)
 EDGE = st.one_of(st.just(UNDER), st.just(UNDER), st.floats(0.0, UNDER))
 PERTURB = st.sampled_from([1.001, 1.01, 1.5, 0.0, -1.0, math.nan, math.inf])
 FIELDS = ("amplitude_ma", "pulse_width_us", "frequency_hz", "on_time_s", "ramp_up_s",
-          "ramp_down_s")
+          "ramp_down_s", "ramp_start_ma")
 
 
 @st.composite
@@ -104,7 +106,8 @@ def plausible(draw, device, patient):
     if not titrated:
         return draw(wild)
     prof = draw(st.sampled_from(titrated))
-    pw = device.max_pulse_width_us * max(draw(EDGE), 0.01)
+    pw = device.min_pulse_width_us + (device.max_pulse_width_us - device.min_pulse_width_us) * (
+        max(draw(EDGE), 0.01))
     f = device.min_frequency_hz + draw(EDGE) * (device.max_frequency_hz - device.min_frequency_hz)
     r_min = max(device.min_ramp_s, 0.001)
     on = 2 * r_min + draw(EDGE) * max(device.max_on_time_s - 2 * r_min, 0.0)
@@ -115,7 +118,10 @@ def plausible(draw, device, patient):
               device.max_charge_per_phase_uc * 1000 / pw, device.max_rms_current_ma / root,
               2.0 * prof.electrode_area_cm2 / root)
     amplitude_ma = cap * UNDER * max(draw(EDGE), 1e-3)
-    values = dict(zip(FIELDS, (amplitude_ma, pw, f, on, up, down), strict=True))
+    start = 0.0
+    if prof.sensory_threshold_ma is not None and draw(st.booleans()):
+        start = min(prof.sensory_threshold_ma, amplitude_ma * UNDER) * draw(EDGE)
+    values = dict(zip(FIELDS, (amplitude_ma, pw, f, on, up, down, start), strict=True))
     if draw(st.booleans()):
         name = draw(st.sampled_from(FIELDS))
         values[name] *= draw(PERTURB)
@@ -133,13 +139,14 @@ def violations(cmd, device, patient, n_channels):
         return ["channel"]
     vals = [cmd.amplitude_ma, cmd.pulse_width_us, cmd.frequency_hz, cmd.on_time_s,
             cmd.ramp_up_s, cmd.ramp_down_s]
+    vals.append(cmd.ramp_start_ma)
     if not all(isinstance(v, float | int) and math.isfinite(v) for v in vals):
         return ["non-finite"]
     a, pw, f = cmd.amplitude_ma, cmd.pulse_width_us, cmd.frequency_hz
     rms = a * math.sqrt(2 * pw * 1e-6 * f) if pw > 0 and f > 0 else math.nan
     checks = {
         "amplitude": 0 < a <= device.max_amplitude_ma,
-        "pulse width": 0 < pw <= device.max_pulse_width_us,
+        "pulse width": 0 < pw <= device.max_pulse_width_us and pw >= device.min_pulse_width_us,
         "frequency": device.min_frequency_hz <= f <= device.max_frequency_hz,
         "charge": a * pw / 1000 <= device.max_charge_per_phase_uc + 1e-12,
         "rms": rms <= device.max_rms_current_ma + 1e-12,
@@ -157,6 +164,10 @@ def violations(cmd, device, patient, n_channels):
             out.append("max tolerated")
         if not rms / prof.electrode_area_cm2 <= 2.0 + 1e-12:
             out.append("current density")
+        start = cmd.ramp_start_ma
+        if start < 0 or (start > 0 and (prof.sensory_threshold_ma is None
+                                        or start > prof.sensory_threshold_ma or start >= a)):
+            out.append("ramp start")
     return out
 
 

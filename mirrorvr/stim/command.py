@@ -18,9 +18,16 @@ from mirrorvr.errors import StimulationError
 class StimCommand:
     """A biphasic, charge-balanced pulse train on one channel.
 
-    The train lasts ``on_time_s`` in total: the amplitude ramps linearly from 0 to
-    ``amplitude_ma`` over ``ramp_up_s``, holds, and ramps back to 0 over the last
-    ``ramp_down_s``. The device stops by itself when ``on_time_s`` runs out (SAFETY.md item 5).
+    Each pulse is biphasic and charge-balanced: a phase of ``amplitude_ma`` for
+    ``pulse_width_us`` followed by an equal phase of opposite sign, so the net charge of
+    every pulse is zero.
+
+    The train lasts ``on_time_s`` in total: the amplitude ramps linearly from
+    ``ramp_start_ma`` (0 by default) to ``amplitude_ma`` over ``ramp_up_s``, holds, and ramps
+    back to 0 over the last ``ramp_down_s``. The device stops by itself when ``on_time_s``
+    runs out (SAFETY.md item 5). A non-zero ``ramp_start_ma`` may be at most the channel's
+    titrated *sensory* threshold (the governor checks it): the train then starts where it is
+    first felt, never with a step to a contracting amplitude (SAFETY.md item 6).
 
     Attributes
     ----------
@@ -36,6 +43,8 @@ class StimCommand:
         Total duration of the train including ramps, s.
     ramp_up_s, ramp_down_s : float
         Durations of the linear amplitude ramps, s.
+    ramp_start_ma : float
+        Amplitude of the first pulse of the up-ramp, mA (0: the ramp starts from nothing).
     movement : str
         The movement class this train accompanies ("" if none).
     onset_s : float or None
@@ -52,6 +61,7 @@ class StimCommand:
     ramp_down_s: float
     movement: str = ""
     onset_s: float | None = None
+    ramp_start_ma: float = 0.0
 
     @property
     def charge_per_phase_uc(self) -> float:
@@ -85,9 +95,12 @@ class StimCommand:
             return 0.0
         if not level_ma <= self.amplitude_ma:
             return math.inf
-        if self.ramp_up_s <= 0:
+        start_ma = self.ramp_start_ma if self.ramp_start_ma > 0 else 0.0
+        if self.ramp_up_s <= 0 or level_ma <= start_ma:
             return 0.0
-        return self.ramp_up_s * level_ma / self.amplitude_ma
+        if not self.amplitude_ma > start_ma:
+            return 0.0
+        return self.ramp_up_s * (level_ma - start_ma) / (self.amplitude_ma - start_ma)
 
     def to_dict(self) -> dict:
         """The command's fields as a plain dict (for events and recordings)."""
@@ -101,6 +114,7 @@ class StimCommand:
             "ramp_down_s": self.ramp_down_s,
             "movement": self.movement,
             "onset_s": self.onset_s,
+            "ramp_start_ma": self.ramp_start_ma,
         }
 
 
@@ -113,7 +127,9 @@ def command_for(
     """Build the session's standard train for one titrated channel.
 
     The amplitude lies between the motor threshold (``intensity_fraction`` 0) and the
-    maximum tolerated amplitude (1), as REFERENCES.md recommends for NMES.
+    maximum tolerated amplitude (1), as REFERENCES.md recommends for NMES. With
+    ``settings.ramp_from_sensory_threshold`` the up-ramp starts at the channel's sensory
+    threshold (when titrated) instead of 0, which brings the contraction onset earlier.
 
     Raises
     ------
@@ -127,6 +143,9 @@ def command_for(
         )
     low, high = channel.motor_threshold_ma, channel.max_tolerated_ma
     amplitude_ma = low + settings.intensity_fraction * (high - low)
+    ramp_start_ma = 0.0
+    if settings.ramp_from_sensory_threshold and channel.sensory_threshold_ma is not None:
+        ramp_start_ma = min(channel.sensory_threshold_ma, amplitude_ma)
     return StimCommand(
         channel=channel.channel,
         amplitude_ma=amplitude_ma,
@@ -137,4 +156,5 @@ def command_for(
         ramp_down_s=settings.ramp_down_s,
         movement=movement,
         onset_s=onset_s,
+        ramp_start_ma=ramp_start_ma,
     )

@@ -148,9 +148,37 @@ class SafetyGovernor:
         self._active: dict[int, _ActiveTrain] = {}
         self._events: deque[StimEvent] = deque(maxlen=100_000)
         self.n_channels = min(int(device.n_channels), int(driver.n_channels))
+        self.last_fault: str = ""
+        self._link_lost = False
+        self._check_device_capabilities()
         self._check_patient_limits()
 
     # ------------------------------------------------------------------ construction checks
+
+    def _check_device_capabilities(self) -> None:
+        """The configured hard limits must lie within what the driver's device can do."""
+        caps = getattr(self._driver, "capabilities", None)
+        if caps is None:
+            return
+        d = self.device
+        pairs = (
+            ("max_amplitude_ma", d.max_amplitude_ma, caps.max_amplitude_ma, "<="),
+            ("max_pulse_width_us", d.max_pulse_width_us, caps.max_pulse_width_us, "<="),
+            ("max_frequency_hz", d.max_frequency_hz, caps.max_frequency_hz, "<="),
+            ("min_frequency_hz", d.min_frequency_hz, caps.min_frequency_hz, ">="),
+            ("min_pulse_width_us", d.min_pulse_width_us, caps.min_pulse_width_us, ">="),
+            ("max_on_time_s", d.max_on_time_s, caps.max_on_time_s, "<="),
+            ("max_charge_per_phase_uc", d.max_charge_per_phase_uc,
+             caps.max_charge_per_phase_uc, "<="),
+            ("max_rms_current_ma", d.max_rms_current_ma, caps.max_rms_current_ma, "<="),
+        )
+        for name, value, cap, op in pairs:
+            ok = value <= cap if op == "<=" else value >= cap
+            if not ok:
+                raise SafetyLimitError(
+                    f"device {name} beyond the driver's own limit", value,
+                    f"{op} {cap} (driver {caps.model!r})", None,
+                )
 
     def _check_patient_limits(self) -> None:
         d = self.device
@@ -248,7 +276,7 @@ class SafetyGovernor:
                 raise SafetyLimitError(limit, value, allowed, ch)
 
         for name in ("amplitude_ma", "pulse_width_us", "frequency_hz", "on_time_s",
-                     "ramp_up_s", "ramp_down_s"):
+                     "ramp_up_s", "ramp_down_s", "ramp_start_ma"):
             value = getattr(cmd, name)
             need(_finite(value) and not isinstance(value, bool), name, value, "a finite number")
         a, pw, f = cmd.amplitude_ma, cmd.pulse_width_us, cmd.frequency_hz
@@ -256,6 +284,8 @@ class SafetyGovernor:
         need(a > 0, "amplitude_ma", a, "> 0 mA")
         need(a <= d.max_amplitude_ma, "max_amplitude_ma", a, f"<= {d.max_amplitude_ma} mA")
         need(pw > 0, "pulse_width_us", pw, "> 0 µs")
+        need(pw >= d.min_pulse_width_us, "min_pulse_width_us", pw,
+             f">= {d.min_pulse_width_us} µs")
         need(pw <= d.max_pulse_width_us, "max_pulse_width_us", pw, f"<= {d.max_pulse_width_us} µs")
         need(f >= d.min_frequency_hz, "min_frequency_hz", f, f">= {d.min_frequency_hz} Hz")
         need(f <= d.max_frequency_hz, "max_frequency_hz", f, f"<= {d.max_frequency_hz} Hz")
@@ -288,6 +318,17 @@ class SafetyGovernor:
         need(density <= MAX_CURRENT_DENSITY_MA_RMS_PER_CM2, "max_current_density_ma_rms_per_cm2",
              density, f"<= {MAX_CURRENT_DENSITY_MA_RMS_PER_CM2} mA r.m.s./cm² "
              f"(electrode {profile.electrode_area_cm2} cm²)")
+        # 6. the up-ramp may start above 0 only up to the titrated sensory threshold
+        start = cmd.ramp_start_ma
+        need(start >= 0, "ramp_start_ma", start, ">= 0 mA")
+        if start > 0:
+            sensory = profile.sensory_threshold_ma
+            need(sensory is not None, "ramp_start_ma (no titrated sensory threshold)", start,
+                 "0 mA unless the channel's sensory threshold is titrated")
+            need(start <= sensory, "ramp_start_ma above sensory threshold", start,
+                 f"<= {sensory} mA (sensory threshold of patient {self.patient.pseudonym})")
+            need(start < a, "ramp_start_ma not below amplitude", start,
+                 f"< amplitude_ma ({a} mA)")
 
     def submit(self, cmd: StimCommand) -> None:
         """Check ``cmd`` and send it now. See :meth:`submit_receipt`."""
@@ -374,15 +415,24 @@ class SafetyGovernor:
             self._emit(StimEvent(now, "all_off", None, {"reason": reason}))
             self._stop_everything(reason)
 
-    def emergency_stop(self, reason: str = "emergency stop") -> None:
+    def emergency_stop(self, reason: str = "emergency stop") -> bool:
         """Stop every channel at once; refuse commands until the therapist calls :meth:`rearm`.
+
+        Never raises: an e-stop must work from any screen, even with a broken device. If the
+        driver cannot confirm the stop, a ``"fault"`` event records it (``all_off_ok``
+        False) and False is returned; the governor stays ``"estopped"``.
         """
         with self._lock:
             now = self.clock.now()
             self._state = ESTOPPED
             logger.warning("EMERGENCY STOP: %s", reason)
             self._emit(StimEvent(now, "estop", None, {"reason": reason}))
-            self._stop_everything(reason)
+            try:
+                self._stop_everything(reason)
+            except StimulationError:
+                logger.critical("emergency stop could not be confirmed by the driver")
+                return False
+            return True
 
     def _stop_everything(self, reason: str) -> None:
         now = self.clock.now()
@@ -400,6 +450,7 @@ class SafetyGovernor:
         """A driver failed: try to switch all off, enter ``"faulted"``, emit a fault event."""
         if self._state != ESTOPPED:
             self._state = FAULTED
+        self.last_fault = message
         logger.error("stimulation fault: %s", message)
         stop_ok = True
         try:
@@ -413,9 +464,26 @@ class SafetyGovernor:
         self._active.clear()
 
     def poll(self) -> None:
-        """Emit ``"stopped"`` events for trains whose on-time has run out."""
+        """Emit ``"stopped"`` events for trains whose on-time has run out, and check the link.
+
+        A driver with a ``check(t_s)`` method is asked whether the device is still there
+        (connection, error replies); if it raises, that is a fault (SAFETY.md item 9): all
+        channels off, ``"faulted"``. Faults found here are recorded, not raised.
+        """
         with self._lock:
-            self._expire(self.clock.now())
+            now = self.clock.now()
+            self._expire(now)
+            health = getattr(self._driver, "check", None)
+            if health is None:
+                return
+            try:
+                health(now)
+            except Exception as err:  # SAFETY.md item 9: lost connection, error reply
+                if not self._link_lost:  # one fault per loss, not one per poll
+                    self._link_lost = True
+                    self._fault(now, f"driver health check failed: {err!r}")
+            else:
+                self._link_lost = False
 
     def _expire(self, now: float) -> None:
         for channel, train in list(self._active.items()):

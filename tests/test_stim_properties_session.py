@@ -1,0 +1,176 @@
+"""Property test over *scene values* and the session's stimulation path (SAFETY.md).
+
+Where ``test_stim_properties`` drives the governor's API directly, this one drives the path
+a session uses: scene settings (pulse shape, ramps, intensity, movement -> channel map) ->
+``prescription.commands_for`` -> ``SyncScheduler`` -> ``SafetyGovernor`` -> driver, with
+e-stops, re-arms, watchdog stalls, lost connections and device errors interleaved. Whatever
+the values, every command that reaches the driver is re-checked independently, and none
+arrives while stimulation is e-stopped, faulted or disarmed.
+"""
+
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_stim_properties import devices, patients, violations
+
+from mirrorvr.clock import FakeClock
+from mirrorvr.config import DeviceLimits, StimSettings
+from mirrorvr.errors import SafetyLimitError, StimulationError
+from mirrorvr.movements import UPPER_LIMB_MOVEMENTS
+from mirrorvr.stim import SafetyGovernor, SyncScheduler, Watchdog
+from mirrorvr.stim.prescription import commands_for, motor_thresholds_ma
+from mirrorvr.stim.scheduler import command_latency
+
+MOVEMENTS = [m for m in UPPER_LIMB_MOVEMENTS if m != "rest"]
+
+
+class LinkDriver:
+    """Records what it receives and the governor state at that moment; can lose its link."""
+
+    def __init__(self, n_channels, capabilities=None):
+        self.n_channels = n_channels
+        self.capabilities = capabilities
+        self.received = []  # (cmd, governor state, model flags)
+        self.connected = True
+        self.fail_next = False
+        self.governor = None
+        self.flags = None
+        self.stop_all_calls = 0
+
+    def send(self, cmd, t_s):
+        self.received.append((cmd, self.governor.state, dict(self.flags)))
+        if not self.connected:
+            raise OSError("port closed")
+        if self.fail_next:
+            self.fail_next = False
+            raise OSError("device error reply")
+        return t_s + 0.02
+
+    def stop_channel(self, channel, t_s, reason):
+        if not self.connected:
+            raise OSError("port closed")
+
+    def stop_all(self, t_s, reason):
+        self.stop_all_calls += 1
+        if not self.connected:
+            raise OSError("port closed")
+
+    def check(self, t_s):
+        if not self.connected:
+            raise OSError("port closed")
+
+
+POSITIVE = st.one_of(st.floats(1e-3, 1e4), st.sampled_from([1e-6, 0.05, 0.1, 0.5, 1.0, 1e6]))
+
+
+@st.composite
+def scene_settings(draw, device):
+    channels = st.tuples(st.integers(0, device.n_channels + 1)).map(tuple) | st.just(())
+    mapping = draw(st.dictionaries(st.sampled_from(MOVEMENTS), channels, max_size=4))
+    return StimSettings(
+        device=device,
+        pulse_width_us=draw(POSITIVE),
+        frequency_hz=draw(POSITIVE),
+        ramp_up_s=draw(st.one_of(st.just(0.0), POSITIVE)),
+        ramp_down_s=draw(st.one_of(st.just(0.0), POSITIVE)),
+        on_time_s=draw(POSITIVE),
+        intensity_fraction=draw(st.floats(0, 1)),
+        ramp_from_sensory_threshold=draw(st.booleans()),
+        movement_channels=mapping,
+    )
+
+
+OPS = ["onset"] * 6 + ["advance"] * 4 + [
+    "estop", "rearm", "stall", "disconnect", "reconnect", "fault_next", "all_off",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_no_scene_value_or_session_event_lets_an_unsafe_command_through(data):
+    device = data.draw(devices())
+    patient = data.draw(patients(device))
+    stim = data.draw(scene_settings(device))
+    caps = data.draw(st.one_of(st.none(), st.just(DeviceLimits(
+        model="tight", max_amplitude_ma=10.0, max_pulse_width_us=200.0, max_on_time_s=5.0))))
+    driver = LinkDriver(device.n_channels, caps)
+    clock = FakeClock(10.0)
+    try:
+        gov = SafetyGovernor(device, patient, driver, clock)
+    except SafetyLimitError:
+        return  # refused at construction: nothing can reach the driver
+    flags = {"estopped": False, "faulted": False}
+    driver.governor, driver.flags = gov, flags
+    scheduler = SyncScheduler(
+        gov, clock, command_latency(stim, motor_thresholds_ma(patient)), late_tolerance_s=0.005
+    )
+    watchdog = Watchdog(clock, 0.1, on_timeout=gov.all_off)
+    try:
+        gov.arm()
+    except StimulationError:
+        assert patient.screening.contraindications()
+
+    def run_for(dt_s, beat):
+        end = clock.now() + dt_s
+        while clock.now() < end:
+            nxt = scheduler.next_send_s()
+            step_end = min(end, clock.now() + 0.02)
+            if nxt is not None and nxt <= step_end:
+                clock.sleep_until(nxt)
+                scheduler.fire_due()
+            else:
+                clock.sleep_until(step_end)
+            if beat:
+                watchdog.beat("control")
+                watchdog.beat("render")
+            gov.poll()
+            watchdog.check()
+
+    for op in data.draw(st.lists(st.sampled_from(OPS), min_size=5, max_size=30)):
+        if op == "onset":
+            movement = data.draw(st.sampled_from(MOVEMENTS))
+            onset_s = clock.now() + data.draw(st.floats(-1.0, 3.0))
+            cmds, _untitrated = commands_for(movement, onset_s, stim, patient)
+            scheduler.schedule(onset_s, cmds)
+        elif op == "advance":
+            run_for(data.draw(st.floats(0.0, 2.0)), beat=True)
+        elif op == "stall":  # the loops stop beating: the watchdog must switch all off
+            n_before = driver.stop_all_calls
+            run_for(0.25, beat=False)
+            assert driver.stop_all_calls > n_before
+            watchdog.reset()
+        elif op == "estop":
+            gov.emergency_stop("test")
+            flags["estopped"] = True
+        elif op == "rearm":
+            if not driver.connected:
+                continue
+            try:
+                gov.rearm()
+            except StimulationError:
+                assert patient.screening.contraindications()
+            else:
+                flags["estopped"] = flags["faulted"] = False
+        elif op == "disconnect":
+            driver.connected = False
+            gov.poll()  # the health check notices the lost link
+            assert gov.state in ("faulted", "estopped")
+            flags["faulted"] = True
+        elif op == "reconnect":
+            driver.connected = True
+        elif op == "fault_next":
+            driver.fail_next = True
+        elif op == "all_off":
+            try:
+                gov.all_off("test")
+            except StimulationError:
+                assert not driver.connected
+        if gov.state == "faulted":
+            flags["faulted"] = True
+
+    for cmd, state, flags_then in driver.received:
+        assert state == "armed", cmd
+        assert not flags_then["estopped"] and not flags_then["faulted"], cmd
+        assert violations(cmd, device, patient, device.n_channels) == [], cmd
+        assert math.isfinite(cmd.onset_s)
