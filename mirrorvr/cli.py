@@ -54,9 +54,6 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     _session_arguments(demo)
-    from mirrorvr import cli_emg
-
-    cli_emg.add_commands(sub)  # mirrorvr emg ... (sets args.handler)
     return parser
 
 
@@ -294,8 +291,6 @@ def main(argv: list[str] | None = None) -> int:
             summary = run_demo(config, args.data_dir, ask_ratings=args.ask_ratings)
             print(format_summary(summary))
             return 0
-        if getattr(args, "handler", None) is not None:
-            return args.handler(args)
         parser.print_help()
         return 2
     except MirrorVRError as err:
