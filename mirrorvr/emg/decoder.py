@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mirrorvr.config import EmgSettings
+from mirrorvr.emg.blanking import ArtefactBlanker
 from mirrorvr.emg.classifier import (
     Classifier,
     MajorityVote,
@@ -129,6 +130,8 @@ class Decoder:
             self.n_channels, self.window_samples, self.increment_samples
         )
         self.vote = MajorityVote(settings.majority_vote)
+        #: Stimulation-artefact blanking before the filter (see :meth:`blank`).
+        self.blanker = ArtefactBlanker(self.n_channels)
         self.classifier: Classifier | None = None
         self.rest_mav_v: float = 0.0
         self.max_mav_v: dict[str, float] = {}
@@ -304,7 +307,8 @@ class Decoder:
             raise DecoderError(
                 f"chunk.data: shape {data.shape} does not match n_channels={self.n_channels}"
             )
-        windows, t_end = self.windower.push(chunk.t_s, self.filter.process(data))
+        raw = self.blanker.process(chunk.t_s, data)
+        windows, t_end = self.windower.push(chunk.t_s, self.filter.process(raw))
         if windows.shape[0] == 0:
             return []
         proba = classifier.predict_proba(self.features(windows))
@@ -323,6 +327,14 @@ class Decoder:
                 confidence=float(proba[i, col[movement]]) if movement in col else 0.0,
             ))
         return intents
+
+    def blank(self, t_start_s: float, t_end_s: float) -> None:
+        """Blank the raw EMG during a stimulation pulse or train (session time, s).
+
+        Call it with each EMS pulse/train interval, before its samples are decoded; see
+        :mod:`mirrorvr.emg.blanking`. Thread-safe.
+        """
+        self.blanker.blank(t_start_s, t_end_s)
 
     def save(self, path, report=None) -> None:
         """Write the trained decoder (and its CalibrationReport) to ``path`` (.npz).
@@ -346,3 +358,4 @@ class Decoder:
         self.filter.reset()
         self.windower.reset()
         self.vote.reset()
+        self.blanker.reset()

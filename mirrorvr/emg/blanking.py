@@ -1,0 +1,137 @@
+"""Blanking of stimulation artefacts in the EMG, before filtering.
+
+An EMS pulse puts a volt-scale transient on every EMG electrode near it; band-pass filters
+spread it over tens of ms and features read it as a strong contraction. The stimulation side
+knows when each pulse (or train) is delivered, so the session tells the blanker
+``blank(t_start_s, t_end_s)`` (session clock) — ideally before those samples arrive — and the
+blanker replaces every raw sample with ``t_start_s - pre_s <= t <= t_end_s + post_s``, before
+the decoder's causal filter sees it, by:
+
+``mode="fill"`` (default) a copy of the samples just before the gap (as many as the gap is
+long; a gap split across two chunks is filled per chunk), so amplitude, zero crossings and
+slope changes keep their statistics — zeros or a held value would read as flat runs to
+ZC/SSC and mislead the classifier;
+``mode="zero"`` 0 V; ``mode="hold"`` the last good sample of its channel.
+
+Intervals are kept until the stream has passed them; an interval that arrives after its
+samples were processed cannot be applied and is logged (``late_intervals`` counts them).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+
+import numpy as np
+
+from mirrorvr.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+_HISTORY = 4096  # samples of past output kept for "fill" (gaps longer than this get zeros)
+
+
+class ArtefactBlanker:
+    """Replaces samples inside registered stimulation intervals.
+
+    Parameters
+    ----------
+    n_channels : int
+    pre_s, post_s : float
+        Margins added before and after every interval, s (default 1 ms / 5 ms: the pulse
+        edge plus the amplifier's recovery).
+    mode : {"fill", "zero", "hold"}
+    """
+
+    def __init__(self, n_channels: int, pre_s: float = 0.001, post_s: float = 0.005,
+                 mode: str = "fill") -> None:
+        if int(n_channels) != n_channels or n_channels < 1:
+            raise ConfigError(f"n_channels: {n_channels!r} must be a positive integer")
+        if not (pre_s >= 0 and post_s >= 0):
+            raise ConfigError(f"pre_s, post_s: {pre_s!r}, {post_s!r} must be >= 0 s")
+        if mode not in ("fill", "zero", "hold"):
+            raise ConfigError(
+                f"mode: {mode!r} is not known (allowed: ['fill', 'zero', 'hold'])"
+            )
+        self.n_channels = int(n_channels)
+        self.pre_s, self.post_s, self.mode = float(pre_s), float(post_s), mode
+        self._lock = threading.Lock()
+        self._intervals: list[tuple[float, float]] = []
+        self._last_good = np.zeros(self.n_channels)
+        self._history = np.zeros((self.n_channels, 0))  # recent output, for "fill"
+        self._done_until_s = -math.inf
+        self.late_intervals = 0
+        self.blanked_samples = 0
+
+    def reset(self) -> None:
+        """Forget the stream position and history; registered intervals stay."""
+        with self._lock:
+            self._last_good = np.zeros(self.n_channels)
+            self._history = np.zeros((self.n_channels, 0))
+            self._done_until_s = -math.inf
+
+    def blank(self, t_start_s: float, t_end_s: float) -> None:
+        """Blank ``[t_start_s - pre_s, t_end_s + post_s]`` (session time, s). Thread-safe."""
+        if not (math.isfinite(t_start_s) and math.isfinite(t_end_s) and t_end_s >= t_start_s):
+            raise ConfigError(
+                f"t_start_s, t_end_s: {t_start_s!r}, {t_end_s!r} must be finite with end >= start"
+            )
+        lo, hi = t_start_s - self.pre_s, t_end_s + self.post_s
+        with self._lock:
+            if hi <= self._done_until_s:
+                self.late_intervals += 1
+                logger.warning("stimulation interval %.4f-%.4f s arrived after its EMG was "
+                               "decoded; not blanked", t_start_s, t_end_s)
+                return
+            self._intervals.append((lo, hi))
+
+    def process(self, t_s: np.ndarray, data: np.ndarray) -> np.ndarray:
+        """Blanked copy of ``data (n_channels, n)`` V with sample times ``t_s (n,)`` s."""
+        t = np.asarray(t_s, dtype=np.float64)
+        x = np.asarray(data, dtype=np.float64)
+        if x.ndim != 2 or x.shape[0] != self.n_channels or t.shape != (x.shape[1],):
+            raise ConfigError(
+                f"data: shape {x.shape} / t_s {t.shape} do not match "
+                f"(n_channels={self.n_channels}, n)"
+            )
+        if t.size == 0:
+            return x.copy()
+        with self._lock:
+            intervals = list(self._intervals)
+            self._done_until_s = max(self._done_until_s, float(t[-1]))
+            self._intervals = [iv for iv in self._intervals if iv[1] > t[-1]]
+        mask = np.zeros(t.size, dtype=bool)
+        for lo, hi in intervals:
+            if hi >= t[0] and lo <= t[-1]:
+                mask |= (t >= lo) & (t <= hi)
+        out = x.copy()
+        if mask.any():
+            self.blanked_samples += int(mask.sum())
+            if self.mode == "zero":
+                out[:, mask] = 0.0
+            elif self.mode == "fill":
+                self._fill(out, mask)
+            else:
+                # index of the last unmasked sample at or before each position (-1: none)
+                idx = np.where(~mask, np.arange(t.size), -1)
+                np.maximum.accumulate(idx, out=idx)
+                held = np.where(idx[None, :] >= 0, x[:, np.maximum(idx, 0)],
+                                self._last_good[:, None])
+                out[:, mask] = held[:, mask]
+        good = np.flatnonzero(~mask)
+        if good.size:
+            self._last_good = x[:, good[-1]].copy()
+        self._history = np.concatenate([self._history, out], axis=1)[:, -_HISTORY:]
+        return out
+
+    def _fill(self, out: np.ndarray, mask: np.ndarray) -> None:
+        """Replace each masked run by the as-long stretch of output just before it."""
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+        for a, b in zip(edges[::2], edges[1::2], strict=True):
+            n = b - a
+            before = np.concatenate([self._history, out[:, :a]], axis=1)
+            src = before[:, -n:] if before.shape[1] else np.zeros((out.shape[0], 0))
+            if src.shape[1] < n:  # not enough past yet: pad with zeros
+                src = np.concatenate([np.zeros((out.shape[0], n - src.shape[1])), src], axis=1)
+            out[:, a:b] = src
