@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     _session_arguments(demo)
+    from mirrorvr import cli_stim
+
+    cli_stim.add_commands(sub)  # mirrorvr stim titrate ... (sets args.handler)
     return parser
 
 
@@ -291,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
             summary = run_demo(config, args.data_dir, ask_ratings=args.ask_ratings)
             print(format_summary(summary))
             return 0
+        if getattr(args, "handler", None) is not None:
+            return args.handler(args)
         parser.print_help()
         return 2
     except MirrorVRError as err:
