@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     _session_arguments(demo)
+    from mirrorvr import cli_emg
+
+    cli_emg.add_commands(sub)  # mirrorvr emg ... (sets args.handler)
     from mirrorvr import cli_stim
 
     cli_stim.add_commands(sub)  # mirrorvr stim titrate ... (sets args.handler)

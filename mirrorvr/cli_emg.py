@@ -1,0 +1,131 @@
+"""``mirrorvr emg ...``: EMG commands for researchers and therapists.
+
+``mirrorvr emg evaluate DIR --fs HZ [--pipeline FEATURES:CLASSIFIER ...] [--json]``
+evaluates decoding pipelines on labelled recordings (``C_<class>_R_<rep>.csv``, rows =
+samples, columns = channels; see :mod:`mirrorvr.emg.evaluate`) with leave-one-repetition-out
+cross-validation, and prints accuracy per fold, the mean accuracy and the confusion matrix.
+
+Registered by :func:`mirrorvr.cli._parser` through :func:`add_commands`; each sub-command
+sets ``handler`` (``args -> exit code``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
+def _mains(text: str) -> float | None:
+    if text.lower() in ("none", "off", "0"):
+        return None
+    return _positive_float(text)
+
+
+def add_commands(subparsers) -> None:
+    """Add the ``emg`` command group to the top-level sub-parsers."""
+    emg = subparsers.add_parser("emg", help="EMG tools: offline evaluation of decoders",
+                                description="EMG tools.")
+    emg_sub = emg.add_subparsers(dest="emg_command", metavar="COMMAND")
+    emg.set_defaults(handler=lambda args: (emg.print_help(), 2)[1])
+    ev = emg_sub.add_parser(
+        "evaluate",
+        help="leave-one-repetition-out accuracy of decoding pipelines on labelled CSV files",
+        description=(
+            "Evaluate decoding pipelines on your own labelled recordings. DIR holds one CSV "
+            "file per recording named C_<class>_R_<rep>.csv (e.g. C_hand_open_R_0.csv): rows "
+            "are samples, columns are channels, an optional header row is skipped. Each file "
+            "is filtered (band-pass + mains notch, causal), cut into windows and classified; "
+            "fold r trains on every other repetition and tests on repetition r."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    ev.add_argument("directory", type=Path, metavar="DIR", help="folder of C_<class>_R_<rep>.csv")
+    ev.add_argument("--fs", type=_positive_float, required=True, metavar="HZ",
+                    help="sampling rate of the recordings, Hz")
+    ev.add_argument(
+        "--pipeline", action="append", metavar="FEATURES:CLASSIFIER",
+        help="features (a set: HTD, HTD+RMS, TDAR, HJORTH, LOGVAR, SPECTRAL, ALL; or names "
+        "joined by +, e.g. MAV+WL+AR4) and a classifier (lda, qda, svm, knn, lr, rf, mlp or "
+        "sklearn.<module>.<Class>); repeat to compare (default HTD:lda)",
+    )
+    ev.add_argument("--window-ms", type=_positive_float, default=200.0, help="window length")
+    ev.add_argument("--increment-ms", type=_positive_float, default=50.0, help="window step")
+    ev.add_argument("--keep", type=_positive_float, default=1.0, metavar="FRACTION",
+                    help="middle share of each file used (BioPatRec uses 0.7 on raw cues)")
+    ev.add_argument("--bandpass", type=_positive_float, nargs=2, default=(20.0, 450.0),
+                    metavar=("LOW", "HIGH"), help="band-pass edges, Hz")
+    ev.add_argument("--mains", type=_mains, default=50.0, metavar="HZ",
+                    help="mains notch frequency, Hz, or 'none'")
+    ev.add_argument("--no-filter", action="store_true",
+                    help="use the files as they are (already filtered)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object instead")
+    ev.set_defaults(handler=run_evaluate)
+
+
+def _format_result(result) -> str:
+    lines = [f"pipeline {result.pipeline}"]
+    for r, a, n in zip(result.fold_repetitions, result.fold_accuracies, result.fold_windows,
+                       strict=True):
+        lines.append(f"  fold repetition {r}: {a:7.2%}  ({n} windows)")
+    lines.append(f"  mean accuracy     {result.mean_accuracy:7.2%}  "
+                 f"(pooled {result.pooled_accuracy:.2%}, chance {1 / len(result.classes):.0%})")
+    width = max(8, *(len(c) for c in result.classes)) + 1
+    lines.append("  confusion (rows true, columns predicted):")
+    lines.append("  " + " " * width + "".join(f"{c[:width - 1]:>{width}}" for c in result.classes))
+    for c, row in zip(result.classes, result.confusion, strict=True):
+        lines.append(f"  {c:<{width}}" + "".join(f"{v:>{width}d}" for v in row))
+    return "\n".join(lines)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Handler of ``mirrorvr emg evaluate``."""
+    from mirrorvr.emg.evaluate import (
+        DEFAULT_PIPELINE,
+        evaluate_pipeline,
+        load_labelled_dir,
+        parse_pipeline,
+        recording_windows,
+    )
+
+    pipelines = [parse_pipeline(p) for p in (args.pipeline or [DEFAULT_PIPELINE])]
+    recordings = load_labelled_dir(args.directory)
+    windows, labels, reps = recording_windows(
+        recordings, args.fs, args.window_ms / 1000.0, args.increment_ms / 1000.0,
+        keep_fraction=args.keep,
+        bandpass_hz=None if args.no_filter else tuple(args.bandpass),
+        mains_hz=args.mains,
+    )
+    results = [evaluate_pipeline(windows, labels, reps, p, args.fs) for p in pipelines]
+    if args.json:
+        out = {
+            "directory": str(args.directory),
+            "sampling_rate_hz": args.fs,
+            "n_files": len(recordings),
+            "n_channels": int(windows.shape[1]),
+            "window_ms": args.window_ms,
+            "increment_ms": args.increment_ms,
+            "cv_scheme": "leave-one-repetition-out",
+            "results": [r.to_dict() for r in results],
+        }
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    else:
+        sys.stdout.write(
+            f"{len(recordings)} files, {windows.shape[1]} channels, {windows.shape[0]} windows "
+            f"of {args.window_ms:g} ms every {args.increment_ms:g} ms at {args.fs:g} Hz; "
+            "leave-one-repetition-out\n"
+        )
+        for r in results:
+            sys.stdout.write(_format_result(r) + "\n")
+    return 0
