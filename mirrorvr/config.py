@@ -141,6 +141,11 @@ class StimSettings(_Model):
         False,
         description="start each up-ramp at the channel's titrated sensory threshold, not 0",
     )
+    stimulate_in_calibration: bool = Field(
+        False,
+        description="stimulate with the guided (cued) calibration movements; off by default "
+        "because the stimulation would be in the EMG the decoder is trained on",
+    )
     intensity_fraction: float = Field(
         0.5,
         ge=0,

@@ -124,3 +124,37 @@ def test_a_crash_mid_train_leaves_every_channel_off_and_the_recording_readable(t
     stopped = [e for e in events if e["kind"] == "stopped"]
     assert sent and len(stopped) == len(sent)  # every train that started has stopped
     assert any("session error" in e["detail"]["reason"] for e in stopped)
+
+
+def _plan_entries(summary):
+    streams, _ = pyxdf.load_xdf(summary["recording"], dejitter_timestamps=False)
+    by_name = {s["info"]["name"][0]: s for s in streams}
+    return [json.loads(e[0]) for e in by_name["movement_plan"]["time_series"]]
+
+
+def test_guided_calibration_stimulation_is_configurable_and_exact(tmp_path):
+    data = CONFIG.model_dump(mode="json")
+    data["stim"]["stimulate_in_calibration"] = True
+    config = build_config(data)
+    clock = FakeClock(T0)
+    summary = run_demo(config, tmp_path, clock=clock, realtime=False,
+                       window=ScriptedWindow(clock, {}), renderer=NullRenderer(clock))
+    entries = _plan_entries(summary)
+    guided = [e for e in entries if e["source"] == "cue" and e["stim"]]
+    assert guided, "guided calibration movements were stimulated"
+    for e in guided:
+        sent = [s for s in e["stim"] if s["status"] == "sent"]
+        assert sent
+        for s in sent:  # every time of the chain is recorded
+            assert s["planned_send_s"] <= e["onset_s"] and s["actual_send_s"] is not None
+            assert s["predicted_contraction_s"] is not None
+        assert e["photon_s"] == pytest.approx(e["onset_s"], abs=1e-9)  # the frame was held
+        # exact up to the simulated transport jitter (uniform in [0, 1 ms])
+        assert 0.0 <= e["asynchrony_s"] <= 0.001 + 1e-9
+
+
+def test_calibration_sends_no_stimulation_by_default(tmp_path):
+    summary = _run(tmp_path, {})
+    entries = _plan_entries(summary)
+    assert not [e for e in entries if e["source"] == "cue" and e["stim"]]
+    assert [e for e in entries if e["source"] != "cue" and e["stim"]]

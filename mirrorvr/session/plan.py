@@ -32,6 +32,37 @@ class PlannedMovement:
     stim_channels: tuple[int, ...] = ()
     stim: list = field(default_factory=list)  # the scheduler's records (ScheduledStim)
 
+    def timing_record(self) -> dict:
+        """Every time known about this movement, s on the session clock (JSON-ready).
+
+        ``onset_s`` is the planned visual onset (presentation timestamp); ``photon_s`` the
+        predicted photon time of the first frame showing it (swap + display latency); per
+        stimulation channel: the planned and actual command times, the predicted contraction
+        onset and what became of the command; ``asynchrony_s`` is predicted contraction onset
+        minus photon time.
+        """
+        return {
+            "movement_id": self.movement_id,
+            "movement": self.movement,
+            "source": self.source,
+            "detected_s": self.detected_s,
+            "onset_s": self.onset_s,
+            "photon_s": self.photon_s,
+            "stim": [
+                {
+                    "channel": r.command.channel,
+                    "status": r.status,
+                    "planned_send_s": r.planned_send_s,
+                    "actual_send_s": r.actual_send_s,
+                    "predicted_contraction_s": r.predicted_onset_s,
+                    "amplitude_ma": r.command.amplitude_ma,
+                    "reason": r.reason,
+                }
+                for r in self.stim
+            ],
+            "asynchrony_s": self.asynchrony_s(),
+        }
+
     def contraction_onsets_s(self) -> list[float]:
         """Predicted contraction onsets of the trains actually sent for this movement, s."""
         return [

@@ -270,7 +270,10 @@ class SessionRunner:
         )
         self._patient_script = PatientScript(self.p.simulated_patient, script)
         if block.kind == "calibration":
-            return GuidedController(block, start, self.plan, on_onset=None)
+            # Guided onsets are known ahead, so stimulation can be exact; off by default since
+            # it would be in the EMG the decoder is trained on (stim.stimulate_in_calibration).
+            guided_stim = self._on_onset if self.cfg.stim.stimulate_in_calibration else None
+            return GuidedController(block, start, self.plan, on_onset=guided_stim)
         if block.kind == "phantom" and self.decoder is not None:
             return PhantomController(
                 self.decoder, self.plan, self.presentation_delay_s, self._on_onset
@@ -586,16 +589,7 @@ class SessionRunner:
             [entry.photon_s],
             [
                 [
-                    json.dumps(
-                        {
-                            "movement_id": entry.movement_id,
-                            "movement": entry.movement,
-                            "source": entry.source,
-                            "detected_s": entry.detected_s,
-                            "onset_s": entry.onset_s,
-                            "photon_s": entry.photon_s,
-                        }
-                    )
+                    json.dumps(entry.timing_record())
                 ]
             ],
         )
