@@ -34,5 +34,5 @@ def shader_path(name: str) -> Path:
 
 
 def model_path(name: str) -> Path:
-    """Path of a model file in ``models/``, e.g. ``model_path("hand_right.glb")``."""
+    """Path of a model file in ``models/``, e.g. ``model_path("upper_limb_right.glb")``."""
     return _find("models", name)

@@ -1,26 +1,33 @@
-"""Build ``hand_right.glb`` and ``hand_left.glb``: a skinned hand and forearm (glTF 2.0).
+"""Build the skinned limb models (glTF 2.0): ``upper_limb_{left,right}.glb`` (upper arm,
+forearm, hand) and ``lower_limb_{left,right}.glb`` (thigh, shank, foot with toes).
 
 Run ``.venv/bin/python models/build_models.py``; the output is byte-for-byte reproducible.
+Every file passes the Khronos glTF validator (``tests/test_limb_gltf_validator.py``).
 
 How
 ---
 1. The skeleton (joint positions and frames) comes from :mod:`mirrorvr.limb.skeleton`, so
    the mesh, the kinematics and the poses share one definition.
-2. The surface is the zero set of a signed distance field (SDF) made of smooth primitives per
-   segment: a flattened tapered capsule for the forearm, a rounded box for the palm, tapered
-   capsules for the thumb's three segments and each finger's three phalanges. Segments are
-   joined with a smooth minimum so the wrist, knuckles and thenar web have no creases, while
-   the fingers stay separate from each other.
-3. The SDF is sampled on a 2.4 mm grid and meshed with naive surface nets (one vertex per
-   cell the surface crosses, quads across crossing grid edges), the vertices are projected
-   onto the surface by Newton steps and the normals are the SDF gradient.
+2. The surface is the zero set of one signed distance field (SDF) made of smooth primitives
+   per segment: tapered, flattened capsules for the upper arm, forearm (with its muscle
+   bulge), thigh, shank (with the calf) and each phalanx; a rounded tapered box for the palm
+   with the knuckles (metacarpal heads) on its back and nail plates on the fingertips;
+   heel, sole, ball of the foot, malleoli, knee cap and elbow point as blended ellipsoids.
+   Segments are joined with a smooth minimum so the elbow, wrist, thumb web, knee and ankle
+   have no creases, while the fingers and toes stay separate from each other.
+3. The SDF is sampled on a regular grid (2.4 mm upper limb, 3.4 mm lower limb) and meshed
+   with naive surface nets (one vertex per cell the surface crosses, quads across crossing
+   grid edges); the vertices are projected onto the surface by Newton steps and the normals
+   are the SDF gradient.
 4. Skin weights: each joint owns some primitives; a vertex's weight for a joint falls off
-   exponentially with its distance to that joint's primitives (scale 1.8 mm), the four
-   largest are kept and normalised. So weights blend smoothly over ~1 cm at each joint.
-5. The left hand is the right one reflected across ``x = 0`` (positions, normals, joint
+   exponentially with its distance to that joint's primitives (a per-joint scale: ~2 mm at
+   the fingers, ~1-2 cm at the elbow and knee so big joints bend over a wide band), the four
+   largest are kept and normalised.
+5. The left limb is the right one reflected across ``x = 0`` (positions, normals, joint
    frames), with the triangle winding reversed to keep faces counter-clockwise.
 
-Units are metres; ``-z`` is distal, ``+y`` dorsal (palm down), the right thumb is at ``-x``.
+Units are metres; ``-z`` is distal/forward, ``+y`` up; the right thumb and big toe are at
+``-x``.
 """
 
 from __future__ import annotations
@@ -37,13 +44,14 @@ sys.path.insert(0, str(HERE.parent))
 from mirrorvr.limb.kinematics import bind_matrices  # noqa: E402
 from mirrorvr.limb.skeleton import (  # noqa: E402
     FINGERS,
+    FOOT_HEEL_Z_M,
+    FOOT_SOLE_Y_M,
     MIDLINE_REFLECTION,
     TIP_OFFSETS_M,
     skeleton,
 )
 
 GRID_M = 0.0024
-WEIGHT_SCALE_M = 0.0018
 FINGER_RADII_M = {  # at MCP, PIP, DIP, tip
     "index": (0.0095, 0.0086, 0.0077, 0.0068),
     "middle": (0.0097, 0.0088, 0.0079, 0.0070),
@@ -56,18 +64,35 @@ THUMB_RADII_M = (0.0150, 0.0108, 0.0098, 0.0085)  # CMC, MCP, IP, tip
 # --------------------------------------------------------------------------- SDF primitives
 
 
-def round_cone(p, a, b, ra, rb, squash_y=1.0):
+def round_cone(p, a, b, ra, rb, squash_y=1.0, flat=(0.0, 1.0, 0.0)):
     """Approximate distance (n,) from points p (n, 3) to a capsule a->b with radii ra->rb.
 
-    ``squash_y`` < 1 flattens the cross-section in y (dorsal-palmar).
+    ``squash_y`` < 1 flattens the cross-section along the unit direction ``flat`` (default
+    ``y``, dorsal-palmar).
     """
     ab = b - a
     t = np.clip(((p - a) @ ab) / (ab @ ab), 0.0, 1.0)
     closest = a + t[:, None] * ab
     delta = p - closest
-    delta[:, 1] /= squash_y
+    if squash_y != 1.0:
+        u = np.asarray(flat, dtype=float)
+        delta = delta + ((1.0 / squash_y - 1.0) * (delta @ u))[:, None] * u
     radius = ra + t * (rb - ra)
     return (np.linalg.norm(delta, axis=1) - radius) * squash_y
+
+
+def ellipsoid(p, center, radii):
+    """Approximate distance (n,) to an axis-aligned ellipsoid (exact on its surface)."""
+    radii = np.asarray(radii, dtype=float)
+    q = (p - center) / radii
+    return (np.linalg.norm(q, axis=1) - 1.0) * radii.min()
+
+
+def ellipsoid_in(p, frame, center, radii):
+    """Approximate distance (n,) to an ellipsoid whose axes are ``frame``'s (4, 4) axes."""
+    radii = np.asarray(radii, dtype=float)
+    q = ((p - center) @ frame[:3, :3]) / radii
+    return (np.linalg.norm(q, axis=1) - 1.0) * radii.min()
 
 
 def rounded_box(p, frame, center, half, rounding, taper):
@@ -93,11 +118,17 @@ def smin(a, b, k):
     return b + (a - b) * h - k * h * (1.0 - h)
 
 
-class HandField:
-    """The right hand's SDF, split into per-joint primitive distances."""
+class LimbField:
+    """A right limb's SDF, split into per-joint primitive distances (:meth:`parts`)."""
+
+    limb = "upper"
+    grid_m = 0.0024
+    #: Skin-weight falloff per joint, m (default for joints not listed).
+    weight_scale_m: dict[str, float] = {}
+    default_weight_scale_m = 0.0018
 
     def __init__(self):
-        self.skel = skeleton("right")
+        self.skel = skeleton("right", self.limb)
         self.world = bind_matrices(self.skel)
         self.names = self.skel.joint_names
         self.pos = {n: self.world[i, :3, 3] for i, n in enumerate(self.names)}
@@ -108,14 +139,58 @@ class HandField:
         f = self.frame[joint]
         return f[:3, 3] + f[:3, 2] * -distance_m
 
+    def _local(self, joint, offset):
+        """A point given in the joint's bind frame, world coordinates."""
+        f = self.frame[joint]
+        return f[:3, 3] + f[:3, :3] @ np.asarray(offset, dtype=float)
+
+    def gradient(self, p, eps=2e-4):
+        g = np.empty_like(p)
+        for axis in range(3):
+            e = np.zeros(3)
+            e[axis] = eps
+            g[:, axis] = (self(p + e) - self(p - e)) / (2 * eps)
+        return g
+
+    def bounds(self):
+        pts = np.array(list(self.pos.values()))
+        return pts.min(axis=0) - 0.09, pts.max(axis=0) + 0.09
+
+
+class UpperLimbField(LimbField):
+    """Upper arm, forearm and hand of the right side."""
+
+    limb = "upper"
+    grid_m = 0.0024
+    weight_scale_m = {
+        "upper_arm": 0.010,
+        "forearm": 0.012,
+        "forearm_twist": 0.018,
+        "wrist": 0.0035,
+        "thumb_cmc": 0.009,
+        "thumb_mcp": 0.004,
+        **{f"{f}_mcp": 0.003 for f in FINGERS},
+    }
+
     def parts(self, p):
-        """``{joint name: distance (n,)}`` and the groups used for blending."""
-        wrist = self.pos["wrist"]
+        """``{joint name: distance (n,)}``."""
         d = {}
-        d["forearm"] = round_cone(
-            p, np.array([0.0, -0.002, 0.012]), wrist + [0.0, 0.001, 0.006], 0.036, 0.025, 0.7
+        shoulder, elbow, wrist = self.pos["upper_arm"], self.pos["forearm"], self.pos["wrist"]
+        axis = (elbow - shoulder) / np.linalg.norm(elbow - shoulder)
+        upper = round_cone(p, shoulder - 0.03 * axis, elbow, 0.047, 0.036)
+        biceps = ellipsoid(
+            p,
+            shoulder + 0.55 * (elbow - shoulder) + np.array([0.0, 0.0, -0.014]),
+            (0.034, 0.07, 0.03),
         )
-        d["wrist"] = rounded_box(
+        d["upper_arm"] = smin(upper, biceps, 0.02)
+        mid = self.pos["forearm_twist"]
+        forearm = round_cone(p, np.array([0.0, -0.004, 0.010]), mid, 0.036, 0.031, 0.75)
+        bulge = ellipsoid(p, np.array([0.0, 0.001, -0.05]), (0.041, 0.031, 0.075))
+        olecranon = ellipsoid(p, np.array([0.0, 0.004, 0.020]), (0.022, 0.022, 0.024))
+        d["forearm"] = smin(smin(forearm, bulge, 0.02), olecranon, 0.015)
+        d["forearm_twist"] = round_cone(p, mid, wrist + [0.0, 0.001, 0.006], 0.031, 0.025, 0.7)
+        palm = rounded_box(
             p,
             self.frame["wrist"],
             np.array([-0.002, 0.001, -0.050]),
@@ -123,6 +198,13 @@ class HandField:
             0.012,
             0.84,
         )
+        knuckles = np.minimum.reduce(
+            [
+                ellipsoid(p, self.pos[f"{f}_mcp"] + [0.0, 0.0065, 0.004], (0.0085, 0.007, 0.010))
+                for f in FINGERS
+            ]
+        )
+        d["wrist"] = smin(palm, knuckles, 0.006)
         thumb = ["thumb_cmc", "thumb_mcp", "thumb_ip"]
         ends = [
             self.pos["thumb_mcp"],
@@ -134,6 +216,7 @@ class HandField:
             d[joint] = round_cone(
                 p, starts[k], ends[k], THUMB_RADII_M[k], THUMB_RADII_M[k + 1], 0.88
             )
+        d["thumb_ip"] = smin(d["thumb_ip"], self._nail(p, "thumb_ip", THUMB_RADII_M[3]), 0.002)
         for finger in FINGERS:
             r = FINGER_RADII_M[finger]
             joints = [f"{finger}_mcp", f"{finger}_pip", f"{finger}_dip"]
@@ -145,23 +228,108 @@ class HandField:
             ]
             for k, joint in enumerate(joints):
                 d[joint] = round_cone(p, starts[k], ends[k], r[k], r[k + 1], 0.9)
+            d[joints[2]] = smin(d[joints[2]], self._nail(p, joints[2], r[3]), 0.002)
         return d
+
+    def _nail(self, p, joint, radius):
+        """A thin plate on the back of the last phalanx: the suggestion of a nail."""
+        length = TIP_OFFSETS_M[joint]
+        lift = [0.0, 0.80 * radius, 0.0]
+        a = self._local(joint, np.array([0.0, 0.0, -0.45 * length]) + lift)
+        b = self._local(joint, np.array([0.0, -0.1 * radius, -(length - 0.9 * radius)]) + lift)
+        flat = self.frame[joint][:3, 1]
+        return round_cone(p, a, b, 0.62 * radius, 0.66 * radius, 0.28, flat)
 
     def __call__(self, p):
         d = self.parts(p)
-        body = smin(d["forearm"], d["wrist"], 0.022)
+        arm = smin(d["upper_arm"], d["forearm"], 0.03)
+        body = smin(arm, d["forearm_twist"], 0.03)
+        body = smin(body, d["wrist"], 0.022)
         thumb = np.minimum.reduce([d["thumb_cmc"], d["thumb_mcp"], d["thumb_ip"]])
         body = smin(body, thumb, 0.014)
         fingers = np.minimum.reduce([d[f"{f}_{j}"] for f in FINGERS for j in ("mcp", "pip", "dip")])
         return smin(body, fingers, 0.007)
 
-    def gradient(self, p, eps=2e-4):
-        g = np.empty_like(p)
-        for axis in range(3):
-            e = np.zeros(3)
-            e[axis] = eps
-            g[:, axis] = (self(p + e) - self(p - e)) / (2 * eps)
-        return g
+    def bounds(self):
+        return np.array([-0.095, -0.065, -0.475]), np.array([0.08, 0.375, 0.135])
+
+
+#: Toes of the right foot: (base, tip) relative to the ankle (m) and (base, tip) radii (m).
+TOES = (
+    ((-0.028, -0.050, -0.146), (-0.031, -0.054, -0.203), (0.0135, 0.0118)),
+    ((-0.007, -0.052, -0.150), (-0.007, -0.058, -0.195), (0.0086, 0.0074)),
+    ((0.009, -0.053, -0.145), (0.011, -0.059, -0.185), (0.0082, 0.0070)),
+    ((0.023, -0.054, -0.136), (0.026, -0.060, -0.172), (0.0078, 0.0067)),
+    ((0.036, -0.055, -0.124), (0.040, -0.061, -0.155), (0.0074, 0.0063)),
+)
+
+
+class LowerLimbField(LimbField):
+    """Thigh, shank and foot (with toes) of the right side, seated."""
+
+    limb = "lower"
+    grid_m = 0.0034
+    weight_scale_m = {"thigh": 0.014, "shank": 0.012, "foot": 0.006, "toes": 0.0025}
+
+    def parts(self, p):
+        d = {}
+        hip, knee, ankle = self.pos["thigh"], self.pos["shank"], self.pos["foot"]
+        thigh = round_cone(p, hip + [0.0, 0.0, 0.07], knee, 0.078, 0.052, 0.8)
+        quads = ellipsoid(p, knee + [0.0, 0.022, 0.16], (0.062, 0.045, 0.15))
+        patella = ellipsoid(p, knee + [0.0, 0.006, -0.042], (0.027, 0.032, 0.016))
+        d["thigh"] = smin(smin(thigh, quads, 0.03), patella, 0.015)
+        # In the shank's frame: -z down the shank, +y anterior (shin), +x lateral.
+        shank = round_cone(p, self._local("shank", [0.0, -0.004, 0.015]), ankle, 0.047, 0.028)
+        calf_center = self._local("shank", [0.004, -0.017, -0.13])
+        calf = ellipsoid_in(p, self.frame["shank"], calf_center, (0.044, 0.041, 0.095))
+        medial = ellipsoid(p, ankle + [-0.021, 0.006, 0.002], (0.013, 0.015, 0.014))
+        lateral = ellipsoid(p, ankle + [0.024, -0.004, 0.010], (0.013, 0.015, 0.014))
+        d["shank"] = smin(smin(shank, calf, 0.03), np.minimum(medial, lateral), 0.012)
+        heel = ellipsoid(
+            p, ankle + [0.0, FOOT_SOLE_Y_M + 0.031, FOOT_HEEL_Z_M - 0.032], (0.031, 0.031, 0.034)
+        )
+        sole = rounded_box(
+            p,
+            self.frame["foot"],
+            np.array([-0.004, FOOT_SOLE_Y_M + 0.023, -0.06]),
+            (0.042, 0.023, 0.088),
+            0.019,
+            0.78,
+        )
+        instep = round_cone(
+            p, ankle + [0.0, -0.005, 0.0], ankle + [-0.004, -0.035, -0.07], 0.031, 0.030, 0.75
+        )
+        toes_joint = self.pos["toes"]
+        ball = ellipsoid(p, toes_joint + [0.002, -0.002, 0.012], (0.048, 0.022, 0.026))
+        foot = smin(smin(heel, sole, 0.02), instep, 0.02)
+        d["foot"] = smin(foot, ball, 0.012)
+        toes = []
+        for k, (base, tip, radii) in enumerate(TOES):
+            base, tip = ankle + np.array(base), ankle + np.array(tip)
+            toe = round_cone(p, base, tip, radii[0], radii[1], 0.85)
+            if k == 0:
+                lift = np.array([0.0, 0.75 * radii[1], 0.0])
+                nail = round_cone(
+                    p,
+                    0.45 * base + 0.55 * tip + lift,
+                    tip + lift + [0, 0, 0.6 * radii[1]],
+                    0.7 * radii[1],
+                    0.7 * radii[1],
+                    0.3,
+                )
+                toe = smin(toe, nail, 0.002)
+            toes.append(toe)
+        d["toes"] = np.minimum.reduce(toes)
+        return d
+
+    def __call__(self, p):
+        d = self.parts(p)
+        leg = smin(d["thigh"], d["shank"], 0.035)
+        leg = smin(leg, d["foot"], 0.025)
+        return smin(leg, d["toes"], 0.007)
+
+    def bounds(self):
+        return np.array([-0.11, -0.47, -0.86]), np.array([0.11, 0.09, 0.17])
 
 
 # --------------------------------------------------------------------------- meshing
@@ -178,7 +346,9 @@ def surface_nets(field, lo, hi, h):
     axes = [np.arange(lo[i], hi[i] + h, h) for i in range(3)]
     shape = tuple(len(a) for a in axes)
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
-    f = field(grid).reshape(shape)
+    chunk = 400_000  # bounded memory: the field makes several (n, 3) temporaries
+    f = np.concatenate([field(grid[i : i + chunk]) for i in range(0, len(grid), chunk)])
+    f = f.reshape(shape)
     inside = f < 0.0
     corners = [(i, j, k) for i in (0, 1) for j in (0, 1) for k in (0, 1)]
     cshape = tuple(s - 1 for s in shape)
@@ -258,8 +428,9 @@ def skin_weights(field, vertices):
     parts = field.parts(vertices)
     names = field.names
     dist = np.stack([np.maximum(parts[n], 0.0) for n in names], axis=1)
-    logits = -(dist - dist.min(axis=1, keepdims=True)) / WEIGHT_SCALE_M
-    w = np.exp(logits)
+    scale = np.array([field.weight_scale_m.get(n, field.default_weight_scale_m) for n in names])
+    logits = -dist / scale
+    w = np.exp(logits - logits.max(axis=1, keepdims=True))
     top = np.argsort(-w, axis=1, kind="stable")[:, :4]
     wt = np.take_along_axis(w, top, axis=1)
     wt[wt < 1e-3 * wt[:, :1]] = 0.0
@@ -269,15 +440,10 @@ def skin_weights(field, vertices):
     return joints, wt
 
 
-def build_right_mesh():
+def build_right_mesh(field):
     """Positions (n, 3), normals (n, 3), faces (m, 3), joints (n, 4), weights (n, 4)."""
-    field = HandField()
-    pts = np.array(list(field.pos.values()))
-    lo = pts.min(axis=0) - 0.045
-    hi = pts.max(axis=0) + 0.045
-    lo[2] -= 0.01
-    hi[2] += 0.02
-    vertices, faces = surface_nets(field, lo, hi, GRID_M)
+    lo, hi = field.bounds()
+    vertices, faces = surface_nets(field, lo, hi, field.grid_m)
     vertices = project(field, vertices)
     faces = orient_outward(field, vertices, faces)
     normals = field.gradient(vertices)
@@ -307,13 +473,20 @@ def _quaternion_xyzw(m):
     return q / np.linalg.norm(q)
 
 
-def write_glb(path, side, positions, normals, faces, joints, weights, skel):
+def write_glb(path, name, positions, normals, faces, joints, weights, skel):
     """Write a skinned mesh and its joint hierarchy as a binary glTF 2.0 file."""
     positions = positions.astype(np.float32)
     normals = normals.astype(np.float32)
     index_type = np.uint16 if len(positions) < 65536 else np.uint32
     indices = faces.astype(index_type).reshape(-1)
-    inverse_bind = np.linalg.inv(bind_matrices(skel)).astype(np.float32)
+    bind = bind_matrices(skel)
+    # Rigid inverse [R^T, -R^T t], exact and the same on every machine (no LAPACK).
+    inverse_bind = np.zeros_like(bind)
+    rt = bind[:, :3, :3].transpose(0, 2, 1)
+    inverse_bind[:, :3, :3] = rt
+    inverse_bind[:, :3, 3] = -np.einsum("nij,nj->ni", rt, bind[:, :3, 3])
+    inverse_bind[:, 3, 3] = 1.0
+    inverse_bind = inverse_bind.astype(np.float32)
     # glTF stores matrices column-major: the transpose of row-major numpy, flattened.
     ibm = np.ascontiguousarray(inverse_bind.transpose(0, 2, 1))
 
@@ -349,7 +522,7 @@ def write_glb(path, side, positions, normals, faces, joints, weights, skel):
     a_ibm = add(ibm.reshape(-1, 16), None, pygltflib.FLOAT, pygltflib.MAT4)
 
     n_joints = skel.n_joints
-    nodes = [pygltflib.Node(name=f"hand_{side}", mesh=0, skin=0)]
+    nodes = [pygltflib.Node(name=name, mesh=0, skin=0)]
     for j, name in enumerate(skel.joint_names):
         local = skel.rest_local[j]
         children = [1 + c for c in range(n_joints) if skel.parents[c] == j]
@@ -365,11 +538,11 @@ def write_glb(path, side, positions, normals, faces, joints, weights, skel):
     gltf = pygltflib.GLTF2(
         asset=pygltflib.Asset(version="2.0", generator="mirrorvr models/build_models.py"),
         scene=0,
-        scenes=[pygltflib.Scene(name=f"hand_{side}", nodes=[0, 1])],
+        scenes=[pygltflib.Scene(name=name, nodes=[0, 1])],
         nodes=nodes,
         meshes=[
             pygltflib.Mesh(
-                name=f"hand_{side}",
+                name=name,
                 primitives=[
                     pygltflib.Primitive(
                         attributes=pygltflib.Attributes(
@@ -391,7 +564,7 @@ def write_glb(path, side, positions, normals, faces, joints, weights, skel):
         ],
         skins=[
             pygltflib.Skin(
-                name=f"hand_{side}_skin",
+                name=f"{name}_skin",
                 inverseBindMatrices=a_ibm,
                 skeleton=1,
                 joints=list(range(1, 1 + n_joints)),
@@ -406,32 +579,26 @@ def write_glb(path, side, positions, normals, faces, joints, weights, skel):
 
 
 def main() -> None:
-    positions, normals, faces, joints, weights = build_right_mesh()
-    write_glb(
-        HERE / "hand_right.glb",
-        "right",
-        positions,
-        normals,
-        faces,
-        joints,
-        weights,
-        skeleton("right"),
-    )
     r = MIDLINE_REFLECTION[:3, :3]
-    write_glb(
-        HERE / "hand_left.glb",
-        "left",
-        positions @ r,
-        normals @ r,
-        faces[:, ::-1],
-        joints,
-        weights,
-        skeleton("left"),
-    )
-    sys.stdout.write(
-        f"wrote hand_right.glb and hand_left.glb: {len(positions)} vertices, "
-        f"{len(faces)} triangles, {skeleton('right').n_joints} joints\n"
-    )
+    for field in (UpperLimbField(), LowerLimbField()):
+        positions, normals, faces, joints, weights = build_right_mesh(field)
+        name = f"{field.limb}_limb"
+        for side in ("right", "left"):
+            mirrored = side == "left"
+            write_glb(
+                HERE / f"{name}_{side}.glb",
+                f"{name}_{side}",
+                positions @ r if mirrored else positions,
+                normals @ r if mirrored else normals,
+                faces[:, ::-1] if mirrored else faces,
+                joints,
+                weights,
+                skeleton(side, field.limb),
+            )
+        sys.stdout.write(
+            f"wrote {name}_right.glb and {name}_left.glb: {len(positions)} vertices, "
+            f"{len(faces)} triangles, {field.skel.n_joints} joints\n"
+        )
 
 
 if __name__ == "__main__":

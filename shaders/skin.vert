@@ -6,6 +6,7 @@
 //   in_normal    (location 1) vec3   bind-pose normal, model space
 //   in_joints_0  (location 2) uvec4  joint indices
 //   in_weights_0 (location 3) vec4   joint weights, sum 1
+//   in_distal    (location 4) float  distance from the root joint along the limb, bind pose, m
 // Uniforms:
 //   u_model            mat4  model -> world (placement of the forearm on the table)
 //   u_view             mat4  world -> eye
@@ -14,6 +15,7 @@
 // Outputs:
 //   v_world_position   vec3  world-space position, m
 //   v_normal           vec3  world-space normal (not normalised)
+//   v_distal           float in_distal, passed through (residual / virtual part split)
 // Defines:
 //   CPU_SKINNED  positions/normals arrive already skinned; joints, weights and
 //                u_joint_matrices are unused (the benchmark's naive peer).
@@ -24,6 +26,7 @@
 
 layout(location = 0) in vec3 in_position;
 layout(location = 1) in vec3 in_normal;
+layout(location = 4) in float in_distal;
 #ifndef CPU_SKINNED
 layout(location = 2) in uvec4 in_joints_0;
 layout(location = 3) in vec4 in_weights_0;
@@ -36,21 +39,27 @@ uniform mat4 u_projection;
 
 out vec3 v_world_position;
 out vec3 v_normal;
+out float v_distal;
 
 void main() {
+    v_distal = in_distal;
 #ifdef CPU_SKINNED
     vec4 position = vec4(in_position, 1.0);
     vec3 normal = in_normal;
+    mat4 skin_for_normals = mat4(1.0);
 #else
     mat4 skin = in_weights_0.x * u_joint_matrices[in_joints_0.x]
               + in_weights_0.y * u_joint_matrices[in_joints_0.y]
               + in_weights_0.z * u_joint_matrices[in_joints_0.z]
               + in_weights_0.w * u_joint_matrices[in_joints_0.w];
     vec4 position = skin * vec4(in_position, 1.0);
-    vec3 normal = mat3(skin) * in_normal;
+    vec3 normal = in_normal;
+    mat4 skin_for_normals = skin;
 #endif
     vec4 world = u_model * position;
     v_world_position = world.xyz;
-    v_normal = mat3(u_model) * normal;  // rigid placement: no inverse-transpose needed
+    // Placement is rigid, possibly a reflection (mirror views); the skinning matrices may
+    // scale segments (per-patient size), so normals use the inverse transpose.
+    v_normal = mat3(u_model) * (transpose(inverse(mat3(skin_for_normals))) * normal);
     gl_Position = u_projection * u_view * world;
 }

@@ -14,9 +14,11 @@ from mirrorvr.limb.poses import target_pose
 from mirrorvr.limb.skeleton import skeleton
 
 
+@pytest.mark.parametrize("limb", ["upper", "lower"])
 @pytest.mark.parametrize("side", ["left", "right"])
-def test_model_loads_with_a_consistent_skin(side):
-    model = load_limb_model(side)
+def test_model_loads_with_a_consistent_skin(side, limb):
+    model = load_limb_model(side, limb)
+    assert model.limb == limb and model.side == side
     n = len(model.positions)
     assert n > 1000
     assert model.positions.dtype == np.float32 and model.positions.shape == (n, 3)
@@ -25,8 +27,9 @@ def test_model_loads_with_a_consistent_skin(side):
     assert model.indices.dtype == np.uint32 and model.indices.shape[1] == 3
     assert model.joints.shape == (n, 4) and model.weights.shape == (n, 4)
     np.testing.assert_allclose(model.weights.sum(axis=1), 1.0, atol=1e-6)
-    assert model.joints.max() < model.n_joints == len(model.inverse_bind) == skeleton(side).n_joints
-    assert model.joint_names == skeleton(side).joint_names
+    skel = skeleton(side, limb)
+    assert model.joints.max() < model.n_joints == len(model.inverse_bind) == skel.n_joints
+    assert model.joint_names == skel.joint_names
     np.testing.assert_allclose(
         model.inverse_bind @ bind_matrices(model),
         np.tile(np.eye(4), (model.n_joints, 1, 1)),
@@ -36,15 +39,26 @@ def test_model_loads_with_a_consistent_skin(side):
     assert len(used) == model.n_joints  # every joint moves some skin
 
 
-def test_model_dimensions_are_a_human_forearm_and_hand():
-    model = load_limb_model("right")
-    extent = model.positions.max(axis=0) - model.positions.min(axis=0)
-    assert 0.42 < extent[2] < 0.50  # forearm ~0.26 m + hand ~0.19 m (+ rounded ends)
-    assert 0.08 < extent[0] < 0.15  # palm width plus the thumb
+def test_model_dimensions_are_a_human_arm_and_leg():
+    arm = load_limb_model("right", "upper")
+    extent = arm.positions.max(axis=0) - arm.positions.min(axis=0)
+    # elbow (behind it, the olecranon) to the fingertips: forearm ~0.26 m + hand ~0.19 m
+    hand_end = arm.positions[:, 2].min()
+    assert -0.47 < hand_end < -0.43
+    assert 0.33 < extent[1] < 0.43  # shoulder above the elbow on the table
+    assert 0.09 < extent[0] < 0.16  # palm width plus the thumb / upper-arm girth
+    leg = load_limb_model("right", "lower")
+    low, high = leg.positions.min(axis=0), leg.positions.max(axis=0)
+    assert 0.40 < -low[1] < 0.46  # hip height above the sole when seated
+    assert 0.10 < high[0] - low[0] < 0.20  # thigh width
+    # Each joint's neighbourhood has skin: the toes reach ~5 cm past the toe joint.
+    toes = leg.positions[leg.joints[:, 0] == leg.joint_names.index("toes")]
+    assert len(toes) > 200
 
 
-def test_left_model_is_the_reflected_right_model_with_outward_faces():
-    left, right = load_limb_model("left"), load_limb_model("right")
+@pytest.mark.parametrize("limb", ["upper", "lower"])
+def test_left_model_is_the_reflected_right_model_with_outward_faces(limb):
+    left, right = load_limb_model("left", limb), load_limb_model("right", limb)
     np.testing.assert_allclose(left.positions, reflect_points(right.positions), atol=1e-7)
     for model in (left, right):
         tri = model.positions[model.indices].astype(float)
@@ -53,9 +67,10 @@ def test_left_model_is_the_reflected_right_model_with_outward_faces():
         assert signed_volume > 0  # counter-clockwise faces, outward normals
 
 
-def test_skinned_mirror_pose_gives_reflected_vertices():
-    pose = target_pose("hand_close", 1.0, "right")
-    right, left = load_limb_model("right"), load_limb_model("left")
+@pytest.mark.parametrize("movement", ["hand_close", "key_grip", "ankle_inversion", "knee_flexion"])
+def test_skinned_mirror_pose_gives_reflected_vertices(movement):
+    pose = target_pose(movement, 1.0, "right")
+    right, left = load_limb_model("right", pose.limb), load_limb_model("left", pose.limb)
     vr = skin_vertices(skinning_matrices(right, pose), right.positions, right.joints, right.weights)
     vl = skin_vertices(
         skinning_matrices(left, mirror_pose(pose)), left.positions, left.joints, left.weights
@@ -74,7 +89,7 @@ def test_malformed_files_raise_model_error(tmp_path):
 
     from mirrorvr.resources import model_path
 
-    gltf = pygltflib.GLTF2().load(str(model_path("hand_right.glb")))
+    gltf = pygltflib.GLTF2().load(str(model_path("upper_limb_right.glb")))
     gltf.nodes[2].name = "elbow"  # the wrist joint renamed
     renamed = tmp_path / "renamed.glb"
     gltf.save_binary(str(renamed))
@@ -92,7 +107,7 @@ def test_models_are_reproducible(tmp_path):
     """Rebuilding gives the same skinning data (geometry is deterministic)."""
     from mirrorvr.resources import model_path
 
-    before = model_path("hand_right.glb").read_bytes()
+    before = model_path("upper_limb_right.glb").read_bytes()
     script = model_path("build_models.py")
     copy = tmp_path / "models"
     copy.mkdir()
@@ -105,7 +120,10 @@ def test_models_are_reproducible(tmp_path):
         capture_output=True,
         env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
     )
-    assert (copy / "hand_right.glb").read_bytes() == before
+    assert (copy / "upper_limb_right.glb").read_bytes() == before
+    assert (copy / "lower_limb_left.glb").read_bytes() == model_path(
+        "lower_limb_left.glb"
+    ).read_bytes()
 
 
 def test_importing_scene_and_limb_does_not_import_pygame_or_opengl():

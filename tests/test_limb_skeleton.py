@@ -5,12 +5,14 @@ import pytest
 
 from mirrorvr.errors import ConfigError
 from mirrorvr.limb.skeleton import (
+    BIND_RAD,
     DOF_NAMES,
     JOINT_NAMES,
     LOWER_RAD,
     N_DOFS,
     UPPER_RAD,
     Pose,
+    limb_spec,
     skeleton,
 )
 
@@ -29,7 +31,31 @@ def test_required_joints_and_dofs_exist():
         "little_dip_flexion",
     ]:
         assert dof in DOF_NAMES
-    assert np.all(LOWER_RAD < 0) and np.all(UPPER_RAD > 0)  # rest (0) is always reachable
+    assert np.all(LOWER_RAD <= BIND_RAD) and np.all(BIND_RAD <= UPPER_RAD)  # rest is reachable
+    for limb in ("upper", "lower"):
+        spec = limb_spec(limb)
+        assert np.all(spec.lower_rad < spec.upper_rad)
+        assert np.all((spec.lower_rad <= spec.bind_rad) & (spec.bind_rad <= spec.upper_rad))
+    for dof in ["knee_flexion", "ankle_dorsiflexion", "ankle_inversion", "toe_flexion"]:
+        assert dof in limb_spec("lower").dof_names
+    assert {"upper_arm", "forearm", "wrist"} <= set(JOINT_NAMES)
+
+
+def test_anatomical_limits_in_degrees():
+    """Ranges of motion (AAOS / Norkin & White) within a few degrees."""
+
+    def deg(limb, dof):
+        spec = limb_spec(limb)
+        i = spec.dof_index(dof)
+        return np.degrees(spec.lower_rad[i]), np.degrees(spec.upper_rad[i])
+
+    assert deg("upper", "elbow_flexion") == pytest.approx((0, 145), abs=1)
+    assert deg("upper", "wrist_flexion") == pytest.approx((-69, 80), abs=2)
+    assert deg("upper", "index_pip_flexion")[1] == pytest.approx(109, abs=2)
+    assert deg("lower", "knee_flexion")[1] == pytest.approx(140, abs=1)
+    assert deg("lower", "ankle_dorsiflexion") == pytest.approx((-50, 20), abs=1)
+    assert deg("lower", "ankle_inversion") == pytest.approx((-15, 35), abs=1)
+    assert deg("lower", "toe_flexion") == pytest.approx((-69, 40), abs=2)
 
 
 def test_parents_before_children():
@@ -45,6 +71,9 @@ def test_rest_and_named_angles():
     assert pose.angle("wrist_flexion") == 0.5
     assert pose.angle("index_pip_flexion") == 1.0
     assert pose.angle("middle_pip_flexion") == 0.0
+    assert pose.angle("elbow_flexion") == pytest.approx(BIND_RAD[DOF_NAMES.index("elbow_flexion")])
+    leg = Pose.from_angles("right", "lower", knee_flexion=0.3)
+    assert leg.limb == "lower" and leg.angle("knee_flexion") == 0.3
     with pytest.raises(ValueError):
         pose.angles[0] = 1.0  # read-only
 
@@ -66,7 +95,9 @@ def test_bad_side_shape_and_names_are_refused():
     with pytest.raises(ConfigError, match=r"shape \(3,\)"):
         Pose("left", np.zeros(3))
     with pytest.raises(ConfigError, match="not a degree of freedom"):
-        Pose.rest("left").with_angles(elbow_flexion=0.1)
+        Pose.rest("left").with_angles(knee_flexion=0.1)
+    with pytest.raises(ConfigError, match="limb: 'middle'"):
+        Pose.rest("left", "middle")
     with pytest.raises(ConfigError, match="not finite"):
         Pose.unchecked("left", np.full(N_DOFS, np.nan))
 
@@ -77,6 +108,7 @@ def test_clipped_brings_unchecked_pose_into_limits():
     clipped = raw.clipped()
     assert clipped.within_limits()
     np.testing.assert_array_equal(clipped.angles, UPPER_RAD)
+    assert Pose.unchecked("left", np.full(5, 9.0), "lower").clipped().within_limits()
     np.testing.assert_array_equal(
         Pose.unchecked("right", np.full(N_DOFS, -10.0)).clipped().angles, LOWER_RAD
     )

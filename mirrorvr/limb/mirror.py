@@ -27,8 +27,8 @@ def other_side(side: str) -> str:
 def mirror_pose(pose: Pose) -> Pose:
     """The same joint angles on the other side."""
     if pose.within_limits():
-        return Pose(other_side(pose.side), pose.angles)
-    return Pose.unchecked(other_side(pose.side), pose.angles)
+        return Pose(other_side(pose.side), pose.angles, pose.limb)
+    return Pose.unchecked(other_side(pose.side), pose.angles, pose.limb)
 
 
 def reflect_points(points: np.ndarray) -> np.ndarray:

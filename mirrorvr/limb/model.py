@@ -1,5 +1,8 @@
 """Load a skinned limb model (.glb) into plain numpy arrays.
 
+Files: ``models/upper_limb_<side>.glb`` and ``models/lower_limb_<side>.glb`` (built by
+``models/build_models.py``).
+
 The geometry comes through trimesh (``force="mesh", process=False`` keeps the vertex order);
 trimesh drops the skin, so the joints, weights and inverse binds are read with pygltflib from
 the same file. Anything malformed is a :class:`~mirrorvr.errors.ModelError` that names the
@@ -16,8 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from mirrorvr.errors import ModelError
-from mirrorvr.limb.skeleton import check_side, skeleton
+from mirrorvr.limb.kinematics import bind_matrices
+from mirrorvr.limb.skeleton import TIP_OFFSETS_M, check_limb, check_side, skeleton
 from mirrorvr.resources import model_path
+
+#: The main chain of each limb (joints from the root to the end), for ``distal_m``.
+MAIN_CHAIN: dict[str, tuple[str, ...]] = {
+    "upper": ("upper_arm", "forearm", "wrist", "middle_mcp", "middle_pip", "middle_dip"),
+    "lower": ("thigh", "shank", "foot", "toes"),
+}
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +59,12 @@ class LimbModel:
     parents : (n_joints,) int, -1 for the root
     rest_local : (n_joints, 4, 4) float64, each joint relative to its parent
     inverse_bind : (n_joints, 4, 4) float64
+    limb : str
+        ``"upper"`` or ``"lower"``.
+    distal_m : (n,) float32
+        Each vertex's distance from the root joint along the limb's main chain (shoulder ->
+        elbow -> wrist -> middle finger, or hip -> knee -> ankle -> toes), bind pose, m: where
+        an amputation level cuts.
     """
 
     side: str
@@ -62,6 +78,8 @@ class LimbModel:
     parents: np.ndarray
     rest_local: np.ndarray
     inverse_bind: np.ndarray
+    limb: str = "upper"
+    distal_m: np.ndarray | None = None
 
     @property
     def n_joints(self) -> int:
@@ -146,11 +164,41 @@ def _read_skin(path: Path):
     return names, parents, rest_local, inverse_bind, joints, weights.astype(np.float32)
 
 
-def load_limb_model_file(path: str | Path, side: str) -> LimbModel:
-    """Load and check a skinned limb model from ``path`` for ``side``."""
+def chain_points(skel, limb: str) -> np.ndarray:
+    """Bind-pose points of the main chain incl. the end tip, (k, 3) float, model space."""
+    world = bind_matrices(skel)
+    names = list(skel.joint_names)
+    chain = MAIN_CHAIN[limb]
+    points = [world[names.index(j), :3, 3] for j in chain]
+    end = world[names.index(chain[-1])]
+    points.append(end[:3, 3] - end[:3, 2] * TIP_OFFSETS_M[chain[-1]])
+    return np.array(points)
+
+
+def distal_coordinate(positions: np.ndarray, chain: np.ndarray) -> np.ndarray:
+    """Arc length (n,) along the polyline ``chain`` (k, 3) of each point's nearest point, m."""
+    positions = np.asarray(positions, dtype=float)
+    best = np.full(len(positions), np.inf)
+    arc = np.zeros(len(positions))
+    start = 0.0
+    for a, b in zip(chain[:-1], chain[1:], strict=True):
+        ab = b - a
+        length = float(np.linalg.norm(ab))
+        t = np.clip(((positions - a) @ ab) / (length * length), 0.0, 1.0)
+        dist = np.linalg.norm(positions - (a + t[:, None] * ab), axis=1)
+        closer = dist < best
+        best[closer] = dist[closer]
+        arc[closer] = start + t[closer] * length
+        start += length
+    return arc.astype(np.float32)
+
+
+def load_limb_model_file(path: str | Path, side: str, limb: str = "upper") -> LimbModel:
+    """Load and check a skinned ``limb`` model from ``path`` for ``side``."""
     import trimesh
 
     check_side(side)
+    check_limb(limb)
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: file does not exist")
@@ -166,10 +214,10 @@ def load_limb_model_file(path: str | Path, side: str) -> LimbModel:
     n = len(positions)
     normals = np.asarray(mesh.vertex_normals, dtype=np.float32)
 
-    expected = skeleton(side)
+    expected = skeleton(side, limb)
     if names != expected.joint_names:
         raise ModelError(
-            f"{path}: joint names {list(names)} differ from the {side} skeleton's "
+            f"{path}: joint names {list(names)} differ from the {side} {limb}-limb skeleton's "
             f"{list(expected.joint_names)}"
         )
     if not np.array_equal(parents, expected.parents):
@@ -195,7 +243,18 @@ def load_limb_model_file(path: str | Path, side: str) -> LimbModel:
         )
     if indices.size == 0 or indices.max() >= n:
         raise ModelError(f"{path}: triangle indices are empty or out of range")
-    for arr in (positions, normals, indices, joints, weights, parents, rest_local, inverse_bind):
+    distal = distal_coordinate(positions, chain_points(expected, limb))
+    for arr in (
+        positions,
+        normals,
+        indices,
+        joints,
+        weights,
+        parents,
+        rest_local,
+        inverse_bind,
+        distal,
+    ):
         arr.setflags(write=False)
     logger.debug(
         "loaded %s: %d vertices, %d triangles, %d joints", path, n, len(indices), len(names)
@@ -212,11 +271,17 @@ def load_limb_model_file(path: str | Path, side: str) -> LimbModel:
         parents,
         rest_local,
         inverse_bind,
+        limb,
+        distal,
     )
 
 
-@functools.lru_cache(maxsize=2)
-def load_limb_model(side: str) -> LimbModel:
-    """The packaged model of ``side``: ``models/hand_<side>.glb`` (cached, read-only arrays)."""
-    check_side(side)
-    return load_limb_model_file(model_path(f"hand_{side}.glb"), side)
+def model_file_name(side: str, limb: str = "upper") -> str:
+    """File name of the packaged model, e.g. ``"upper_limb_right.glb"``."""
+    return f"{check_limb(limb)}_limb_{check_side(side)}.glb"
+
+
+@functools.lru_cache(maxsize=4)
+def load_limb_model(side: str, limb: str = "upper") -> LimbModel:
+    """The packaged model of ``side`` and ``limb`` (cached, read-only arrays)."""
+    return load_limb_model_file(model_path(model_file_name(side, limb)), side, limb)

@@ -1,7 +1,8 @@
 """HUD text: pygame.font renders text into RGBA textures drawn as alpha-blended screen quads.
 
-Two slots: the cue (large, top centre) and the status line (small, bottom left). A slot's
-texture is rebuilt only when its text changes.
+Three slots: the cue (large, top centre), the status line (small, bottom left) and the
+therapist's frame-timing overlay (small, bottom right). A slot's texture is rebuilt only when its
+text changes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 CUE_RGB = (255, 255, 255)
 STATUS_RGB = (235, 240, 245)
+TIMING_RGB = (255, 236, 150)
 SHADOW_RGBA = (20, 30, 40, 150)
 
 
@@ -56,7 +58,7 @@ class HudText:
         self.width = width
         self.height = height
         self.program = ShaderProgram("hud.vert", "hud.frag")
-        self.slots = {"cue": _Slot(), "status": _Slot()}
+        self.slots = {"cue": _Slot(), "status": _Slot(), "timing": _Slot()}
         self.cue_px = max(18, int(height * 0.075))
         self.status_px = max(12, int(height * 0.035))
 
@@ -95,10 +97,11 @@ class HudText:
         top = 1.0 - 2.0 * y_px / self.height
         return (left, top - 2.0 * h / self.height, left + 2.0 * w / self.width, top)
 
-    def draw(self, cue_text: str, status_text: str, empty_vao: int) -> None:
-        """Draw both texts (empty text draws nothing). Depth test must be off."""
+    def draw(self, cue_text: str, status_text: str, empty_vao: int, timing_text: str = "") -> None:
+        """Draw the texts (empty text draws nothing). Depth test must be off."""
         self._update(self.slots["cue"], cue_text, self.cue_px, CUE_RGB)
         self._update(self.slots["status"], status_text, self.status_px, STATUS_RGB)
+        self._update(self.slots["timing"], timing_text, self.status_px, TIMING_RGB)
         visible = [(name, s) for name, s in self.slots.items() if s.text and s.texture]
         if not visible:
             return
@@ -112,6 +115,9 @@ class HudText:
         for name, slot in visible:
             if name == "cue":
                 rect = self._rect((self.width - slot.size[0]) / 2, margin, slot)
+            elif name == "timing":
+                x = self.width - margin - slot.size[0]
+                rect = self._rect(x, self.height - margin - slot.size[1], slot)
             else:
                 rect = self._rect(margin, self.height - margin - slot.size[1], slot)
             self.program.set_uniform("u_rect", rect)

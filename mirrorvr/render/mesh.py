@@ -23,6 +23,7 @@ ATTRIBUTE_LOCATIONS: dict[str, int] = {
     "in_normal": 1,
     "in_joints_0": 2,
     "in_weights_0": 3,
+    "in_distal": 4,
 }
 
 

@@ -1,9 +1,16 @@
 """What the renderer draws, as plain data (no OpenGL, no pygame).
 
 World space is metres: ``+x`` to the patient's right, ``+y`` up, ``-z`` away from the patient.
-The table top is the ``y = 0`` plane. The patient sits at the near edge; the camera is at eye
-height on the midline, looking down at both forearms, and everything (camera, table, arm
-layout, light) is symmetric about ``x = 0`` so a mirrored scene renders as a mirrored image.
+Two scenes:
+
+* **upper limb** (:meth:`SceneLayout.upper`): seated at a table whose top is the ``y = 0``
+  plane; both arms rest on it, elbows near the edge; the camera is at the patient's seated
+  eye height on the midline, looking down at the forearms and hands.
+* **lower limb** (:meth:`SceneLayout.lower`): seated on a chair, the floor is ``y = 0``;
+  both legs are visible from the thighs to the toes.
+
+Everything (camera, furniture, limb layout, light) is symmetric about ``x = 0`` so a mirrored
+scene renders as a mirrored image.
 """
 
 from __future__ import annotations
@@ -14,7 +21,13 @@ import numpy as np
 
 from mirrorvr.errors import ConfigError
 from mirrorvr.limb.mirror import reflect_matrix
-from mirrorvr.limb.skeleton import Pose, check_side, rotation_matrix, translation_matrix
+from mirrorvr.limb.skeleton import (
+    Pose,
+    check_limb,
+    check_side,
+    rotation_matrix,
+    translation_matrix,
+)
 
 
 def look_at(eye, target, up=(0.0, 1.0, 0.0)) -> np.ndarray:
@@ -63,9 +76,9 @@ class Camera:
     near_m, far_m : float
     """
 
-    eye_m: tuple[float, float, float] = (0.0, 0.40, 0.24)
-    target_m: tuple[float, float, float] = (0.0, 0.0, -0.34)
-    fov_y_deg: float = 55.0
+    eye_m: tuple[float, float, float] = (0.0, 0.42, 0.26)
+    target_m: tuple[float, float, float] = (0.0, 0.0, -0.30)
+    fov_y_deg: float = 62.0
     near_m: float = 0.03
     far_m: float = 20.0
 
@@ -76,9 +89,16 @@ class Camera:
                 "midline (x = 0)"
             )
 
-    def view_matrix(self) -> np.ndarray:
-        """World -> eye, (4, 4) float."""
-        return look_at(self.eye_m, self.target_m)
+    def view_matrix(self, eye_offset_m: float = 0.0) -> np.ndarray:
+        """World -> eye, (4, 4) float.
+
+        ``eye_offset_m`` shifts the eye sideways along the camera's right axis (stereo: minus
+        and plus half the interpupillary distance); the view direction stays parallel.
+        """
+        view = look_at(self.eye_m, self.target_m)
+        if eye_offset_m:
+            view = translation_matrix((-eye_offset_m, 0.0, 0.0)) @ view
+        return view
 
     def projection_matrix(self, aspect: float) -> np.ndarray:
         """Eye -> clip for ``aspect`` = width / height, (4, 4) float."""
@@ -110,6 +130,30 @@ class ArmLayout:
             translation_matrix(self.right_root_m)
             @ rotation_matrix((0.0, 1.0, 0.0), self.yaw_rad)
             @ rotation_matrix((1.0, 0.0, 0.0), self.pitch_rad)
+        )
+        return right if side == "right" else reflect_matrix(right)
+
+
+@dataclass(frozen=True)
+class LegLayout:
+    """Where each leg is when seated; the left one is the right one reflected.
+
+    Attributes
+    ----------
+    right_hip_m : (3,) float
+        Position of the right hip joint (the lower-limb model's root), m.
+    yaw_rad : float
+        Rotation of the right leg about ``+y``; negative turns the foot outwards.
+    """
+
+    right_hip_m: tuple[float, float, float] = (0.105, 0.426, 0.02)
+    yaw_rad: float = -0.06
+
+    def placement(self, side: str) -> np.ndarray:
+        """Model -> world transform of ``side``'s leg model, (4, 4) float (rigid, det +1)."""
+        check_side(side)
+        right = translation_matrix(self.right_hip_m) @ rotation_matrix(
+            (0.0, 1.0, 0.0), self.yaw_rad
         )
         return right if side == "right" else reflect_matrix(right)
 
@@ -152,6 +196,21 @@ class Room:
     light_direction: tuple[float, float, float] = (0.0, 0.88, 0.47)
 
 
+def _chair_room() -> Room:
+    """A calm room for the seated lower-limb scene: floor at ``y = 0``, a chair, a rug."""
+    seat = Box((0.0, 0.34, 0.12), (0.50, 0.04, 0.46), (0.30, 0.36, 0.42))
+    legs = tuple(
+        Box((sx * 0.22, 0.16, z), (0.035, 0.32, 0.035), (0.24, 0.28, 0.32))
+        for sx in (-1.0, 1.0)
+        for z in (-0.08, 0.32)
+    )
+    rug = Box((0.0, 0.004, -0.35), (1.4, 0.008, 1.0), (0.40, 0.47, 0.52))
+    return Room(
+        floor=Box((0.0, -0.02, -1.0), (8.0, 0.04, 8.0), (0.42, 0.45, 0.48)),
+        table=(rug, seat, *legs),
+    )
+
+
 @dataclass(frozen=True)
 class SceneState:
     """One frame's content.
@@ -182,29 +241,96 @@ class SceneState:
             raise ConfigError(f"left_pose.side: {self.left_pose.side!r}, expected 'left'")
         if self.right_pose.side != "right":
             raise ConfigError(f"right_pose.side: {self.right_pose.side!r}, expected 'right'")
+        if self.left_pose.limb != self.right_pose.limb:
+            raise ConfigError(
+                f"right_pose.limb: {self.right_pose.limb!r} differs from left_pose.limb "
+                f"{self.left_pose.limb!r} (both sides show the same limb)"
+            )
         check_side(self.affected_side)
         if self.ghost_pose is not None and self.ghost_pose.side != self.affected_side:
             raise ConfigError(
                 f"ghost_pose.side: {self.ghost_pose.side!r} differs from affected_side "
                 f"{self.affected_side!r}"
             )
+        if self.ghost_pose is not None and self.ghost_pose.limb != self.limb:
+            raise ConfigError(
+                f"ghost_pose.limb: {self.ghost_pose.limb!r} differs from the scene's {self.limb!r}"
+            )
+
+    @property
+    def limb(self) -> str:
+        """``"upper"`` or ``"lower"``: the limb both poses belong to."""
+        return self.left_pose.limb
 
     def pose(self, side: str) -> Pose:
         """The pose of ``side``."""
         return self.left_pose if check_side(side) == "left" else self.right_pose
 
     @classmethod
-    def at_rest(cls, **kwargs) -> SceneState:
-        """Both hands in the relaxed rest pose."""
+    def at_rest(cls, limb: str = "upper", **kwargs) -> SceneState:
+        """Both limbs in the relaxed rest pose."""
         from mirrorvr.limb.poses import target_pose
 
-        return cls(target_pose("rest", 0.0, "left"), target_pose("rest", 0.0, "right"), **kwargs)
+        return cls(
+            target_pose("rest", 0.0, "left", limb),
+            target_pose("rest", 0.0, "right", limb),
+            **kwargs,
+        )
+
+
+#: Seated eye height above the floor of an adult, m (anthropometric mean ~1.15-1.25 m).
+DEFAULT_EYE_HEIGHT_M = 1.18
+TABLE_HEIGHT_M = 0.74
 
 
 @dataclass(frozen=True)
 class SceneLayout:
-    """Camera, arm layout and room together."""
+    """Camera, limb layout and room together.
+
+    ``arms`` places the upper limbs, ``legs`` the lower limbs; ``limb`` says which scene this
+    is (the renderer picks the layout whose ``limb`` matches the state's).
+    """
 
     camera: Camera = Camera()
     arms: ArmLayout = ArmLayout()
     room: Room = Room()
+    legs: LegLayout = LegLayout()
+    limb: str = "upper"
+
+    def __post_init__(self) -> None:
+        check_limb(self.limb)
+
+    def placement(self, side: str) -> np.ndarray:
+        """Model -> world transform of ``side``'s limb in this scene, (4, 4) float."""
+        return (self.arms if self.limb == "upper" else self.legs).placement(side)
+
+    @classmethod
+    def upper(cls, eye_height_m: float = DEFAULT_EYE_HEIGHT_M) -> SceneLayout:
+        """Seated at a table; the camera at ``eye_height_m`` above the floor (1.0-1.5 m)."""
+        _check_eye_height(eye_height_m)
+        y = eye_height_m - TABLE_HEIGHT_M
+        return cls(camera=Camera(eye_m=(0.0, y, 0.26), target_m=(0.0, 0.0, -0.30)))
+
+    @classmethod
+    def lower(cls, eye_height_m: float = DEFAULT_EYE_HEIGHT_M) -> SceneLayout:
+        """Seated on a chair with both legs in view; eye at ``eye_height_m`` above the floor."""
+        _check_eye_height(eye_height_m)
+        camera = Camera(eye_m=(0.0, eye_height_m, -0.24), target_m=(0.0, 0.0, -0.86))
+        return cls(camera=camera, room=_chair_room(), limb="lower")
+
+    @classmethod
+    def for_limb(cls, limb: str, eye_height_m: float = DEFAULT_EYE_HEIGHT_M) -> SceneLayout:
+        """:meth:`upper` or :meth:`lower`."""
+        return cls.upper(eye_height_m) if check_limb(limb) == "upper" else cls.lower(eye_height_m)
+
+
+def _check_eye_height(eye_height_m: float) -> None:
+    if not 1.0 <= eye_height_m <= 1.5:
+        raise ConfigError(
+            f"eye_height_m: {eye_height_m!r} is outside the seated range [1.0, 1.5] m"
+        )
+
+
+#: The midline reflection as a world transform (mirror-box view), (4, 4) float, det -1.
+MIDLINE_FLIP = np.diag([-1.0, 1.0, 1.0, 1.0])
+MIDLINE_FLIP.setflags(write=False)

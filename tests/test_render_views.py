@@ -1,0 +1,214 @@
+"""Offscreen pixel tests of the lower-limb scene, the views, per-patient appearance, the
+residual limb, the frame-timing overlay, and skin integrity in extreme poses."""
+
+import numpy as np
+import pytest
+
+from mirrorvr.config import RenderSettings
+from mirrorvr.limb.kinematics import skin_vertices, skinning_matrices
+from mirrorvr.limb.mirror import mirror_pose
+from mirrorvr.limb.model import load_limb_model
+from mirrorvr.limb.poses import target_pose
+from mirrorvr.limb.skeleton import Pose, limb_spec
+from mirrorvr.movements import HAND_MOVEMENTS, LOWER_LIMB_MOVEMENTS
+from mirrorvr.render.appearance import Appearance
+from mirrorvr.render.scene import SceneState
+
+pytestmark = pytest.mark.gl
+
+
+def skin_mask(pixels):
+    p = pixels.astype(int)
+    r, g, b = p[..., 0], p[..., 1], p[..., 2]
+    return (r > 70) & (r > b + 30) & (g > b)
+
+
+def render(renderer, state):
+    renderer.draw(state)
+    pixels = renderer.window.read_pixels()
+    renderer.window.swap()
+    return pixels
+
+
+@pytest.fixture(scope="module")
+def make(gl_window):
+    from mirrorvr.render.renderer import Renderer
+
+    made = []
+
+    def factory(**kw):
+        r = Renderer(gl_window, RenderSettings(), **kw)
+        made.append(r)
+        return r
+
+    yield factory
+    for r in made:
+        r.close()
+
+
+@pytest.fixture(scope="module")
+def mono(make):
+    return make()
+
+
+def symmetric_iou(pixels):
+    mask = skin_mask(pixels)
+    flipped = mask[:, ::-1]
+    return (mask & flipped).sum() / max((mask | flipped).sum(), 1), mask
+
+
+@pytest.mark.parametrize("movement", LOWER_LIMB_MOVEMENTS)
+def test_lower_limb_scene_is_mirror_symmetric_and_shows_both_legs(mono, movement):
+    pose = target_pose(movement, 1.0, "left")
+    iou, mask = symmetric_iou(render(mono, SceneState(pose, mirror_pose(pose))))
+    half = mask.shape[1] // 2
+    assert mask[:, :half].sum() > 800 and mask[:, half:].sum() > 800
+    assert iou > 0.9, iou
+
+
+@pytest.mark.parametrize("movement", ["pinch", "key_grip", "point", "ulnar_deviation"])
+def test_grasps_render_mirror_symmetric(mono, movement):
+    pose = target_pose(movement, 1.0, "right")
+    iou, _ = symmetric_iou(render(mono, SceneState(mirror_pose(pose), pose)))
+    assert iou > 0.9, iou
+
+
+def test_lower_limb_movements_change_the_picture(mono):
+    rest = render(mono, SceneState.at_rest("lower"))
+    for movement in ("ankle_dorsiflexion", "knee_extension", "toe_extension"):
+        pose = target_pose(movement, 1.0, "right")
+        moved = render(mono, SceneState(target_pose("rest", 0.0, "left", "lower"), pose))
+        diff = np.abs(moved.astype(int) - rest.astype(int)).sum(axis=2) > 30
+        half = diff.shape[1] // 2
+        assert diff[:, half:].sum() > 20, movement
+        assert diff[:, :half].sum() == 0, movement
+
+
+def test_stereo_side_by_side_shows_each_eye_with_parallax(make):
+    stereo = make(view="stereo_sbs")
+    pixels = render(stereo, SceneState.at_rest())
+    h, w, _ = pixels.shape
+    left_eye, right_eye = skin_mask(pixels[:, : w // 2]), skin_mask(pixels[:, w // 2 :])
+    assert left_eye.sum() > 300 and right_eye.sum() > 300
+    # The left eye sits further left, so the scene appears shifted right in its image.
+    overlap = {s: (left_eye & np.roll(right_eye, s, axis=1)).sum() for s in range(-12, 13)}
+    best = max(overlap, key=overlap.get)
+    assert 1 <= best <= 12, overlap
+    # Each half is mirror-symmetric to the other (the scene is symmetric).
+    iou = (left_eye & right_eye[:, ::-1]).sum() / (left_eye | right_eye[:, ::-1]).sum()
+    assert iou > 0.85
+
+
+def test_mirror_box_shows_the_reflection_of_the_intact_limb(make):
+    box = make(view="mirror_box")
+    intact = target_pose("hand_close", 1.0, "left")
+    odd = target_pose("wrist_extension", 1.0, "right")  # ignored: the box shows the reflection
+    pixels = render(box, SceneState(intact, odd, affected_side="right"))
+    iou, mask = symmetric_iou(pixels)
+    assert iou > 0.95, iou
+    mono_pixels = render(make(), SceneState(intact, odd, affected_side="right"))
+    half = pixels.shape[1] // 2
+    # The intact half is the normal view; the affected half is its reflection.
+    np.testing.assert_array_equal(pixels[:, : half - 1], mono_pixels[:, : half - 1])
+    # Lit faces, not back faces: the reflected hand is as bright as the real one.
+    left_mean = pixels[:, :half][mask[:, :half]].mean()
+    right_mean = pixels[:, half:][mask[:, half:]].mean()
+    assert abs(left_mean - right_mean) < 3
+
+
+def test_patient_size_and_skin_tone(make):
+    base = skin_mask(render(make(), SceneState.at_rest())).sum()
+    big = make(appearance=Appearance(forearm_length_m=0.30, hand_length_m=0.215))
+    assert skin_mask(render(big, SceneState.at_rest())).sum() > base * 1.08
+    dark = make(appearance=Appearance(skin_rgb=(0.45, 0.30, 0.22)))
+    pixels = render(dark, SceneState.at_rest())
+    light = render(make(), SceneState.at_rest())
+    mask = skin_mask(light)
+    assert pixels[mask].mean() < light[mask].mean() - 40
+
+
+def test_residual_limb_modes(make):
+    state = SceneState.at_rest(affected_side="right")
+    same = render(make(appearance=Appearance(amputation_level="transradial")), state)
+    plain = render(make(), state)
+    np.testing.assert_array_equal(same, plain)  # "identical": no visible difference
+    distinct = render(
+        make(appearance=Appearance(amputation_level="transradial", residual="distinct")), state
+    )
+    diff = np.abs(distinct.astype(int) - plain.astype(int)).sum(axis=2) > 30
+    half = diff.shape[1] // 2
+    assert diff[:, half:].sum() > 300 and diff[:, :half].sum() == 0
+    hidden = render(
+        make(appearance=Appearance(amputation_level="transradial", residual="hidden")), state
+    )
+    right = skin_mask(plain)[:, half:].sum()
+    shown = skin_mask(hidden)[:, half:].sum()
+    assert 0.2 * right < shown < 0.8 * right  # the hand and distal forearm only
+
+
+def test_frame_timing_overlay_bottom_right(make):
+    timed = make(timing_overlay=True)
+    for _ in range(3):
+        render(timed, SceneState.at_rest())
+    plain = render(make(), SceneState.at_rest())
+    pixels = render(timed, SceneState.at_rest())
+    changed = np.abs(pixels.astype(int) - plain.astype(int)).sum(axis=2) > 30
+    h, w = changed.shape
+    assert changed[-h // 8 :, w // 2 :].sum() > 30
+    assert changed[: -h // 4].sum() == 0
+    assert timed.timer.stats()["frame_ms"] > 0
+
+
+def _triangle_stretch(model, pose):
+    """Edge stretch of the skinned mesh relative to the bind mesh (99.9th percentile, max)
+    and the 1st percentile of the skinned / bind triangle area ratio (collapse)."""
+    skin = skinning_matrices(model, pose)
+    v = skin_vertices(skin, model.positions, model.joints, model.weights).astype(float)
+    b = model.positions.astype(float)
+    tri = model.indices
+
+    def areas(x):
+        return 0.5 * np.linalg.norm(
+            np.cross(x[tri[:, 1]] - x[tri[:, 0]], x[tri[:, 2]] - x[tri[:, 0]]), axis=1
+        )
+
+    def edges(x):
+        return np.linalg.norm(x[tri] - x[np.roll(tri, 1, axis=1)], axis=2).max(axis=1)
+
+    stretch = edges(v) / edges(b)
+    return np.percentile(stretch, 99.9), stretch.max(), np.percentile(areas(v) / areas(b), 1)
+
+
+@pytest.mark.parametrize("limb", ["upper", "lower"])
+def test_no_cracks_or_collapse_in_extreme_poses(limb):
+    """Skinned triangles neither tear (99.9 % of edges stretch < 3.5x, none > 8x) nor
+    collapse (1st-percentile area ratio > 0.1) with each DOF at its lower and upper limit, and
+    at every full movement (linear blend skinning's candy-wrapper collapse would fail this)."""
+    spec = limb_spec(limb)
+    model = load_limb_model("right", limb)
+    poses = []
+    for i in range(spec.n_dofs):
+        for limit in (spec.lower_rad[i], spec.upper_rad[i]):
+            angles = spec.bind_rad.copy()
+            angles[i] = limit
+            poses.append(Pose("right", angles, limb))
+    movements = HAND_MOVEMENTS if limb == "upper" else LOWER_LIMB_MOVEMENTS
+    poses += [target_pose(m, 1.0, "right", limb) for m in movements]
+    for pose in poses:
+        stretch, worst, area = _triangle_stretch(model, pose)
+        assert stretch < 3.5 and worst < 8.0, (pose, stretch, worst)
+        assert area > 0.1, (pose, area)
+
+
+def test_joint_limits_are_respected_in_the_picture(mono):
+    """A tracker's out-of-range pose is clipped to the anatomical range before drawing: the
+    clipped pose renders exactly like the limit pose, never beyond it."""
+    spec = limb_spec("upper")
+    raw = Pose.unchecked("right", spec.bind_rad + 5.0)
+    limit = Pose("right", spec.upper_rad)
+    left = target_pose("rest", 0.0, "left")
+    clipped = render(mono, SceneState(left, raw.clipped()))
+    at_limit = render(mono, SceneState(left, limit))
+    np.testing.assert_array_equal(clipped, at_limit)
+    with pytest.raises(Exception, match="outside its range"):
+        Pose("right", spec.bind_rad + 5.0)
