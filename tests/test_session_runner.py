@@ -158,3 +158,19 @@ def test_calibration_sends_no_stimulation_by_default(tmp_path):
     entries = _plan_entries(summary)
     assert not [e for e in entries if e["source"] == "cue" and e["stim"]]
     assert [e for e in entries if e["source"] != "cue" and e["stim"]]
+
+
+def test_on_screen_stop_button_is_an_emergency_stop(tmp_path):
+    from mirrorvr.session.estop_control import EStopButton, parse_click
+
+    button = EStopButton()
+    w, h = CONFIG.render.width, CONFIG.render.height
+    assert button.hit(w - 5, 5, w, h) and not button.hit(w / 2, h / 2, w, h)
+    assert parse_click("click 10 20") == (10.0, 20.0) and parse_click("space") is None
+    assert parse_click("click a b") is None
+    click_s = PHANTOM_S + 0.5
+    summary = _run(tmp_path, {PHANTOM_S + 0.2: "click 640 360", click_s: f"click {w - 10} 10"})
+    events, markers = _stim_events(summary)
+    assert markers.count("emergency_stop button") == 1  # the click off the button did nothing
+    assert summary["ems"]["emergency_stops"] == 1
+    assert not [e for e in events if e["kind"] == "sent" and e["t_s"] > click_s]

@@ -36,6 +36,7 @@ from mirrorvr.session.control import (
     PhantomController,
     attempts_for,
 )
+from mirrorvr.session.estop_control import EStopButton, parse_click
 from mirrorvr.session.plan import MovementPlan, PlannedMovement
 from mirrorvr.session.protocol import Block, build_demo_protocol
 from mirrorvr.session.ratings import Rating, RatingInput
@@ -130,6 +131,7 @@ class SessionRunner:
         self.stim_armed = False
         self.stim_note = ""
         self.presentation_delay_s = self._choose_presentation_delay()
+        self.estop_button = EStopButton()
 
     # ------------------------------------------------------------------ set-up
 
@@ -458,10 +460,26 @@ class SessionRunner:
 
     def _status_text(self, block: Block, block_start: float, t_s: float) -> str:
         left = max(0.0, block.duration_s - (t_s - block_start))
-        stim = self.p.governor.state if self.stim_armed else "off"
-        return f"{block.name}  {left:4.1f} s left   EMS: {stim}   [space] stop EMS  [esc] end"
+        gov = self.p.governor
+        stim = gov.state if self.stim_armed else "off"
+        if stim == "faulted":  # SAFETY.md item 9: the patient is told
+            stim = f"OFF (device fault{': ' + gov.last_fault[:60] if gov.last_fault else ''})"
+        elif not self.stim_armed and self.stim_note.startswith("not armed"):
+            stim = "off (screening)"  # item 10: the reason is in the summary and the log
+        button = self.estop_button.label(gov.state) if self.stim_armed else ""
+        return (f"{block.name}  {left:4.1f} s left   EMS: {stim}   [space] stop EMS  [esc] end"
+                f"   {button}")
 
     def _handle_key(self, key: str, rating: RatingInput | None) -> None:
+        click = parse_click(key)
+        if click is not None:
+            r = self.cfg.render
+            if self.estop_button.hit(click[0], click[1], r.width, r.height):
+                # SAFETY.md item 8: the on-screen control, same action as the key
+                self.p.governor.emergency_stop("emergency stop button")
+                self.counters.estops += 1
+                self._marker("emergency_stop button")
+            return
         if key in ("quit", "escape"):
             self._quit = True
             self.p.governor.all_off("session ended by user")
