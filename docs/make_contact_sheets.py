@@ -37,7 +37,7 @@ def main() -> None:
                     images.append(window.read_pixels())
                     labels.append(f"{movement.replace('_', ' ')} - {side}")
                     window.swap()
-            path = contact_sheet(images, labels, HERE / f"movements_{limb}.png", 4, 300)
+            path = contact_sheet(images, labels, HERE / f"movements_{limb}.png", 4, 400)
             sys.stdout.write(f"wrote {path}\n")
     finally:
         renderer.close()

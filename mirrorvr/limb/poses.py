@@ -176,9 +176,10 @@ _FULL_LOWER: dict[str, dict[str, float]] = {
     ANKLE_DORSIFLEXION: {**_LOWER_REST, "ankle_dorsiflexion": _ANKLE + 0.6},
     ANKLE_PLANTARFLEXION: {**_LOWER_REST, "ankle_dorsiflexion": -0.87},
     ANKLE_INVERSION: {**_LOWER_REST, "ankle_inversion": 0.5},
-    ANKLE_EVERSION: {**_LOWER_REST, "ankle_inversion": -0.22},
+    # Eversion: the full 15 deg, with the dorsiflexion that comes with it (pronation).
+    ANKLE_EVERSION: {**_LOWER_REST, "ankle_inversion": -0.26, "ankle_dorsiflexion": _ANKLE + 0.22},
     TOE_FLEXION: {"toe_flexion": 0.6},
-    TOE_EXTENSION: {"toe_flexion": -0.95},
+    TOE_EXTENSION: {"toe_flexion": -1.15},
     KNEE_EXTENSION: {**_LOWER_REST, "knee_flexion": 0.25, "ankle_dorsiflexion": -0.2},
     KNEE_FLEXION: {**_LOWER_REST, "knee_flexion": 2.0, "ankle_dorsiflexion": -0.55},
 }

@@ -7,7 +7,8 @@ Two scenes:
   plane; both arms rest on it, elbows near the edge; the camera is at the patient's seated
   eye height on the midline, looking down at the forearms and hands.
 * **lower limb** (:meth:`SceneLayout.lower`): seated on a chair, the floor is ``y = 0``;
-  both legs are visible from the thighs to the toes.
+  leaning forward a little, the patient sees both legs from the knees to the toes, the feet
+  in front of the knees.
 
 Everything (camera, furniture, limb layout, light) is symmetric about ``x = 0`` so a mirrored
 scene renders as a mirrored image.
@@ -281,6 +282,11 @@ class SceneState:
 #: Seated eye height above the floor of an adult, m (anthropometric mean ~1.15-1.25 m).
 DEFAULT_EYE_HEIGHT_M = 1.18
 TABLE_HEIGHT_M = 0.74
+#: Forward lean of the trunk about the hips when looking at one's feet in the seated
+#: lower-limb scene, rad (24 deg: the eyes come ~0.3 m in front of the hips).
+LOWER_LEAN_RAD = 0.42
+#: Vertical field of view of the lower-limb scene, degrees (the feet fill more of the frame).
+LOWER_FOV_DEG = 42.0
 
 
 @dataclass(frozen=True)
@@ -313,10 +319,26 @@ class SceneLayout:
 
     @classmethod
     def lower(cls, eye_height_m: float = DEFAULT_EYE_HEIGHT_M) -> SceneLayout:
-        """Seated on a chair with both legs in view; eye at ``eye_height_m`` above the floor."""
+        """Seated on a chair with both legs in view, leaning forward to look at the feet.
+
+        ``eye_height_m`` is the upright seated eye height above the floor (1.0-1.5 m). The
+        trunk pivots forward about the hips by :data:`LOWER_LEAN_RAD`, which brings the eyes
+        in front of the knees (and a little lower), so the feet are seen beyond the knees
+        rather than behind them; the camera looks at the floor just beyond the toes with a
+        narrower field of view (:data:`LOWER_FOV_DEG`), so ankle and toe movements fill
+        enough pixels to be told apart.
+        """
         _check_eye_height(eye_height_m)
-        camera = Camera(eye_m=(0.0, eye_height_m, -0.24), target_m=(0.0, 0.0, -0.86))
-        return cls(camera=camera, room=_chair_room(), limb="lower")
+        legs = LegLayout()
+        hip_y, hip_z = legs.right_hip_m[1], legs.right_hip_m[2]
+        trunk_m = eye_height_m - hip_y
+        eye = (
+            0.0,
+            hip_y + trunk_m * float(np.cos(LOWER_LEAN_RAD)),
+            hip_z - trunk_m * float(np.sin(LOWER_LEAN_RAD)),
+        )
+        camera = Camera(eye_m=eye, target_m=(0.0, 0.0, -0.86), fov_y_deg=LOWER_FOV_DEG)
+        return cls(camera=camera, room=_chair_room(), legs=legs, limb="lower")
 
     @classmethod
     def for_limb(cls, limb: str, eye_height_m: float = DEFAULT_EYE_HEIGHT_M) -> SceneLayout:
