@@ -137,6 +137,40 @@ def new_session_dir(data_dir: Path, pseudonym: str, kind: str) -> Path:
     raise MirrorVRError(f"could not create a new session folder under {base}")
 
 
+def build_stimulator(config: SessionConfig, clock):
+    """The stimulator driver the configuration names (the governor will be its only user)."""
+    from mirrorvr.stim.prescription import motor_thresholds_ma
+
+    stim = config.stim
+    thresholds = motor_thresholds_ma(config.patient)
+    if stim.driver == "openemsstim":
+        from mirrorvr.stim.openemsstim import OpenEMSStimDriver
+
+        return OpenEMSStimDriver(
+            stim.serial_port,
+            clock,
+            stim.full_scale_ma,
+            stim.pulse_width_us,
+            stim.frequency_hz,
+            transport_latency_s=stim.transport_latency_s,
+            device_latency_s=stim.device_latency_s,
+            electromechanical_delay_s=stim.electromechanical_delay_s,
+            motor_threshold_ma=thresholds,
+        )
+    from mirrorvr.stim.simulated import SimulatedStimulator
+
+    return SimulatedStimulator(
+        clock,
+        transport_latency_s=stim.transport_latency_s,
+        transport_jitter_s=stim.transport_jitter_s,
+        device_latency_s=stim.device_latency_s,
+        electromechanical_delay_s=stim.electromechanical_delay_s,
+        n_channels=stim.device.n_channels,
+        seed=config.seed,
+        motor_threshold_ma=thresholds,
+    )
+
+
 def build_session(
     config: SessionConfig,
     data_dir: Path,
@@ -162,7 +196,6 @@ def build_session(
     from mirrorvr.stim.governor import SafetyGovernor
     from mirrorvr.stim.prescription import motor_thresholds_ma
     from mirrorvr.stim.scheduler import SyncScheduler, command_latency
-    from mirrorvr.stim.simulated import SimulatedStimulator
     from mirrorvr.stim.watchdog import Watchdog
 
     clock = clock or SessionClock()
@@ -188,16 +221,7 @@ def build_session(
         simulated = None
 
     stim = config.stim
-    driver = SimulatedStimulator(
-        clock,
-        transport_latency_s=stim.transport_latency_s,
-        transport_jitter_s=stim.transport_jitter_s,
-        device_latency_s=stim.device_latency_s,
-        electromechanical_delay_s=stim.electromechanical_delay_s,
-        n_channels=stim.device.n_channels,
-        seed=config.seed,
-        motor_threshold_ma=motor_thresholds_ma(config.patient),
-    )
+    driver = build_stimulator(config, clock)
     recorder = Recorder(session_dir, clock)
     governor = SafetyGovernor(
         stim.device,

@@ -130,7 +130,11 @@ class StimSettings(_Model):
     """How the session stimulates: pulse train shape, movement-to-channel map, latencies, driver."""
 
     enabled: bool = True
-    driver: Literal["simulated"] = "simulated"
+    driver: Literal["simulated", "openemsstim"] = "simulated"
+    serial_port: str = Field("", description="openemsstim: pyserial URL or device")
+    full_scale_ma: float | None = Field(
+        None, gt=0, le=200, description="openemsstim: the unit's output at 100 % intensity, mA"
+    )
     device: DeviceLimits = DeviceLimits()
     pulse_width_us: float = Field(300.0, gt=0)
     frequency_hz: float = Field(35.0, gt=0)
@@ -173,6 +177,12 @@ class StimSettings(_Model):
 
     @model_validator(mode="after")
     def _movements_known(self) -> StimSettings:
+        if self.driver == "openemsstim" and (not self.serial_port or self.full_scale_ma is None):
+            raise ValueError(
+                f"driver 'openemsstim' needs serial_port (given {self.serial_port!r}) and "
+                f"full_scale_ma (given {self.full_scale_ma!r}): the port the board is on and "
+                "the certified unit's output at 100 % intensity, measured at set-up"
+            )
         for movement in self.movement_channels:
             if movement not in UPPER_LIMB_MOVEMENTS:
                 raise ValueError(
