@@ -81,7 +81,8 @@ class Window:
         GL.glFinish()
 
     def poll_events(self) -> list[str]:
-        """Pending events as names: ``"quit"`` and key names (``"escape"``, ``"space"``, ...)."""
+        """Pending events as names: ``"quit"``, key names (``"escape"``, ``"space"``, ...) and
+        left clicks as ``"click X Y"`` (pixels, origin top-left)."""
         import pygame
 
         self._check_open()
@@ -91,6 +92,9 @@ class Window:
                 names.append("quit")
             elif event.type == pygame.KEYDOWN:
                 names.append(pygame.key.name(event.key))
+            elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+                x_px, y_px = event.pos  # pygame's origin is the top-left corner
+                names.append(f"click {x_px} {y_px}")
         return names
 
     def read_pixels(self) -> np.ndarray:
