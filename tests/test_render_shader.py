@@ -57,6 +57,37 @@ def test_unknown_uniform_is_an_error(gl_window):
         program.release()
 
 
+def test_repeated_uniform_values_are_sent_once_and_changes_always(gl_window, monkeypatch):
+    from OpenGL import GL
+
+    from mirrorvr.render.shader import ShaderProgram
+
+    program = ShaderProgram("static.vert", "lit.frag")
+    sent = []
+    real = GL.glUniform3fv
+    monkeypatch.setattr(GL, "glUniform3fv", lambda *a: (sent.append(a[0]), real(*a)))
+    try:
+        program.use()
+        loc = program.uniforms["u_color"].location
+        for rgb in ((1.0, 0.5, 0.2), (1.0, 0.5, 0.2), (0.1, 0.2, 0.3), (1.0, 0.5, 0.2)):
+            program.set_uniform("u_color", rgb)
+        assert sent == [loc, loc, loc]  # the repeat is skipped, every change is sent
+        out = np.zeros(16, dtype=np.float32)
+        GL.glGetUniformfv(program.program, loc, out)
+        np.testing.assert_allclose(out[:3], (1.0, 0.5, 0.2))
+        m = np.arange(16.0).reshape(4, 4)
+        program.set_uniform("u_model", m)
+        program.set_uniform("u_model", m.copy())
+        m[0, 1] = -1.0
+        program.set_uniform("u_model", m)  # row-major in, transposed once at upload
+        GL.glGetUniformfv(program.program, program.uniforms["u_model"].location, out)
+        np.testing.assert_allclose(out.reshape(4, 4).T, m)  # GL stores columns
+        with pytest.raises(ShaderError, match="takes 3 floats"):  # validated before the cache
+            program.set_uniform("u_color", (1.0, 0.5))
+    finally:
+        program.release()
+
+
 def test_mesh_refuses_double_upload(gl_window):
     from mirrorvr.render.mesh import unit_cube
 

@@ -127,6 +127,9 @@ class Renderer:
         except GLError as err:
             raise RenderError(f"renderer setup failed: {err}") from err
         self.frames = 0
+        self._frame_skinning: dict[int, np.ndarray] = {}  # id(pose) -> (n_joints, 4, 4)
+        # (id(layout), side) -> (layout, model -> world (4, 4)); layouts are frozen.
+        self._placements: dict[tuple[int, str], tuple[SceneLayout, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ resources
 
@@ -182,6 +185,8 @@ class Renderer:
         limb = check_limb(state.limb)
         self._load_limb(limb)
         layout = self.layouts[limb]
+        # Skinning matrices are computed once per pose per frame, not once per eye or pass.
+        self._frame_skinning = {}
         w, h = self.window.width, self.window.height
         GL.glDisable(GL.GL_SCISSOR_TEST)
         GL.glViewport(0, 0, w, h)
@@ -314,8 +319,14 @@ class Renderer:
         key = (pose.limb, side)
         model = self.models[key]
         mesh = self.meshes[key]
-        skinning = skinning_matrices(model, pose, self._joint_scales[pose.limb])
-        self.skin_program.set_uniform("u_model", layout.placement(side))
+        skinning = self._frame_skinning.get(id(pose))
+        if skinning is None:
+            skinning = skinning_matrices(model, pose, self._joint_scales[pose.limb])
+            self._frame_skinning[id(pose)] = skinning
+        cached = self._placements.get((id(layout), side))
+        if cached is None or cached[0] is not layout:
+            cached = self._placements[id(layout), side] = (layout, layout.placement(side))
+        self.skin_program.set_uniform("u_model", cached[1])
         if self.skinning == "gpu":
             self.skin_program.set_uniform("u_joint_matrices", skinning)
         else:

@@ -100,6 +100,9 @@ class ShaderProgram:
             raise ShaderError(f"{self.paths[0]} + {self.paths[1]}: failed to link:\n{log.strip()}")
         self.program = program
         self.uniforms = self._introspect()
+        #: The value last sent to each uniform location (as bytes or a number): a uniform is
+        #: program state in GL, so sending the same value again is skipped.
+        self._values: dict[int, object] = {}
         logger.debug(
             "linked %s (defines %s): uniforms %s", self.name, self.defines, sorted(self.uniforms)
         )
@@ -124,7 +127,8 @@ class ShaderProgram:
 
         Values: float / int / bool scalars; vectors as sequences of 2-4 floats; ``mat4`` as a
         row-major (4, 4) array, or (n, 4, 4) for a ``mat4[]`` array (transposed here, once).
-        Unknown names and wrong shapes raise :class:`ShaderError`.
+        Unknown names and wrong shapes raise :class:`ShaderError`. A value equal to the one
+        last set is not sent again (checked after validation, so errors are never skipped).
         """
         info = self.uniforms.get(name)
         if info is None:
@@ -141,9 +145,16 @@ class ShaderProgram:
                     f"{self.name}: uniform {name!r} takes (4, 4) or (n<={info.size}, 4, 4), "
                     f"got shape {np.shape(value)}"
                 )
-            GL.glUniformMatrix4fv(loc, len(m), GL.GL_TRUE, np.ascontiguousarray(m))
+            m = np.ascontiguousarray(m)
+            key = m.tobytes()
+            if self._values.get(loc) != key:
+                GL.glUniformMatrix4fv(loc, len(m), GL.GL_TRUE, m)
+                self._values[loc] = key
         elif t == GL.GL_FLOAT:
-            GL.glUniform1f(loc, float(value))
+            key = float(value)
+            if self._values.get(loc) != key:
+                GL.glUniform1f(loc, key)
+                self._values[loc] = key
         elif t in (GL.GL_FLOAT_VEC2, GL.GL_FLOAT_VEC3, GL.GL_FLOAT_VEC4):
             width = {GL.GL_FLOAT_VEC2: 2, GL.GL_FLOAT_VEC3: 3, GL.GL_FLOAT_VEC4: 4}[t]
             v = np.asarray(value, dtype=np.float32).reshape(-1)
@@ -151,9 +162,15 @@ class ShaderProgram:
                 raise ShaderError(
                     f"{self.name}: uniform {name!r} takes {width} floats, got {v.size}"
                 )
-            (GL.glUniform2fv, GL.glUniform3fv, GL.glUniform4fv)[width - 2](loc, 1, v)
+            key = v.tobytes()
+            if self._values.get(loc) != key:
+                (GL.glUniform2fv, GL.glUniform3fv, GL.glUniform4fv)[width - 2](loc, 1, v)
+                self._values[loc] = key
         elif t in (GL.GL_INT, GL.GL_BOOL, GL.GL_SAMPLER_2D):
-            GL.glUniform1i(loc, int(value))
+            key = int(value)
+            if self._values.get(loc) != key:
+                GL.glUniform1i(loc, key)
+                self._values[loc] = key
         else:
             raise ShaderError(
                 f"{self.name}: uniform {name!r} has a GL type {t} this program cannot set"
