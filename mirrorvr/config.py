@@ -14,7 +14,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mirrorvr.errors import ConfigError
-from mirrorvr.movements import DEMO_MOVEMENTS, UPPER_LIMB_MOVEMENTS
+from mirrorvr.movements import (
+    ALL_MOVEMENTS,
+    DEMO_MOVEMENTS,
+    UPPER_LIMB_MOVEMENTS,
+    movement_limb,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -230,11 +235,17 @@ class EmgSettings(_Model):
                 f"bandpass_hz: {self.bandpass_hz!r} must be (low, high) with 0 < low < high"
             )
         for m in self.movements:
-            if m not in UPPER_LIMB_MOVEMENTS:
+            if m not in ALL_MOVEMENTS:
                 raise ValueError(
                     f"movements: {m!r} is not a movement class "
-                    f"(allowed: {list(UPPER_LIMB_MOVEMENTS)})"
+                    f"(allowed: {list(ALL_MOVEMENTS)})"
                 )
+        limbs = {movement_limb(m) for m in self.movements if m != "rest"}
+        if len(limbs) > 1:
+            raise ValueError(
+                f"movements: {list(self.movements)!r} mix upper- and lower-limb classes "
+                "(allowed: classes of one limb, see mirrorvr.movements)"
+            )
         if "rest" not in self.movements:
             raise ValueError("movements: 'rest' must be one of the decoded classes")
         return self

@@ -56,7 +56,8 @@ def test_sample_times_on_the_exact_grid():
 
 def test_amplitude_depends_on_movement_and_level():
     clock = FakeClock(0.0)
-    p = SimulatedPatient(clock, seed=1, variability=0.0)
+    # no contraction-to-contraction variability: the RMS pattern is the expected one
+    p = SimulatedPatient(clock, seed=1, variability=0.0, synergy_variability=0.0, fluct=0.0)
     p.start()
     rms = {}
     for movement, level in [("rest", 0.0), ("hand_open", 1.0), ("wrist_flexion", 1.0),
@@ -118,3 +119,131 @@ def test_errors():
         SimulatedPatient(clock, n_channels=0)
     with pytest.raises(ConfigError, match="mains_hz"):
         SimulatedPatient(clock, mains_hz=5000)
+
+
+# ---------------------------------------------------------------- realism
+
+
+def _median_frequency(x, fs=FS):
+    f, pxx = signal.welch(x, fs=fs, nperseg=512)
+    c = np.cumsum(pxx)
+    return f[np.searchsorted(c, c[-1] / 2)]
+
+
+def test_muscles_are_mixed_into_channels_with_crosstalk():
+    p = SimulatedPatient(FakeClock(), n_channels=8, seed=0)
+    m = p.mixing_matrix()
+    assert m.shape == (8, p.n_muscles) and p.n_muscles >= 10
+    assert np.all(m > 0)  # volume conduction reaches every electrode
+    share = m / m.max(axis=0, keepdims=True)
+    # every muscle is seen by at least two electrodes at >= 30 % of its best one
+    assert np.all((share >= 0.3).sum(axis=0) >= 2)
+    # and every electrode sees more than one muscle
+    assert np.all((m / m.max(axis=1, keepdims=True) >= 0.3).sum(axis=1) >= 2)
+    # synergies: more than one muscle per movement, rest none
+    assert not p.synergies["rest"].any()
+    assert all((p.synergies[k] >= 0.3).sum() >= 2 for k in p.movements if k != "rest")
+
+
+def test_contractions_differ_between_repetitions():
+    clock = FakeClock(0.0)
+    p = SimulatedPatient(clock, seed=4, mains_hz=None)
+    p.start()
+    patterns = []
+    for _ in range(4):
+        p.set_intent("hand_close", 0.7)
+        clock.advance(0.3)
+        p.read()
+        clock.advance(1.0)
+        patterns.append(_rms(p.read().data))
+        p.set_intent("rest", 0.0)
+        clock.advance(0.5)
+        p.read()
+    patterns = np.array(patterns)
+    spread = patterns.std(axis=0) / patterns.mean(axis=0)
+    assert 0.05 < np.median(spread) < 0.6  # neither identical nor unrelated
+    corr = np.corrcoef(patterns)
+    assert np.median(corr[np.triu_indices(4, 1)]) > 0.6  # mostly still the same pattern
+
+
+def test_fatigue_lowers_amplitude_and_median_frequency():
+    clock = FakeClock(0.0)
+    p = SimulatedPatient(clock, seed=5, mains_hz=None, fatigue=1.0, fatigue_tau_s=8.0,
+                         fluct=0.0, wander_v=0.0)
+    p.start()
+    p.set_intent("wrist_extension", 1.0)
+    clock.advance(30.0)
+    x = p.read().data
+    ch = int(np.argmax(p.activation_patterns["wrist_extension"]))
+    early, late = x[ch, int(0.5 * FS):int(4.5 * FS)], x[ch, -int(4 * FS):]
+    assert _rms(late) < 0.85 * _rms(early)
+    assert _median_frequency(late) < 0.85 * _median_frequency(early)
+    assert 80 < _median_frequency(early) < 160  # sEMG: a median around 100 Hz
+    # without fatigue both stay
+    clock = FakeClock(0.0)
+    q = SimulatedPatient(clock, seed=5, mains_hz=None, fatigue=0.0, fluct=0.0, wander_v=0.0)
+    q.start()
+    q.set_intent("wrist_extension", 1.0)
+    clock.advance(30.0)
+    y = q.read().data[ch]
+    assert _rms(y[-int(4 * FS):]) == pytest.approx(_rms(y[int(0.5 * FS):int(4.5 * FS)]), rel=0.1)
+
+
+def test_electrode_shift_remixes_channels():
+    clock = FakeClock(0.0)
+    p = SimulatedPatient(clock, seed=6, mains_hz=None, variability=0.0,
+                         synergy_variability=0.0, fluct=0.0, fatigue=0.0,
+                         electrode_shifts=[(2.0, 45.0)])
+    before = p.mixing_matrix(1.0)
+    after = p.mixing_matrix(2.5)
+    # a 45° turn of an 8-electrode ring moves every muscle's field by one electrode
+    np.testing.assert_allclose(after / p._contact_gain[:, None],
+                               np.roll(before / p._contact_gain[:, None], -1, axis=0),
+                               rtol=1e-9)
+    p.start()
+    p.set_intent("hand_open", 0.8)
+    clock.advance(1.9)
+    a = _rms(p.read().data[:, int(0.3 * FS):])
+    clock.advance(0.1)
+    p.read()
+    clock.advance(1.7)
+    b = _rms(p.read().data)
+    assert np.argmax(a) != np.argmax(b)
+    assert ("electrode_shift +45.0 deg" in [m for _, m, _ in p.intent_log])
+
+
+def test_lower_limb_patient_and_decoder():
+    from mirrorvr.config import EmgSettings, build_config
+    from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, train_decoder
+
+    classes = ("rest", "ankle_dorsiflexion", "ankle_plantarflexion", "knee_extension",
+               "knee_flexion")
+    clock = FakeClock(0.0)
+    p = SimulatedPatient(clock, seed=2, movements=classes)
+    assert p.limb == "lower" and "tibialis_anterior" in [m.name for m in p.muscles]
+    p.start()
+    settings = EmgSettings(movements=classes)
+    rec = simulate_calibration(p, clock, cue_schedule(classes, 2, 2.0, 2.0))
+    _, report = train_decoder(rec, settings)
+    assert 0.75 < report.accuracy <= 1.0
+    with pytest.raises(ConfigError, match="mix upper- and lower-limb"):
+        SimulatedPatient(clock, movements=("rest", "hand_open", "knee_flexion"))
+    with pytest.raises(ConfigError, match="mix upper- and lower-limb"):
+        build_config({"emg": {"movements": ["rest", "hand_open", "knee_flexion"]}})
+
+
+def test_cross_validated_accuracy_is_realistic_not_trivial():
+    """5 upper-limb classes, 8 channels, 3 × 3 s: LDA on the Hudgins set is good but not
+    perfect (typical of transradial amputees: roughly 85-97 %)."""
+    from mirrorvr.config import EmgSettings
+    from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, train_decoder
+
+    settings = EmgSettings()
+    accuracies = []
+    for seed in (0, 1):
+        clock = FakeClock(0.0)
+        p = SimulatedPatient(clock, seed=seed)
+        p.start()
+        rec = simulate_calibration(p, clock, cue_schedule(settings.movements, 3, 3.0, 3.0))
+        accuracies.append(train_decoder(rec, settings)[1].accuracy)
+    assert all(0.85 <= a < 0.99 for a in accuracies), accuracies

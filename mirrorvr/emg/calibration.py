@@ -51,7 +51,7 @@ from mirrorvr.emg.decoder import Decoder
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.emg.windowing import sliding_windows
 from mirrorvr.errors import ConfigError, DecoderError
-from mirrorvr.movements import REST, check_movement
+from mirrorvr.movements import ALL_MOVEMENTS, REST, check_movement
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class CueSegment:
     repetition: int = 0
 
     def __post_init__(self) -> None:
-        check_movement(self.movement)
+        check_movement(self.movement, ALL_MOVEMENTS)
         if not (math.isfinite(self.start_s) and math.isfinite(self.end_s)
                 and self.end_s > self.start_s):
             raise ConfigError(
@@ -175,7 +175,7 @@ def cue_schedule(
         raise ConfigError(f"contract_s: {contract_s!r} must be > 0 s")
     if not rest_s > 0:
         raise ConfigError(f"rest_s: {rest_s!r} must be > 0 s")
-    active = [check_movement(m) for m in movements if m != REST]
+    active = [check_movement(m, ALL_MOVEMENTS) for m in movements if m != REST]
     if not active:
         raise ConfigError(f"movements: {list(movements)!r} has no movement besides rest")
     out, t = [], float(start_s)
