@@ -5,6 +5,7 @@ lives in :mod:`mirrorvr.emg.brainflow_source` and sklearn is loaded when a class
 
 Pieces: :mod:`~mirrorvr.emg.source` (EmgChunk, EmgSource), :mod:`~mirrorvr.emg.simulator`
 (SimulatedPatient), :mod:`~mirrorvr.emg.brainflow_source` (BrainFlowSource),
+:mod:`~mirrorvr.emg.playback` (PlaybackSource: XDF recordings and BrainFlow files),
 :mod:`~mirrorvr.emg.filters`, :mod:`~mirrorvr.emg.windowing`, :mod:`~mirrorvr.emg.features`,
 :mod:`~mirrorvr.emg.classifier`, :mod:`~mirrorvr.emg.decoder` (Decoder) and
 :mod:`~mirrorvr.emg.calibration` (train_decoder).
@@ -23,6 +24,7 @@ from mirrorvr.emg.decoder import Decoder
 from mirrorvr.emg.features import FEATURES, HUDGINS, extract_features
 from mirrorvr.emg.filters import EmgFilter
 from mirrorvr.emg.intent import Intent
+from mirrorvr.emg.playback import PlaybackSource
 from mirrorvr.emg.simulator import SimulatedPatient
 from mirrorvr.emg.source import EmgChunk, EmgSource
 from mirrorvr.emg.windowing import SlidingWindower, sliding_windows
@@ -30,6 +32,6 @@ from mirrorvr.emg.windowing import SlidingWindower, sliding_windows
 __all__ = [
     "CalibrationRecording", "CalibrationReport", "Classifier", "CueSegment", "Decoder",
     "EmgChunk", "EmgFilter", "EmgSource", "FEATURES", "HUDGINS", "Intent", "MajorityVote",
-    "SimulatedPatient", "SlidingWindower", "cue_schedule", "extract_features",
+    "PlaybackSource", "SimulatedPatient", "SlidingWindower", "cue_schedule", "extract_features",
     "make_classifier", "simulate_calibration", "sliding_windows", "train_decoder",
 ]

@@ -64,6 +64,35 @@ def resolve_board_id(board: str | int) -> tuple[int, str]:
     raise ConfigError(f"board: {board!r} is not a board name or id; {_HOW_TO_LIST}")
 
 
+def board_rows(board_id: int, board_name: str, channels: Sequence[int] | None = None) -> list[int]:
+    """Data rows of a board's EMG channels (else EXG, else EEG), optionally a subset.
+
+    ``channels`` are indices into that row list (0-based); None: all of them.
+    """
+    from brainflow.board_shim import BoardShim, BrainFlowError
+
+    try:
+        descr = BoardShim.get_board_descr(board_id)
+    except BrainFlowError as err:
+        raise AcquisitionError(
+            f"board {board_name} (id {board_id}): describe failed, "
+            f"BrainFlow exit code {err.exit_code}: {err}"
+        ) from err
+    rows = descr.get("emg_channels") or descr.get("exg_channels") or descr.get("eeg_channels")
+    if not rows:
+        raise AcquisitionError(f"board {board_name}: reports neither EMG nor EXG channels")
+    rows = list(rows)
+    if channels is not None:
+        bad = [c for c in channels if not 0 <= int(c) < len(rows)]
+        if bad:
+            raise ConfigError(
+                f"channels: {bad!r} out of range for {board_name} "
+                f"(allowed 0..{len(rows) - 1})"
+            )
+        rows = [rows[int(c)] for c in channels]
+    return rows
+
+
 class BrainFlowSource:
     """An :class:`~mirrorvr.emg.source.EmgSource` over a BrainFlow board.
 
@@ -111,6 +140,8 @@ class BrainFlowSource:
             if not hasattr(input_params, key) or key.startswith("_"):
                 allowed = sorted(k for k in vars(input_params) if not k.startswith("_"))
                 raise ConfigError(f"{key}: not a BrainFlowInputParams field (allowed: {allowed})")
+            if key == "master_board":  # a name or id, like board
+                value = resolve_board_id(value)[0]
             setattr(input_params, key, value)
         self._input_params = input_params
 
@@ -122,21 +153,7 @@ class BrainFlowSource:
             BoardShim.disable_board_logger()
             self.sampling_rate_hz = float(BoardShim.get_sampling_rate(descr_id))
             self._timestamp_row = int(BoardShim.get_timestamp_channel(descr_id))
-            descr = BoardShim.get_board_descr(descr_id)
-        rows = descr.get("emg_channels") or descr.get("exg_channels") or descr.get("eeg_channels")
-        if not rows:
-            raise AcquisitionError(
-                f"board {self.board_name}: reports neither EMG nor EXG channels"
-            )
-        rows = list(rows)
-        if channels is not None:
-            bad = [c for c in channels if not 0 <= int(c) < len(rows)]
-            if bad:
-                raise ConfigError(
-                    f"channels: {bad!r} out of range for {self.board_name} "
-                    f"(allowed 0..{len(rows) - 1})"
-                )
-            rows = [rows[int(c)] for c in channels]
+        rows = board_rows(descr_id, self.board_name, channels)
         self._rows = np.asarray(rows, dtype=np.intp)
         self.channel_names: tuple[str, ...] = tuple(f"EMG{i + 1}" for i in range(len(rows)))
         self._buffer_samples = max(1, int(buffer_s * self.sampling_rate_hz))
