@@ -10,12 +10,13 @@ arrives while stimulation is e-stopped, faulted or disarmed.
 
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_stim_properties import devices, patients, violations
 
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import DeviceLimits, StimSettings
+from mirrorvr.config import DeviceLimits, PatientProfile, StimChannelProfile, StimSettings
 from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.movements import UPPER_LIMB_MOVEMENTS
 from mirrorvr.stim import SafetyGovernor, SyncScheduler, Watchdog
@@ -174,3 +175,27 @@ def test_no_scene_value_or_session_event_lets_an_unsafe_command_through(data):
         assert not flags_then["estopped"] and not flags_then["faulted"], cmd
         assert violations(cmd, device, patient, device.n_channels) == [], cmd
         assert math.isfinite(cmd.onset_s)
+
+
+def test_a_second_lost_link_after_reconnect_and_rearm_faults_again():
+    # found by the property test above: estop, disconnect, reconnect, rearm, disconnect
+    device = DeviceLimits()
+    patient = PatientProfile(stim_channels=(StimChannelProfile(
+        channel=0, site="flexors", electrode_area_cm2=20.0,
+        motor_threshold_ma=10.0, max_tolerated_ma=20.0),))
+    driver = LinkDriver(device.n_channels)
+    gov = SafetyGovernor(device, patient, driver, FakeClock(0.0))
+    driver.governor, driver.flags = gov, {}
+    gov.arm()
+    gov.emergency_stop("test")
+    driver.connected = False
+    gov.poll()
+    with pytest.raises(StimulationError, match="does not answer"):
+        gov.rearm()  # never armed on a link that is down
+    assert gov.state != "armed"
+    driver.connected = True
+    gov.rearm()
+    assert gov.state == "armed"
+    driver.connected = False
+    gov.poll()
+    assert gov.state == "faulted"

@@ -249,6 +249,22 @@ class SafetyGovernor:
                 "message": msg,
             }))
             raise StimulationError(msg)
+        health = getattr(self._driver, "check", None)
+        if health is not None:
+            # Arm only on a link that answers now; a loss latched earlier is then cleared,
+            # so the next loss faults again (a stale latch would hide it).
+            now = self.clock.now()
+            try:
+                health(now)
+            except Exception as err:  # noqa: BLE001 - any failure means "not connected"
+                msg = f"stimulation cannot be {kind}: the device does not answer ({err!r})"
+                logger.warning(msg)
+                self._emit(StimEvent(now, "refused", None, {
+                    "limit": "link", "value": repr(err), "allowed": "a device that answers",
+                    "message": msg,
+                }))
+                raise StimulationError(msg) from err
+            self._link_lost = False
         previous = self._state
         self._state = ARMED
         logger.info("stimulation %s (was %s)", kind, previous)
