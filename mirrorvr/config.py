@@ -206,6 +206,13 @@ class EmgSettings(_Model):
     source: Literal["simulated", "brainflow"] = "simulated"
     board: str = Field("SYNTHETIC_BOARD", description="BrainFlow board name or id")
     serial_port: str = ""
+    board_params: dict[str, str | int | float] = Field(
+        default_factory=dict,
+        description="other BrainFlowInputParams fields: ip_address, ip_port, mac_address, "
+        "serial_number, file, master_board, timeout, other_info, ...",
+    )
+    reconnect_attempts: int = Field(5, ge=0, le=100, description="re-opens of a lost board")
+    reconnect_backoff_s: float = Field(0.5, ge=0, le=60, description="first wait; doubles")
     n_channels: int = Field(8, ge=1, le=64)
     sampling_rate_hz: float = Field(2000.0, ge=100, le=20000)
     mains_hz: Literal[50, 60] = 50

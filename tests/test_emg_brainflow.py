@@ -89,3 +89,163 @@ def test_brainflow_error_becomes_acquisition_error():
         source.start()
     assert isinstance(info.value.__cause__, BrainFlowError)
     source.stop()
+
+
+# ---------------------------------------------------------------- robustness
+
+
+class FlakyBoard:
+    """A real synthetic BoardShim whose link can be cut: while ``plan.down`` is set,
+    ``get_board_data`` raises BrainFlowError; ``plan.refuse`` re-opens fail first."""
+
+    def __init__(self, plan, board_id, params):
+        from brainflow.board_shim import BoardShim
+
+        self.plan = plan
+        self.inner = BoardShim(board_id, params)
+        plan.opened += 1
+
+    def prepare_session(self):
+        from brainflow.board_shim import BrainFlowError
+
+        if self.plan.refuse > 0:
+            self.plan.refuse -= 1
+            raise BrainFlowError("injected: board not found", 13)
+        self.inner.prepare_session()
+
+    def get_board_data(self):
+        from brainflow.board_shim import BrainFlowError
+
+        if self.plan.down:
+            raise BrainFlowError("injected: board lost", 15)
+        return self.inner.get_board_data()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+class Plan:
+    def __init__(self):
+        self.down = False
+        self.refuse = 0
+        self.opened = 0
+
+
+def _read_for(source, seconds, chunks):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        c = source.read()
+        if c is not None:
+            chunks.append(c)
+
+
+def test_lost_board_is_reconnected_and_the_gap_recorded():
+    plan = Plan()
+    events = []
+    source = BrainFlowSource(
+        SessionClock(), board="SYNTHETIC_BOARD", reconnect_attempts=4,
+        reconnect_backoff_s=0.05, board_factory=lambda bid, p: FlakyBoard(plan, bid, p),
+    )
+    source.set_event_listener(lambda t, text: events.append(text))
+    source.start()
+    chunks = []
+    try:
+        _read_for(source, 0.3, chunks)
+        n_before = len(chunks)
+        assert n_before > 0 and source.connected
+        plan.down = True
+        plan.refuse = 2  # the first two re-opens fail too
+        _read_for(source, 0.3, chunks)
+        assert not source.connected and len(chunks) == n_before  # lost: nothing, no error
+        plan.down = False
+        _read_for(source, 1.5, chunks)
+        assert source.connected and len(chunks) > n_before
+    finally:
+        source.stop()
+    assert plan.opened == 4  # start + 2 refused + 1 good
+    assert len(source.gaps) == 1
+    gap = source.gaps[0]
+    assert gap.attempts == 3 and "exit code 15" in gap.reason
+    t = np.concatenate([c.t_s for c in chunks])
+    jump = int(np.argmax(np.diff(t)))
+    assert gap.start_s == pytest.approx(t[jump]) and gap.end_s == pytest.approx(t[jump + 1])
+    assert gap.missing_samples == round(gap.duration_s * 250) - 1 > 50  # >= 0.3 s at 250 Hz
+    assert [e.split()[0] for e in events] == [
+        "acquisition_lost", "acquisition_reconnected", "acquisition_gap"]
+    assert gap.to_dict()["duration_s"] == pytest.approx(gap.duration_s)
+
+
+def test_board_that_does_not_come_back_fails_after_bounded_attempts():
+    plan = Plan()
+    source = BrainFlowSource(
+        SessionClock(), reconnect_attempts=2, reconnect_backoff_s=0.01,
+        board_factory=lambda bid, p: FlakyBoard(plan, bid, p),
+    )
+    source.start()
+    plan.down, plan.refuse = True, 100
+    with pytest.raises(AcquisitionError, match="not reconnected after 2 attempt"):
+        for _ in range(200):  # bounded: gives up within a few back-offs
+            time.sleep(0.01)
+            source.read()
+    assert plan.opened == 3
+    source.stop()
+
+
+def test_stall_counts_as_a_loss():
+    class Silent(FlakyBoard):
+        def get_board_data(self):
+            data = self.inner.get_board_data()
+            return data[:, :0] if self.plan.down else data
+
+    plan = Plan()
+    source = BrainFlowSource(SessionClock(), stall_timeout_s=0.2, reconnect_backoff_s=0.05,
+                             board_factory=lambda bid, p: Silent(plan, bid, p))
+    source.start()
+    try:
+        plan.down = True
+        _read_for(source, 0.5, [])
+        plan.down = False
+        chunks = []
+        _read_for(source, 0.8, chunks)
+    finally:
+        source.stop()
+    assert len(source.gaps) == 1 and "no sample for" in source.gaps[0].reason
+    assert chunks
+
+
+def test_markers_are_inserted_at_cues():
+    source = BrainFlowSource(SessionClock(), board="SYNTHETIC_BOARD")
+    with pytest.raises(AcquisitionError, match="before start"):
+        source.insert_marker(1.0)
+    source.start()
+    try:
+        time.sleep(0.1)
+        source.insert_marker(3.0, "cue hand_open")
+        with pytest.raises(ConfigError, match="non-zero"):
+            source.insert_marker(0.0)
+        _read_for(source, 0.4, [])
+    finally:
+        source.stop()
+    assert source.markers[0][1:] == (3.0, "cue hand_open")
+    assert [v for _, v in source.received_markers] == [3.0]
+    assert abs(source.received_markers[0][0] - source.markers[0][0]) < 0.5
+
+
+def test_any_board_parameter_and_settings():
+    from brainflow.board_shim import BoardIds
+
+    from mirrorvr.config import build_config
+
+    src = BrainFlowSource(SessionClock(), board="PLAYBACK_FILE_BOARD", file="x.csv",
+                          master_board="CYTON_BOARD", ip_address="127.0.0.1", ip_port=6677,
+                          mac_address="00:11:22:33:44:55", timeout=3)
+    assert src._input_params.master_board == BoardIds.CYTON_BOARD.value
+    assert src._input_params.ip_port == 6677
+    assert src.sampling_rate_hz == 250.0 and len(src.channel_names) == 8  # Cyton's
+    cfg = build_config({"emg": {"source": "brainflow", "board": "SYNTHETIC_BOARD",
+                                "board_params": {"timeout": 2}, "reconnect_attempts": 1}})
+    src = BrainFlowSource.from_settings(SessionClock(), cfg.emg)
+    assert src.reconnect_attempts == 1 and src._input_params.timeout == 2
+    with pytest.raises(ConfigError, match="reconnect_attempts"):
+        BrainFlowSource(SessionClock(), reconnect_attempts=-1)
