@@ -171,6 +171,23 @@ def build_stimulator(config: SessionConfig, clock):
     )
 
 
+def open_session_window(config: SessionConfig):
+    """The session's window. ``msaa_samples = "auto"`` asks for 4x multisampling but turns it
+    off on a software rasteriser, where it costs ~30 ms a frame at 1280x720 and pushes frames
+    past the render watchdog's timeout (SAFETY.md item 7)."""
+    from mirrorvr.render.window import open_window
+
+    render = config.render
+    samples = 4 if render.msaa_samples == "auto" else render.msaa_samples
+    window = open_window(render.width, render.height, render.headless, "mirrorvr", samples)
+    if render.msaa_samples == "auto" and window.samples and window.software_rasteriser:
+        log.info("software rasteriser (%s): multisampling off to keep frame times short",
+                 window.gl_renderer)
+        window.close()
+        window = open_window(render.width, render.height, render.headless, "mirrorvr", 0)
+    return window
+
+
 def build_session(
     config: SessionConfig,
     data_dir: Path,
@@ -189,7 +206,6 @@ def build_session(
     from mirrorvr.emg.simulator import SimulatedPatient
     from mirrorvr.record.recorder import Recorder
     from mirrorvr.render.renderer import Renderer
-    from mirrorvr.render.window import open_window
     from mirrorvr.session.protocol import build_demo_protocol
     from mirrorvr.session.ratings import ScriptedRater
     from mirrorvr.session.runner import SessionParts
@@ -238,13 +254,7 @@ def build_session(
     watchdog = Watchdog(clock, stim.watchdog_timeout_s, on_timeout=governor.all_off)
 
     if window is None:
-        window = open_window(
-            config.render.width,
-            config.render.height,
-            config.render.headless,
-            title="mirrorvr",
-            samples=config.render.msaa_samples,
-        )
+        window = open_session_window(config)
     if renderer is None:
         renderer = Renderer(window, config.render)
     frames_dir = session_dir / "frames"

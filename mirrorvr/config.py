@@ -269,7 +269,9 @@ class RenderSettings(_Model):
     headless: bool | None = Field(None, description="None: headless when there is no display")
     display_latency_s: float = Field(0.008, ge=0, le=0.2, description="swap to photons")
     max_fps: float = Field(60.0, gt=0, le=240)
-    msaa_samples: Literal[0, 2, 4, 8] = Field(4, description="multisample anti-aliasing")
+    msaa_samples: Literal["auto", 0, 2, 4, 8] = Field(
+        "auto", description="multisample anti-aliasing; auto: 4, or 0 on a software rasteriser"
+    )
     saved_frames: int = Field(6, ge=0, le=100, description="frames saved as PNG per session")
     skin_rgb: tuple[float, float, float] = (0.87, 0.68, 0.56)
 

@@ -59,6 +59,7 @@ class Window:
         self.height = height
         self.headless = headless
         self.samples = samples
+        self.gl_renderer = ""  # the driver's GL_RENDERER string
         self._closed = False
 
     def swap(self) -> float:
@@ -68,6 +69,12 @@ class Window:
         self._check_open()
         pygame.display.flip()
         return time.monotonic()
+
+    @property
+    def software_rasteriser(self) -> bool:
+        """True when the GL driver rasterises on the CPU (Mesa llvmpipe/softpipe, SwiftShader)."""
+        name = self.gl_renderer.lower()
+        return any(s in name for s in ("llvmpipe", "softpipe", "swrast", "swiftshader"))
 
     def finish(self) -> None:
         """Block until the GPU has executed every command drawn so far (``glFinish``).
@@ -216,4 +223,6 @@ def open_window(
     )
     if obtained:
         GL.glEnable(GL.GL_MULTISAMPLE)
-    return Window(width, height, headless, obtained)
+    window = Window(width, height, headless, obtained)
+    window.gl_renderer = renderer
+    return window
