@@ -5,6 +5,10 @@ evaluates decoding pipelines on labelled recordings (``C_<class>_R_<rep>.csv``, 
 samples, columns = channels; see :mod:`mirrorvr.emg.evaluate`) with leave-one-repetition-out
 cross-validation, and prints accuracy per fold, the mean accuracy and the confusion matrix.
 
+``mirrorvr emg motion-test`` and ``mirrorvr emg tac-test`` calibrate a decoder on the
+simulated patient and run the Motion Test / TAC test (:mod:`mirrorvr.emg.realtime_tests`),
+printing the summary and saving every trial with ``--json PATH``.
+
 Registered by :func:`mirrorvr.cli._parser` through :func:`add_commands`; each sub-command
 sets ``handler`` (``args -> exit code``).
 """
@@ -73,6 +77,27 @@ def add_commands(subparsers) -> None:
     ev.add_argument("--json", action="store_true", help="print one JSON object instead")
     ev.set_defaults(handler=run_evaluate)
 
+    for name, helptext in (("motion-test", "Motion Test (selection/completion time, completion "
+                                           "rate, real-time accuracy) on the simulated patient"),
+                           ("tac-test", "TAC test (reach and hold a target posture: completion "
+                                        "rate/time, path efficiency) on the simulated patient")):
+        rt = emg_sub.add_parser(name, help=helptext, description=helptext,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        rt.add_argument("--movements", default="rest,hand_open,hand_close,wrist_flexion,"
+                        "wrist_extension", help="comma-separated classes (one limb)")
+        rt.add_argument("--channels", type=int, default=8, help="electrodes")
+        rt.add_argument("--seed", type=int, default=0, help="simulated patient's seed")
+        rt.add_argument("--repetitions", type=int, default=3, help="trials per movement")
+        rt.add_argument("--calibration-repetitions", type=int, default=3,
+                        help="3 s contract / 3 s rest cues per movement")
+        rt.add_argument("--level", type=_positive_float, default=0.6,
+                        help="contraction level the patient attempts, (0, 1]")
+        rt.add_argument("--realtime", action="store_true",
+                        help="run on the real clock (default: a fake clock, faster)")
+        rt.add_argument("--json", type=Path, metavar="PATH", dest="json_path",
+                        help="save the result with every trial as JSON")
+        rt.set_defaults(handler=run_realtime_test, test=name.split("-")[0])
+
 
 def _format_result(result) -> str:
     lines = [f"pipeline {result.pipeline}"]
@@ -128,4 +153,49 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
         for r in results:
             sys.stdout.write(_format_result(r) + "\n")
+    return 0
+
+
+def run_realtime_test(args: argparse.Namespace) -> int:
+    """Handler of ``mirrorvr emg motion-test`` and ``mirrorvr emg tac-test``."""
+    from mirrorvr.clock import FakeClock, SessionClock
+    from mirrorvr.config import EmgSettings
+    from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, train_decoder
+    from mirrorvr.emg.realtime_tests import run_motion_test, run_tac_test
+    from mirrorvr.emg.simulator import SimulatedPatient
+    from mirrorvr.errors import ConfigError
+
+    movements = tuple(m.strip() for m in args.movements.split(",") if m.strip())
+    try:
+        settings = EmgSettings(movements=movements, n_channels=args.channels)
+    except ValueError as err:
+        raise ConfigError(f"--movements: {err}") from None
+    if not 0 < args.level <= 1:
+        raise ConfigError(f"--level: {args.level!r} must be in (0, 1]")
+    clock = SessionClock() if args.realtime else FakeClock(0.0)
+    patient = SimulatedPatient(clock, n_channels=args.channels, seed=args.seed,
+                               movements=movements)
+    patient.start()
+    cues = cue_schedule(movements, args.calibration_repetitions, 3.0, 3.0)
+    decoder, report = train_decoder(simulate_calibration(patient, clock, cues), settings)
+    run = run_motion_test if args.test == "motion" else run_tac_test
+    result = run(decoder, patient, clock, movements, args.repetitions, patient=patient,
+                 level=args.level)
+    summary = result.summary
+    sys.stdout.write(f"{args.test} test, simulated patient (seed {args.seed}, "
+                     f"{args.channels} channels), calibration {report.accuracy:.1%} "
+                     "cross-validated\n")
+    keys = [k for k in summary if k not in ("per_movement", "n_trials")]
+    header = f"{'movement':<22}{'trials':>7}" + "".join(f"{k:>22}" for k in keys)
+    sys.stdout.write(header + "\n")
+    rows = [("all", summary), *summary["per_movement"].items()]
+    for name, block in rows:
+        cells = "".join(f"{'-' if block[k] is None else f'{block[k]:.3f}':>22}" for k in keys)
+        sys.stdout.write(f"{name:<22}{block['n_trials']:>7}{cells}\n")
+    if args.json_path is not None:
+        out = result.to_dict()
+        out["calibration_accuracy"] = report.accuracy
+        out["seed"] = args.seed
+        args.json_path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+        sys.stdout.write(f"saved {args.json_path}\n")
     return 0
