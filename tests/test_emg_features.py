@@ -206,3 +206,18 @@ def test_spectral_against_libemg_matlab_reference():
     np.testing.assert_allclose(sm(w, 1000.0)[..., 2] * scale ** 2, expected_sm, rtol=1e-4)
     expected_mnf = np.loadtxt(LIBEMG / "matlab_MNF.csv", delimiter=",")
     np.testing.assert_allclose(mnf(w, 1000.0) * scale, expected_mnf, rtol=1e-4)
+
+
+def test_fused_hudgins_equals_the_four_features():
+    from mirrorvr.emg.features import hudgins, mav, ssc, wl, zc
+
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((7, 3, 200)) * 1e-4
+    w[0, 0, 20:40] = 0.0  # exact zeros and a flat run
+    w[1, 2] = np.round(w[1, 2], 5)  # repeated values
+    for zt, st in ((0.0, 0.0), (2e-5, 1e-10)):
+        ref = np.hstack([mav(w), wl(w), zc(w, zt), ssc(w, st)])
+        np.testing.assert_array_equal(hudgins(w, zt, st), ref)
+        np.testing.assert_array_equal(
+            extract_features(w, ("MAV", "WL", "ZC", "SSC"), zc_threshold_v=zt,
+                             ssc_threshold_v2=st), ref)
