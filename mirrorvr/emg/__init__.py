@@ -8,7 +8,9 @@ Pieces: :mod:`~mirrorvr.emg.source` (EmgChunk, EmgSource), :mod:`~mirrorvr.emg.s
 :mod:`~mirrorvr.emg.playback` (PlaybackSource: XDF recordings and BrainFlow files),
 :mod:`~mirrorvr.emg.filters`, :mod:`~mirrorvr.emg.windowing`, :mod:`~mirrorvr.emg.features`,
 :mod:`~mirrorvr.emg.classifier`, :mod:`~mirrorvr.emg.decoder` (Decoder) and
-:mod:`~mirrorvr.emg.calibration` (train_decoder).
+:mod:`~mirrorvr.emg.calibration` (train_decoder), :mod:`~mirrorvr.emg.realtime_tests`
+(Motion Test, TAC test) and :mod:`~mirrorvr.emg.cyton_emulator` (an OpenBCI Cyton on a pty
+for BrainFlow's unchanged driver).
 """
 
 from mirrorvr.emg.calibration import (
