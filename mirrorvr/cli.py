@@ -137,6 +137,28 @@ def new_session_dir(data_dir: Path, pseudonym: str, kind: str) -> Path:
     raise MirrorVRError(f"could not create a new session folder under {base}")
 
 
+def build_emg_source(config: SessionConfig, clock):
+    """The EMG source the configuration names, and the simulated patient (or None)."""
+    emg = config.emg
+    if emg.source == "simulated":
+        from mirrorvr.emg.simulator import SimulatedPatient
+
+        patient = SimulatedPatient(
+            clock, n_channels=emg.n_channels, sampling_rate_hz=emg.sampling_rate_hz,
+            mains_hz=emg.mains_hz, seed=config.seed,
+        )
+        return patient, patient
+    if emg.source == "playback":
+        from mirrorvr.emg.playback import PlaybackSource
+
+        if emg.playback_file.lower().endswith(".xdf"):
+            return PlaybackSource.from_xdf(clock, emg.playback_file), None
+        return PlaybackSource.from_brainflow_file(clock, emg.playback_file, emg.board), None
+    from mirrorvr.emg.brainflow_source import BrainFlowSource
+
+    return BrainFlowSource.from_settings(clock, emg), None
+
+
 def build_stimulator(config: SessionConfig, clock):
     """The stimulator driver the configuration names (the governor will be its only user)."""
     from mirrorvr.stim.prescription import motor_thresholds_ma
@@ -203,7 +225,6 @@ def build_session(
     ``window`` and ``renderer`` replace the OpenGL ones when given (tests without GL).
     """
     from mirrorvr.clock import SessionClock
-    from mirrorvr.emg.simulator import SimulatedPatient
     from mirrorvr.record.recorder import Recorder
     from mirrorvr.render.renderer import Renderer
     from mirrorvr.session.protocol import build_demo_protocol
@@ -220,21 +241,7 @@ def build_session(
     (session_dir / "config.json").write_text(
         json.dumps(config_to_toml_dict(config), indent=2) + "\n", encoding="utf-8"
     )
-    emg = config.emg
-    if emg.source == "simulated":
-        source = SimulatedPatient(
-            clock,
-            n_channels=emg.n_channels,
-            sampling_rate_hz=emg.sampling_rate_hz,
-            mains_hz=emg.mains_hz,
-            seed=config.seed,
-        )
-        simulated = source
-    else:
-        from mirrorvr.emg.brainflow_source import BrainFlowSource
-
-        source = BrainFlowSource(clock, board=emg.board, serial_port=emg.serial_port)
-        simulated = None
+    source, simulated = build_emg_source(config, clock)
 
     stim = config.stim
     driver = build_stimulator(config, clock)

@@ -203,7 +203,11 @@ class StimSettings(_Model):
 class EmgSettings(_Model):
     """Acquisition and decoder settings. Defaults from BioPatRec (200 ms / 50 ms windows)."""
 
-    source: Literal["simulated", "brainflow"] = "simulated"
+    source: Literal["simulated", "brainflow", "playback"] = "simulated"
+    playback_file: str = Field(
+        "", description="playback: a mirrorvr recording (.xdf) or a BrainFlow file "
+        "(DataFilter.write_file; `board` names the board that recorded it)",
+    )
     board: str = Field("SYNTHETIC_BOARD", description="BrainFlow board name or id")
     serial_port: str = ""
     board_params: dict[str, str | int | float] = Field(
@@ -232,6 +236,9 @@ class EmgSettings(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> EmgSettings:
+        if self.source == "playback" and not self.playback_file:
+            raise ValueError("source 'playback' needs playback_file (an .xdf recording or a "
+                             "BrainFlow file)")
         if self.increment_s > self.window_s:
             raise ValueError(
                 f"increment_s ({self.increment_s}) must not exceed window_s ({self.window_s})"

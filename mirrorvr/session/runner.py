@@ -27,7 +27,7 @@ from mirrorvr.emg.calibration import CalibrationRecording, CueSegment, train_dec
 from mirrorvr.errors import MirrorVRError, StimulationError
 from mirrorvr.limb.poses import PoseFollower, target_pose
 from mirrorvr.limb.skeleton import DOF_NAMES, Pose
-from mirrorvr.movements import REST
+from mirrorvr.movements import ALL_MOVEMENTS, REST
 from mirrorvr.render.scene import SceneState
 from mirrorvr.session.control import (
     GuidedController,
@@ -201,6 +201,9 @@ class SessionRunner:
         self._open_streams()
         self.p.recorder.start()
         self.p.governor.set_event_listener(self._stim_event)  # the dose log (SAFETY.md 11)
+        listen = getattr(self.p.emg_source, "set_event_listener", None)
+        if listen is not None:  # board losses, reconnections and gaps go into the markers
+            listen(lambda t_s, text: self._marker(text, t_s))
         self.t_start_s = clock.now()
         self._marker(f"session_start presentation_delay_s={self.presentation_delay_s:.4f}")
         self.p.emg_source.start()
@@ -393,6 +396,7 @@ class SessionRunner:
         self._last_swap_s = swap_s
         if state.cue_text != self._last_cue_text:
             self._marker(f"cue {block.name}: {state.cue_text}", photon_s)
+            self._mark_cue_on_board(block, block_start, target)
             self._last_cue_text = state.cue_text
         for entry in self.plan.mark_presented(photon_s):
             self._record_plan_entry(entry)
@@ -443,20 +447,37 @@ class SessionRunner:
             affected_side=self.affected,
         )
 
+    @staticmethod
+    def _cue_at(block: Block, block_start: float, t_s: float):
+        rel = t_s - block_start
+        for cue in block.cues:
+            if cue.start_s <= rel < cue.end_s:
+                return cue
+        return None
+
+    def _mark_cue_on_board(self, block: Block, block_start: float, t_s: float) -> None:
+        """Put the cue into the board's own marker row too (boards that have one)."""
+        insert = getattr(self.p.emg_source, "insert_marker", None)
+        if insert is None:
+            return
+        cue = self._cue_at(block, block_start, t_s)
+        # 1 + the class index for a movement cue (REFERENCES.md order), 99 for other screens
+        value = 1 + ALL_MOVEMENTS.index(cue.movement) if cue is not None else 99
+        insert(value, cue.movement if cue is not None else block.name)
+
     def _cue_text(self, block: Block, block_start: float, t_s: float, rating) -> str:
         if block.kind == "rating":
             return rating.screen_text() if rating is not None else "Rate your phantom pain (0-10)"
         if block.kind == "training":
             return "Training the decoder..."
-        rel = t_s - block_start
-        for cue in block.cues:
-            if cue.start_s <= rel < cue.end_s:
-                if block.kind == "mirror":
-                    return f"{cue.text} (left hand) - watch the right"
-                if block.kind == "phantom":
-                    return f"{cue.text} with your phantom hand"
-                return cue.text
-        return "Relax" if block.kind != "mirror" else "Watch your right hand"
+        cue = self._cue_at(block, block_start, t_s)
+        if cue is None:
+            return "Relax" if block.kind != "mirror" else "Watch your right hand"
+        if block.kind == "mirror":
+            return f"{cue.text} (left hand) - watch the right"
+        if block.kind == "phantom":
+            return f"{cue.text} with your phantom hand"
+        return cue.text
 
     def _status_text(self, block: Block, block_start: float, t_s: float) -> str:
         left = max(0.0, block.duration_s - (t_s - block_start))
@@ -651,5 +672,9 @@ class SessionRunner:
             "presentation_delay_s": round(self.presentation_delay_s, 4),
             "movements_seen": sum(1 for m in self.plan.movements if m.photon_s is not None),
             "asynchrony": asynchrony_stats_ms(self.plan.movements),
+            "acquisition_gaps": [
+                {"start_s": g.start_s, "end_s": g.end_s, "missing_samples": g.missing_samples}
+                for g in getattr(self.p.emg_source, "gaps", [])
+            ],
             "ratings": {name: r.value for name, r in self.ratings.items()},
         }
