@@ -93,6 +93,12 @@ def _session_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, metavar="FILE.toml", help="session configuration (TOML)")
     p.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x720")
     p.add_argument("--no-stim", action="store_true", help="run without stimulation")
+    p.add_argument("--view", choices=["mono", "stereo-sbs", "mirror-box"],
+                   help="mono (default), stereo side by side for headsets, or mirror box")
+    p.add_argument("--timing-overlay", action="store_true",
+                   help="show frame timing for the therapist")
+    p.add_argument("--record-video", action="store_true",
+                   help="record the session as MP4 in the session folder")
     p.add_argument(
         "--ask-ratings",
         action="store_true",
@@ -110,6 +116,12 @@ def resolve_config(args: argparse.Namespace) -> SessionConfig:
         data["protocol"]["duration_s"] = args.duration
     if args.no_stim:
         data["stim"]["enabled"] = False
+    if args.view:
+        data["render"]["view"] = args.view.replace("-", "_")
+    if args.timing_overlay:
+        data["render"]["timing_overlay"] = True
+    if args.record_video:
+        data["render"]["record_video"] = True
     if args.headless is not None:
         data["render"]["headless"] = args.headless
     if args.size:
@@ -193,6 +205,32 @@ def build_stimulator(config: SessionConfig, clock):
     )
 
 
+def patient_appearance(config: SessionConfig):
+    """The renderer's :class:`~mirrorvr.render.appearance.Appearance` of this patient."""
+    from mirrorvr.render.appearance import Appearance
+
+    m = config.patient.measurements
+    return Appearance(
+        skin_rgb=tuple(config.patient.skin_rgb),
+        **m.model_dump(),
+        amputation_level=config.patient.amputation_level,
+        residual=config.render.residual,
+    )
+
+
+def session_video(config: SessionConfig, session_dir: Path):
+    """An MP4 recorder of the session's frames, or None when not asked for."""
+    if not config.render.record_video:
+        return None
+    from mirrorvr.render.capture import FrameRecorder
+
+    render = config.render
+    # frames are written at a nominal rate; their true times are in the recording's
+    # "frames" stream
+    return FrameRecorder(session_dir, (render.width, render.height),
+                         fps=min(render.max_fps, 30.0), formats=("mp4",))
+
+
 def open_session_window(config: SessionConfig):
     """The session's window. ``msaa_samples = "auto"`` asks for 4x multisampling but turns it
     off on a software rasteriser, where it costs ~30 ms a frame at 1280x720 and pushes frames
@@ -263,7 +301,10 @@ def build_session(
     if window is None:
         window = open_session_window(config)
     if renderer is None:
-        renderer = Renderer(window, config.render)
+        renderer = Renderer(
+            window, config.render, appearance=patient_appearance(config),
+            view=config.render.view, timing_overlay=config.render.timing_overlay,
+        )
     frames_dir = session_dir / "frames"
     frames_dir.mkdir()
     parts = SessionParts(
@@ -282,6 +323,7 @@ def build_session(
         rater=None if ask_ratings else ScriptedRater(DEMO_RATINGS),
         realtime=realtime,
         save_frames_to=frames_dir if config.render.saved_frames else None,
+        video=session_video(config, session_dir),
     )
     return parts
 

@@ -109,6 +109,21 @@ class Screening(_Model):
         return [name for name, value in self.model_dump().items() if value]
 
 
+class LimbMeasurements(_Model):
+    """A patient's own segment lengths, m, to size the virtual limbs (any may be omitted).
+
+    Ranges are plausible adult values; the renderer scales each segment along its length.
+    """
+
+    upper_arm_length_m: float | None = Field(None, ge=0.20, le=0.40)
+    forearm_length_m: float | None = Field(None, ge=0.18, le=0.34)
+    hand_length_m: float | None = Field(None, ge=0.14, le=0.24)
+    thigh_length_m: float | None = Field(None, ge=0.32, le=0.56)
+    shank_length_m: float | None = Field(None, ge=0.30, le=0.54)
+    foot_length_m: float | None = Field(None, ge=0.20, le=0.32)
+    girth_scale: float = Field(1.0, ge=0.7, le=1.5, description="segment thickness vs the model")
+
+
 class PatientProfile(_Model):
     """A patient as mirrorvr sees them: pseudonymous id, limb, stimulation limits, screening."""
 
@@ -119,6 +134,10 @@ class PatientProfile(_Model):
     )
     stim_channels: tuple[StimChannelProfile, ...] = ()
     screening: Screening = Screening()
+    measurements: LimbMeasurements = LimbMeasurements()
+    skin_rgb: tuple[float, float, float] = Field(
+        (0.87, 0.68, 0.56), description="skin tone of the virtual limbs, sRGB 0..1"
+    )
 
     @property
     def intact_side(self) -> str:
@@ -280,7 +299,14 @@ class RenderSettings(_Model):
         "auto", description="multisample anti-aliasing; auto: 4, or 0 on a software rasteriser"
     )
     saved_frames: int = Field(6, ge=0, le=100, description="frames saved as PNG per session")
-    skin_rgb: tuple[float, float, float] = (0.87, 0.68, 0.56)
+    view: Literal["mono", "stereo_sbs", "mirror_box"] = Field(
+        "mono", description="mono window, stereo side by side (SBS headsets) or mirror box"
+    )
+    timing_overlay: bool = Field(False, description="frame-timing overlay for the therapist")
+    residual: Literal["identical", "distinct", "hidden"] = Field(
+        "identical", description="how the residual limb and the virtual part are drawn"
+    )
+    record_video: bool = Field(False, description="record the session as MP4 (frames/)")
 
 
 # --------------------------------------------------------------------------- protocol

@@ -75,3 +75,19 @@ def test_toml_errors_name_the_file(tmp_path):
     broken.write_text("seed = = 3")
     with pytest.raises(ConfigError, match="broken.toml.*not valid TOML"):
         load_config(broken)
+
+
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        ({"render": {"view": "3d"}}, "render.view = '3d'"),
+        ({"render": {"residual": "ghostly"}}, "render.residual = 'ghostly'"),
+        ({"patient": {"measurements": {"forearm_length_m": 0.5}}},
+         "patient.measurements.forearm_length_m = 0.5: Input should be less than or equal to 0.34"),
+        ({"patient": {"skin_rgb": [1.2, 0.5]}}, "patient.skin_rgb"),
+    ],
+)
+def test_appearance_and_view_values_are_checked(data, fragment):
+    with pytest.raises(ConfigError) as info:
+        build_config(data)
+    assert fragment in str(info.value)

@@ -162,3 +162,25 @@ def test_cli_refuses_a_too_short_session_before_recording_anything(tmp_path):
 def test_cli_bad_arguments_say_what_is_wrong(tmp_path, args, message):
     out = _cli("demo", "--headless", "--data-dir", str(tmp_path), *args, cwd=tmp_path)
     assert out.returncode == 2 and message in out.stderr
+
+
+def test_stereo_session_with_overlay_records_a_video_of_every_frame(tmp_path):
+    cfg = build_config({
+        "protocol": {"duration_s": 36.0},
+        "render": {"width": 256, "height": 144, "headless": True, "max_fps": 10,
+                   "saved_frames": 0, "view": "stereo_sbs", "timing_overlay": True,
+                   "record_video": True, "residual": "distinct"},
+        "patient": {"measurements": {"forearm_length_m": 0.24}},
+    })
+    summary = run_demo(cfg, tmp_path, clock=FakeClock(1000.0), realtime=False)
+    video = summary["video"]
+    assert video["submitted"] == summary["frames"]["rendered"]
+    assert video["written"] + video["dropped"] == video["submitted"]
+    from mirrorvr.render.capture import read_video
+
+    meta, clip = read_video(video["video"])
+    assert meta["size"] == (256, 144)
+    assert clip.shape[1:] == (144, 256, 3) and len(clip) == video["written"]
+    # side by side: the left and right eye halves both show the scene
+    mid = clip[len(clip) // 2]
+    assert mid[:, :128].std() > 5 and mid[:, 128:].std() > 5

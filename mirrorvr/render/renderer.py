@@ -55,14 +55,14 @@ class Renderer:
     window : Window
         An open window (its GL context is current).
     settings : RenderSettings
-        ``skin_rgb`` colours the limbs unless ``appearance`` is given.
+        Window-level settings (the patient's look comes in ``appearance``).
     layout : SceneLayout, optional
         Camera, limb placement and room for scenes of ``layout.limb``; the default layouts
         (:meth:`SceneLayout.upper` / :meth:`SceneLayout.lower`) otherwise.
     skinning : str
         ``"gpu"`` (vertex shader) or ``"cpu"`` (numpy + buffer re-upload, for comparison).
     appearance : Appearance, optional
-        Per-patient size, skin tone and residual-limb drawing.
+        The patient's look (skin tone, sizes, residual limb); the model's defaults if None.
     view : str
         One of :data:`VIEWS`.
     timing_overlay : bool
@@ -90,7 +90,7 @@ class Renderer:
             raise RenderError(f"ipd_m: {ipd_m!r} is outside [0.05, 0.08] m")
         self.window = window
         self.settings = settings
-        self.appearance = appearance or Appearance(skin_rgb=tuple(settings.skin_rgb))
+        self.appearance = appearance or Appearance()
         self.layouts = {limb: SceneLayout.for_limb(limb) for limb in LIMBS}
         if layout is not None:
             self.layouts[layout.limb] = layout

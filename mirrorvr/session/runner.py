@@ -24,7 +24,7 @@ import numpy as np
 
 from mirrorvr.config import SessionConfig
 from mirrorvr.emg.calibration import CalibrationRecording, CueSegment, train_decoder
-from mirrorvr.errors import MirrorVRError, StimulationError
+from mirrorvr.errors import MirrorVRError, RenderError, StimulationError
 from mirrorvr.limb.poses import PoseFollower, target_pose
 from mirrorvr.limb.skeleton import DOF_NAMES, Pose
 from mirrorvr.movements import ALL_MOVEMENTS, REST
@@ -75,6 +75,7 @@ class SessionParts:
     rater: object | None = None
     realtime: bool = True
     save_frames_to: Path | None = None
+    video: object | None = None  # a FrameRecorder: encodes on its own thread, drops if behind
 
 
 @dataclass
@@ -129,6 +130,7 @@ class SessionRunner:
         self._last_cue_text = ""
         self._control_error: BaseException | None = None
         self.stim_armed = False
+        self.video_summary: dict | None = None
         self.stim_note = ""
         self.presentation_delay_s = self._choose_presentation_delay()
         self.estop_button = EStopButton()
@@ -235,6 +237,7 @@ class SessionRunner:
                 self.p.scheduler.stop()
             self.p.governor.all_off("session end")
             self.p.emg_source.stop()
+            self._close_video()
             self.t_end_s = clock.now()
             self._marker("session_end")
             self.p.recorder.close()
@@ -242,7 +245,18 @@ class SessionRunner:
             raise self._control_error
         summary = self._summary()
         summary["frames_saved"] = [str(p) for p in self._save_captures()]
+        if self.video_summary is not None:
+            summary["video"] = {k: (str(v) if isinstance(v, Path) else v)
+                                for k, v in self.video_summary.items()}
         return summary
+
+    def _close_video(self) -> None:
+        if self.p.video is None:
+            return
+        try:
+            self.video_summary = self.p.video.close()
+        except RenderError as err:  # the session's other records are kept either way
+            log.error("video recording failed: %s", err)
 
     def _run_block(self, block: Block) -> None:
         start = self.clock.now()
@@ -381,6 +395,8 @@ class SessionRunner:
         capture = self._capture_due(target)
         if capture is not None:
             self._capture(capture)
+        if self.p.video is not None:
+            self.p.video.submit(self.p.window.read_pixels())
         self.p.window.finish()
         render_s = clock.now() - t0
         self._render_est_s = 0.9 * self._render_est_s + 0.1 * render_s
