@@ -249,3 +249,15 @@ def test_any_board_parameter_and_settings():
     assert src.reconnect_attempts == 1 and src._input_params.timeout == 2
     with pytest.raises(ConfigError, match="reconnect_attempts"):
         BrainFlowSource(SessionClock(), reconnect_attempts=-1)
+
+
+def test_serial_port_may_come_from_the_field_or_board_params_but_not_both_differently():
+    from mirrorvr.config import EmgSettings
+
+    clock = SessionClock()
+    a = BrainFlowSource.from_settings(clock, EmgSettings(board_params={"serial_port": "/dev/x"}))
+    b = BrainFlowSource.from_settings(clock, EmgSettings(serial_port="/dev/x"))
+    assert a._input_params.serial_port == b._input_params.serial_port == "/dev/x"
+    with pytest.raises(ConfigError, match="disagree: give the port once"):
+        BrainFlowSource.from_settings(
+            clock, EmgSettings(serial_port="/dev/x", board_params={"serial_port": "/dev/y"}))

@@ -479,11 +479,18 @@ class BrainFlowSource:
     def from_settings(cls, clock, emg) -> BrainFlowSource:
         """The source an :class:`~mirrorvr.config.EmgSettings` describes (``board``,
         ``serial_port``, ``board_params``, ``reconnect_*``)."""
+        params = dict(emg.board_params)
+        serial_port = params.pop("serial_port", emg.serial_port) or emg.serial_port
+        if emg.serial_port and serial_port != emg.serial_port:
+            raise ConfigError(
+                f"emg.serial_port ({emg.serial_port!r}) and emg.board_params.serial_port "
+                f"({serial_port!r}) disagree: give the port once"
+            )
         return cls(
-            clock, board=emg.board, serial_port=emg.serial_port,
+            clock, board=emg.board, serial_port=serial_port,
             reconnect_attempts=emg.reconnect_attempts,
             reconnect_backoff_s=emg.reconnect_backoff_s,
-            **dict(emg.board_params),
+            **params,
         )
 
 
