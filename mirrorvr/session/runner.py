@@ -54,6 +54,8 @@ ATTEMPT_LEVEL = 0.7
 CONTROL_PERIOD_S = 0.005
 #: Time allowed for the control thread to hand a command to the timing thread, s.
 SCHEDULING_MARGIN_S = 0.005
+#: The trained decoder in the session folder (:meth:`mirrorvr.emg.decoder.Decoder.save`).
+DECODER_FILE = "decoder.npz"
 
 
 @dataclass
@@ -111,6 +113,8 @@ class SessionRunner:
         self.follower = PoseFollower(self.affected)
         self.decoder = None
         self.calibration_report = None
+        #: the trained decoder as saved in the session folder (None: not trained or not saved)
+        self.decoder_file: Path | None = None
         self.ratings: dict[str, Rating] = {}
         self.counters = _Counters()
         self.streams = _Streams()
@@ -594,6 +598,22 @@ class SessionRunner:
         acc = self.calibration_report.accuracy
         self._marker(f"decoder_trained cv_accuracy={acc:.4f}")
         log.info("decoder trained: %.1f %% cross-validated accuracy", 100 * acc)
+        self._save_decoder()
+
+    def _save_decoder(self) -> None:
+        """Keep the trained decoder with the session (off the render thread: training runs on
+        a worker). A failed write is logged and the session goes on with the decoder in
+        memory; the summary then names no model file."""
+        path = Path(self.p.session_dir) / DECODER_FILE
+        try:
+            self.decoder.save(path, self.calibration_report)
+        except OSError as err:
+            log.error("decoder not saved to %s: %s", path, err)
+            self._marker(f"decoder_not_saved {err}")
+            return
+        self.decoder_file = path
+        self._marker(f"decoder_saved {path.name} "
+                     f"training_data_sha256={self.decoder.training_data_sha256}")
 
     # ------------------------------------------------------------------ capture
 
@@ -668,6 +688,9 @@ class SessionRunner:
                 "confusion_matrix": np.asarray(rep.confusion).tolist(),
                 "features": list(self.cfg.emg.features),
                 "classifier": self.cfg.emg.classifier,
+                "model_file": None if self.decoder_file is None else str(self.decoder_file),
+                "channel_names": list(self.decoder.channel_names),
+                "training_data_sha256": self.decoder.training_data_sha256,
             },
             "frames": {
                 "rendered": self.counters.frames,

@@ -59,6 +59,7 @@ def format_summary(summary: dict) -> str:
         ("recording", summary["recording"]),
         ("duration", f"{summary['duration_s']:.1f} s ({summary['clock']} clock)"),
         ("decoder accuracy", accuracy),
+        ("decoder model", (dec or {}).get("model_file") or "not saved"),
         ("frames rendered",
          f"{frames['rendered']} ({frames['mean_fps']:.1f} frames/s, {size}, {where})"),
         ("EMS commands", ", ".join(f"{ems.get(k, 0)} {k}" for k in EMS_COUNTS)
