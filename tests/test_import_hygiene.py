@@ -18,7 +18,7 @@ PURE = [
     "mirrorvr.render.scene",
     "mirrorvr.tracking.scripted",
 ]
-HEAVY = ["pygame", "OpenGL", "brainflow", "serial"]
+HEAVY = ["pygame", "OpenGL", "brainflow", "serial", "pysciencemode"]
 
 
 def test_pure_modules_import_no_edge_library():
