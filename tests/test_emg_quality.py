@@ -92,3 +92,29 @@ def test_errors():
         assess_quality(np.zeros((2, 10)), FS, ("a",))
     with pytest.raises(ConfigError, match="n_channels"):
         SignalQualityMonitor(0, FS)
+
+
+def test_contraction_onsets_and_the_hum_of_a_channel_at_rest_are_not_defects():
+    # default simulator: ~10 µV of hum is most of a resting channel's power above 10 Hz, and
+    # a contraction starts within the window; neither is a pop nor mains contamination
+    clock = FakeClock(0.0)
+    p = SimulatedPatient(clock, n_channels=8, sampling_rate_hz=FS, seed=0)
+    p.start()
+    moves = ["hand_close", "hand_open", "wrist_flexion", "wrist_extension", "rest"]
+    for k, m in enumerate(moves * 2):
+        p.set_intent(m, 0.0 if m == "rest" else 0.9, 0.5 + k)
+    mon = SignalQualityMonitor(8, FS, p.channel_names, mains_hz=50)
+    found = set()
+    for _ in range(int(10.5 / 0.25)):
+        clock.advance(0.25)
+        chunk = p.read()
+        mon.push(chunk.t_s, chunk.data)
+        found |= {(q.channel, x) for q in mon.report() for x in q.problems}
+    assert found == set()
+
+
+def test_a_channel_of_nothing_but_nan_is_nan_not_flat():
+    _, x = _clean(level=0.3)
+    x = x.copy()
+    x[1] = np.nan
+    assert _problems(x)["EMG2"] == ["nan"]

@@ -6,13 +6,18 @@ Fake clock, scripted window and null renderer (no GL), as in test_session_runner
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_session_runner import CONFIG, T0, NullRenderer, ScriptedWindow
 
-from mirrorvr.cli import run_demo
+from mirrorvr.cli import build_session, run_demo
 from mirrorvr.clock import FakeClock
 from mirrorvr.emg.decoder import Decoder
+from mirrorvr.emg.source import EmgChunk
 from mirrorvr.errors import DecoderError
+from mirrorvr.session.quality import PROBLEM_BITS
+from mirrorvr.session.runner import SessionRunner
+from mirrorvr.session.summary import format_summary, write_summary
 
 pyxdf = pytest.importorskip("pyxdf")
 
@@ -45,3 +50,98 @@ def test_the_trained_decoder_is_saved_with_the_session_and_refuses_another_layou
     markers = [m[0] for s in streams if s["info"]["name"][0] == "markers"
                for m in s["time_series"]]
     assert any(m.startswith("decoder_saved decoder.npz") for m in markers)
+
+
+def test_the_simulated_patient_s_emg_has_no_quality_problem(demo):
+    quality = demo["signal_quality"]
+    assert quality["checks"] > 140 and quality["channels"] == {}
+
+
+# ---------------------------------------------------------------------- signal quality
+
+FLAT_CH, FLAT_FROM_S = 2, T0 + 22.0  # EMG3 reads 0 V from 2 s into the phantom block
+NAN_CH, NAN_FROM_S = 5, T0 + 31.0  # EMG6 reads NaN from 2 s into the mirror block
+
+
+class DefectiveSource:
+    """Wraps an EMG source; one channel goes flat (0 V), another NaN, from given times."""
+
+    def __init__(self, source):
+        self._source = source
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+    def read(self):
+        chunk = self._source.read()
+        if chunk is None:
+            return None
+        data = chunk.data.copy()
+        data[FLAT_CH, chunk.t_s >= FLAT_FROM_S] = 0.0
+        data[NAN_CH, chunk.t_s >= NAN_FROM_S] = np.nan
+        return EmgChunk(chunk.t_s, data)
+
+
+class StatusRenderer(NullRenderer):
+    def __init__(self):
+        super().__init__()
+        self.status = []
+
+    def draw(self, state):
+        self.status.append(state.status_text)
+
+
+@pytest.fixture(scope="module")
+def defective(tmp_path_factory):
+    clock = FakeClock(T0)
+    renderer = StatusRenderer()
+    parts = build_session(CONFIG, tmp_path_factory.mktemp("data"), clock=clock,
+                          realtime=False, window=ScriptedWindow(clock, {}), renderer=renderer)
+    parts.emg_source = DefectiveSource(parts.emg_source)
+    summary = SessionRunner(parts).run()
+    write_summary(summary, parts.session_dir)
+    streams, _ = pyxdf.load_xdf(summary["recording"], dejitter_timestamps=False)
+    return summary, {s["info"]["name"][0]: s for s in streams}, renderer.status
+
+
+def test_a_defect_on_one_channel_is_recorded_shown_and_summarised_for_that_channel_only(
+        defective):
+    summary, streams, status = defective
+    q = streams["signal_quality"]
+    names = [c["label"][0] for c in q["info"]["desc"][0]["channels"][0]["channel"]]
+    assert names == [f"EMG{i + 1}" for i in range(8)]
+    t, codes = q["time_stamps"], q["time_series"].astype(int)
+    # a check every 250 ms of EMG, from the first full second on
+    assert np.median(np.diff(t)) == pytest.approx(0.25, abs=0.005) and len(t) > 140
+    assert np.diff(t).max() < 0.3  # (a frame held for an onset may delay one check)
+    flat, nan = PROBLEM_BITS["flat"], PROBLEM_BITS["nan"]
+    others = [c for c in range(8) if c not in (FLAT_CH, NAN_CH)]
+    assert not codes[:, others].any()  # the other channels are clean throughout
+    assert not codes[t < FLAT_FROM_S, FLAT_CH].any()
+    assert (codes[t > FLAT_FROM_S + 1.0, FLAT_CH] == flat).all()  # within 1 s, for good
+    assert not codes[t < NAN_FROM_S, NAN_CH].any()
+    assert (codes[t > NAN_FROM_S + 1.0, NAN_CH] & nan).all()
+    assert (codes[t >= NAN_FROM_S + 0.25, NAN_CH] & nan).all()  # NaN: the next check
+    markers = [m[0] for m in streams["markers"]["time_series"]]
+    quality_markers = [m for m in markers if m.startswith("signal_quality ")]
+    assert quality_markers[0].startswith("signal_quality EMG3: flat (")
+    assert any(m.startswith("signal_quality EMG6: nan (") for m in quality_markers)
+    assert all(m.split()[1] in ("EMG3:", "EMG6:") for m in quality_markers)
+    assert any(m.startswith("signal_quality_bits ") for m in markers)
+    # the therapist sees the worst channel: flat first, then NaN (more severe) takes over
+    assert any("EMG3: flat" in s for s in status)
+    assert any("EMG6: nan (+1 more)" in s for s in status)
+    assert not any("EMG" in s for s in status[:30])
+    # the summary lists the problems of those two channels, and only theirs
+    channels = summary["signal_quality"]["channels"]
+    assert set(channels) == {"EMG3", "EMG6"}
+    assert list(channels["EMG3"]["problems"]) == ["flat"]
+    assert list(channels["EMG6"]["problems"]) == ["nan"]
+    # flat once the whole checked second is: found at the first check after that
+    assert FLAT_FROM_S + 1.0 <= channels["EMG3"]["first_found_s"] <= FLAT_FROM_S + 1.3
+    assert "EMG3 flat" in format_summary(summary)
+    # NaN reached the recording as it came, but not the decoder: the session went on
+    emg = streams["EMG"]
+    assert np.isnan(emg["time_series"][emg["time_stamps"] > NAN_FROM_S + 0.1, NAN_CH]).all()
+    assert np.isfinite(streams["decoder"]["time_series"]).all()
+    assert summary["ratings"] == {"pre": 6, "post": 4}

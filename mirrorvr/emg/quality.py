@@ -12,10 +12,14 @@ Checks (each on the most recent ``window_s`` = 1 s of raw EMG, V, per channel):
                rail (``rail_v``; when not known: of the window's own largest ``|x|``, counted
                only if that value repeats, as it does at a clipping ADC).
 ``mains``      power within ±2 Hz of the mains frequency and its 2nd and 3rd harmonics is more
-               than ``mains_ratio_max`` (0.5) of the power above 10 Hz: the EMG is mostly hum.
+               than ``mains_ratio_max`` (0.5) of the power above 10 Hz — the EMG is mostly
+               hum — and the hum is larger than ``mains_min_v`` (25 µV r.m.s.). Without the
+               floor a well-set-up channel at rest (a few µV of EMG, ~10 µV of hum, which the
+               decoder's notch removes) would be reported.
 ``pop``        electrode pop: a sample-to-sample jump more than ``pop_z`` (30) robust
-               standard deviations of the window's differences (median absolute deviation ×
-               1.4826) and larger than ``pop_min_v`` (0.5 mV).
+               standard deviations of the differences around it (±25 ms; mean absolute
+               deviation × 1.2533) and larger than ``pop_min_v`` (0.5 mV). The scale is
+               local so that the onset of a contraction after rest is not taken for a pop.
 
 A channel is ``ok`` when no check fires. :class:`SignalQualityMonitor` keeps the last second
 of a stream; :func:`assess_quality` checks one block.
@@ -67,8 +71,13 @@ class ChannelQuality:
 
 def _mains_ratio(x: np.ndarray, fs: float, mains_hz: float | None) -> np.ndarray:
     """Share of power above 10 Hz within ±2 Hz of mains and harmonics, per channel."""
+    return _mains_power(x, fs, mains_hz)[0]
+
+
+def _mains_power(x: np.ndarray, fs: float, mains_hz: float | None):
+    """(share of power above 10 Hz that is hum, hum r.m.s. V), each ``(n_channels,)``."""
     if mains_hz is None or x.shape[1] < 8:
-        return np.zeros(x.shape[0])
+        return np.zeros(x.shape[0]), np.zeros(x.shape[0])
     spec = np.fft.rfft(x - x.mean(axis=1, keepdims=True), axis=1)
     power = spec.real ** 2 + spec.imag ** 2
     f = np.fft.rfftfreq(x.shape[1], 1.0 / fs)
@@ -78,9 +87,29 @@ def _mains_ratio(x: np.ndarray, fs: float, mains_hz: float | None) -> np.ndarray
         if h * mains_hz < fs / 2:
             hum |= np.abs(f - h * mains_hz) <= 2.0
     total = power[:, band].sum(axis=1)
+    hum_power = power[:, hum & band].sum(axis=1)
     out = np.zeros(x.shape[0])
-    np.divide(power[:, hum & band].sum(axis=1), total, out=out, where=total > 0)
-    return out
+    np.divide(hum_power, total, out=out, where=total > 0)
+    # Parseval for the one-sided spectrum (no DC/Nyquist bins in the hum band): r.m.s. of the hum
+    n = x.shape[1]
+    hum_rms = np.sqrt(2.0 * hum_power) / n
+    return out, hum_rms
+
+
+def _local_jump(d: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Largest |difference - median| per channel and the SD of the differences within ±25 ms
+    of it, from their mean absolute deviation × 1.2533 (the jump itself left out). The mean,
+    not the median: around a clipped stretch most differences are 0, yet the signal jumps
+    from rail to rail, which is saturation, not a pop."""
+    dev = np.abs(d - np.median(d, axis=1, keepdims=True))
+    at = np.argmax(dev, axis=1)
+    jump = dev[np.arange(d.shape[0]), at]
+    half = max(8, int(round(0.025 * fs)))
+    scale = np.empty(d.shape[0])
+    for c, i in enumerate(at):
+        near = np.concatenate([dev[c, max(0, i - half):i], dev[c, i + 1:i + 1 + half]])
+        scale[c] = 1.2533 * np.mean(near) if near.size else 0.0
+    return jump, scale
 
 
 def assess_quality(
@@ -93,6 +122,7 @@ def assess_quality(
     flat_v: float = 1e-7,
     saturation_fraction: float = 0.01,
     mains_ratio_max: float = 0.5,
+    mains_min_v: float = 25e-6,
     pop_z: float = 30.0,
     pop_min_v: float = 0.5e-3,
     dropout: np.ndarray | None = None,
@@ -129,15 +159,12 @@ def assess_quality(
     saturated = near.mean(axis=1) >= saturation_fraction
     if rail_v is None:
         saturated &= repeats >= max(3, int(saturation_fraction * x.shape[1]))
-    ratio = _mains_ratio(clean, fs, mains_hz)
-    d = np.diff(clean, axis=1)
-    med = np.median(d, axis=1, keepdims=True)
-    scale = 1.4826 * np.median(np.abs(d - med), axis=1)
-    jump = np.max(np.abs(d - med), axis=1)
+    ratio, hum_rms = _mains_power(clean, fs, mains_hz)
+    jump, scale = _local_jump(np.diff(clean, axis=1), fs)
     pop = (jump > pop_min_v) & (jump > pop_z * np.maximum(scale, 1e-12))
-    flat = std < flat_v
+    flat = (std < flat_v) & finite.any(axis=1)  # no finite sample: that is "nan" alone
     saturated &= ~flat  # a flat channel has nothing to clip or to hum: report it as flat
-    mains = (ratio > mains_ratio_max) & ~flat
+    mains = (ratio > mains_ratio_max) & (hum_rms > mains_min_v) & ~flat
     drop = np.zeros(n_ch, dtype=bool) if dropout is None else np.asarray(dropout, bool)
     return [
         ChannelQuality(

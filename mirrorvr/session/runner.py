@@ -24,6 +24,7 @@ import numpy as np
 
 from mirrorvr.config import SessionConfig
 from mirrorvr.emg.calibration import CalibrationRecording, CueSegment, train_decoder
+from mirrorvr.emg.source import EmgChunk
 from mirrorvr.errors import MirrorVRError, RenderError, StimulationError
 from mirrorvr.limb.poses import PoseFollower, target_pose
 from mirrorvr.limb.skeleton import DOF_NAMES, Pose
@@ -39,6 +40,7 @@ from mirrorvr.session.control import (
 from mirrorvr.session.estop_control import EStopButton, parse_click
 from mirrorvr.session.plan import MovementPlan, PlannedMovement
 from mirrorvr.session.protocol import Block, build_demo_protocol
+from mirrorvr.session.quality import PROBLEM_BITS, QualityTracker
 from mirrorvr.session.ratings import Rating, RatingInput
 from mirrorvr.session.summary import asynchrony_stats_ms
 from mirrorvr.stim.prescription import commands_for, slowest_path_latency_s
@@ -90,6 +92,7 @@ class _Streams:
     stim: object = None
     ratings: object = None
     plan: object = None
+    quality: object = None
 
 
 @dataclass
@@ -138,6 +141,10 @@ class SessionRunner:
         self.stim_note = ""
         self.presentation_delay_s = self._choose_presentation_delay()
         self.estop_button = EStopButton()
+        src = parts.emg_source
+        #: EMG signal quality, checked on the control thread (never the render thread)
+        self.quality = QualityTracker(src.channel_names, src.sampling_rate_hz,
+                                      self.cfg.emg.mains_hz)
 
     # ------------------------------------------------------------------ set-up
 
@@ -182,6 +189,11 @@ class SessionRunner:
         self.streams.plan = rec.add_stream(
             "movement_plan", "MovementPlan", ["entry"], 0.0, "string"
         )
+        # per channel: OR of the problem bits (session.quality.PROBLEM_BITS), 0 = ok; the
+        # bits are named in a 'signal_quality_bits' marker and the reasons in markers
+        self.streams.quality = rec.add_stream(
+            "signal_quality", "SignalQuality", list(src.channel_names), 0.0, "int32"
+        )
 
     def _marker(self, text: str, t_s: float | None = None) -> None:
         self.p.recorder.marker(self.clock.now() if t_s is None else t_s, text)
@@ -212,6 +224,7 @@ class SessionRunner:
             listen(lambda t_s, text: self._marker(text, t_s))
         self.t_start_s = clock.now()
         self._marker(f"session_start presentation_delay_s={self.presentation_delay_s:.4f}")
+        self._marker("signal_quality_bits " + json.dumps(PROBLEM_BITS))
         self.p.emg_source.start()
         self._arm_stimulation()
         try:
@@ -332,13 +345,25 @@ class SessionRunner:
             controller = self._controller
             if chunk is not None and chunk.n_samples:
                 self.p.recorder.push(self.streams.emg, chunk.t_s, chunk.data.T)
+                self.quality.push(chunk.t_s, chunk.data)
+                self._check_quality()
                 if controller is not None:
-                    intents = controller.on_emg(chunk, now)
+                    intents = controller.on_emg(_finite(chunk), now)
                     if intents:
                         self._record_intents(intents)
             if controller is not None:
                 controller.step(now)
         self.p.watchdog.beat("control")
+
+    def _check_quality(self) -> None:
+        """Every 250 ms of EMG: check the last second, record it, mark what changed."""
+        checked = self.quality.check_due()
+        if checked is None:
+            return
+        t_s, codes, changes = checked
+        self.p.recorder.push(self.streams.quality, [t_s], codes[None, :])
+        for text in changes:
+            self._marker(f"signal_quality {text}", t_s)
 
     def _record_intents(self, intents) -> None:
         classes = self.cfg.emg.movements
@@ -508,8 +533,10 @@ class SessionRunner:
         elif not self.stim_armed and self.stim_note.startswith("not armed"):
             stim = "off (screening)"  # item 10: the reason is in the summary and the log
         button = self.estop_button.label(gov.state) if self.stim_armed else ""
-        return (f"{block.name}  {left:4.1f} s left   EMS: {stim}   [space] stop EMS  [esc] end"
-                f"   {button}")
+        emg = self.quality.hud_text  # the worst channel's problem, "" when all are ok
+        emg = f"{emg}   " if emg else ""
+        return (f"{block.name}  {left:4.1f} s left   {emg}EMS: {stim}   [space] stop EMS"
+                f"  [esc] end   {button}")
 
     def _handle_key(self, key: str, rating: RatingInput | None) -> None:
         click = parse_click(key)
@@ -715,5 +742,14 @@ class SessionRunner:
                 {"start_s": g.start_s, "end_s": g.end_s, "missing_samples": g.missing_samples}
                 for g in getattr(self.p.emg_source, "gaps", [])
             ],
+            "signal_quality": self.quality.summary(),
             "ratings": {name: r.value for name, r in self.ratings.items()},
         }
+
+
+def _finite(chunk: EmgChunk) -> EmgChunk:
+    """``chunk`` with non-finite samples (a board's NaN) set to 0 V for the decoder: one NaN
+    would stay in its filters' state for good. The recording keeps them as they came."""
+    if np.isfinite(chunk.data).all():
+        return chunk
+    return EmgChunk(chunk.t_s, np.nan_to_num(chunk.data, nan=0.0, posinf=0.0, neginf=0.0))

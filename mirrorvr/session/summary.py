@@ -68,6 +68,14 @@ def format_summary(summary: dict) -> str:
         ("visual-EMS asynchrony", asynchrony),
         ("pain (NRS 0-10)", f"before {ratings.get('pre', '-')}, after {ratings.get('post', '-')}"),
     ]
+    quality = summary.get("signal_quality")
+    if quality is not None:
+        bad = [f"{ch} " + ", ".join(f"{p} {100 * share:.0f} %" for p, share in
+                                    info["problems"].items())
+               for ch, info in quality["channels"].items()]
+        rows.append(("EMG signal quality",
+                     "; ".join(bad) + " of checks" if bad
+                     else f"every channel ok ({quality['checks']} checks)"))
     if summary.get("frames_saved"):
         folder = str(Path(summary["frames_saved"][0]).parent)
         rows.append(("frames saved", f"{len(summary['frames_saved'])} PNG in {folder}"))
