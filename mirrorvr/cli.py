@@ -191,6 +191,18 @@ def build_stimulator(config: SessionConfig, clock):
             electromechanical_delay_s=stim.electromechanical_delay_s,
             motor_threshold_ma=thresholds,
         )
+    if stim.driver == "rehastim2":
+        from mirrorvr.stim.rehastim import RehaStimDriver
+
+        return RehaStimDriver(
+            stim.serial_port,
+            clock,
+            stim.frequency_hz,
+            transport_latency_s=stim.transport_latency_s,
+            device_latency_s=stim.device_latency_s,
+            electromechanical_delay_s=stim.electromechanical_delay_s,
+            motor_threshold_ma=thresholds,
+        )
     from mirrorvr.stim.simulated import SimulatedStimulator
 
     return SimulatedStimulator(

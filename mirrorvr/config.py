@@ -154,8 +154,10 @@ class StimSettings(_Model):
     """How the session stimulates: pulse train shape, movement-to-channel map, latencies, driver."""
 
     enabled: bool = True
-    driver: Literal["simulated", "openemsstim"] = "simulated"
-    serial_port: str = Field("", description="openemsstim: pyserial URL or device")
+    driver: Literal["simulated", "openemsstim", "rehastim2"] = "simulated"
+    serial_port: str = Field(
+        "", description="openemsstim: pyserial URL or device; rehastim2: serial device"
+    )
     full_scale_ma: float | None = Field(
         None, gt=0, le=200, description="openemsstim: the unit's output at 100 % intensity, mA"
     )
@@ -201,6 +203,11 @@ class StimSettings(_Model):
 
     @model_validator(mode="after")
     def _movements_known(self) -> StimSettings:
+        if self.driver == "rehastim2" and not self.serial_port:
+            raise ValueError(
+                "driver 'rehastim2' needs serial_port (given ''): the port the RehaStim 2 is "
+                "on, e.g. /dev/ttyUSB0 or COM3"
+            )
         if self.driver == "openemsstim" and (not self.serial_port or self.full_scale_ma is None):
             raise ValueError(
                 f"driver 'openemsstim' needs serial_port (given {self.serial_port!r}) and "

@@ -31,5 +31,30 @@ def test_openemsstim_driver_is_built_on_its_serial_port():
 def test_openemsstim_without_port_or_scale_is_refused_with_what_is_missing():
     with pytest.raises(ConfigError, match=r"needs serial_port \(given ''\) and full_scale_ma"):
         build_config({"stim": {"driver": "openemsstim"}})
-    with pytest.raises(ConfigError, match=r"stim.driver.*'simulated' or 'openemsstim'"):
+    with pytest.raises(ConfigError, match=r"stim.driver.*'simulated', 'openemsstim' or "
+                       r"'rehastim2'"):
         build_config({"stim": {"driver": "rehastim"}})
+
+
+def test_rehastim2_without_port_is_refused_by_name():
+    with pytest.raises(ConfigError, match=r"driver 'rehastim2' needs serial_port"):
+        build_config({"stim": {"driver": "rehastim2"}})
+
+
+def test_rehastim2_driver_is_built_on_its_port_at_the_session_rate():
+    pytest.importorskip("pysciencemode")
+    emulator_module = pytest.importorskip("mirrorvr.stim.rehastim_emulator")
+    from mirrorvr.stim.rehastim import RehaStimDriver
+
+    emulator = emulator_module.RehaStim2Emulator()
+    cfg = build_config({"stim": {"driver": "rehastim2", "serial_port": emulator.port_name,
+                                 "frequency_hz": 40.0}})
+    try:
+        driver = build_stimulator(cfg, FakeClock())
+        try:
+            assert isinstance(driver, RehaStimDriver)
+            assert driver.period_ms == 25.0 and emulator.period_ms == 25.0
+        finally:
+            driver.close()
+    finally:
+        emulator.stop()
