@@ -247,3 +247,30 @@ def test_cross_validated_accuracy_is_realistic_not_trivial():
         rec = simulate_calibration(p, clock, cue_schedule(settings.movements, 3, 3.0, 3.0))
         accuracies.append(train_decoder(rec, settings)[1].accuracy)
     assert all(0.85 <= a < 0.99 for a in accuracies), accuracies
+
+
+def test_stimulation_artefacts_come_at_each_pulse_follow_the_ramp_and_stop_when_told():
+    from mirrorvr.clock import FakeClock
+    from mirrorvr.emg.simulator import SimulatedPatient
+
+    def run(train):
+        clock = FakeClock(0.0)
+        p = SimulatedPatient(clock, n_channels=4, sampling_rate_hz=2000.0, seed=3)
+        p.start()
+        if train:
+            tid = p.add_stimulation(0.10025, 0.6, 20.0, 0.01, channels=[1], ramp_up_s=0.2)
+            p.stop_stimulation(tid, 0.4)
+        clock.advance(0.8)
+        chunk = p.read()
+        return chunk.t_s, chunk.data
+
+    t, with_stim = run(True)
+    _, without = run(False)
+    art = with_stim - without
+    assert not art[[0, 2, 3]].any()  # only the channel asked for
+    spikes = t[np.abs(art[1]) > 0.1 * np.abs(art[1]).max()]
+    onsets = spikes[np.diff(spikes, prepend=-1.0) > 0.01]
+    np.testing.assert_allclose(onsets, 0.15 + 0.05 * np.arange(5), atol=0.001)  # 0.1: ramp 0
+    peak = [np.abs(art[1][(t >= a) & (t < a + 0.01)]).max() for a in (0.15, 0.2, 0.35)]
+    assert peak[0] < peak[1] < peak[2] == pytest.approx(0.01, rel=0.05)
+    assert not art[1][t > 0.4 + 0.02].any()  # stopped at 0.4 s (after the last tail)

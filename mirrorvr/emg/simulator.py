@@ -31,6 +31,13 @@ The signal model (all amplitudes in volts)::
 - **Electrode shift** (:meth:`SimulatedPatient.shift_electrodes`, or ``electrode_shifts``):
   from a given time the ring is rotated by an angle, so ``M`` — and every class's pattern —
   changes, as when a liner or sleeve slips.
+- **Stimulation artefacts** (:meth:`SimulatedPatient.add_stimulation`): every EMS pulse of a
+  train puts a biphasic spike (``+A`` for one phase, ``-A`` for the next) and the
+  amplifier's recovery tail (``0.3 A · exp(-t / 2 ms)``, cut at 20 ms) on the channels, ``A``
+  following the train's ramps. :meth:`~SimulatedPatient.artefact_amplitudes_v` gives a
+  plausible per-channel ``A`` for a train that accompanies a movement: largest on the
+  electrodes over that movement's muscles (where the stimulation electrodes sit), a tenth
+  of it elsewhere, ``stim_artefact_v_per_ma`` (1 mV per mA) at the nearest electrode.
 - **Electrode noise**: white amplifier/contact noise (``noise_v`` ± 50 % per channel) and a slow
   baseline wander (< 1 Hz, ``wander_v``) that the decoder's band-pass removes; **mains hum**
   at ``mains_hz`` with a small third harmonic.
@@ -77,6 +84,21 @@ _WARMUP_S = 0.5  # noise filters run this long before sample 0, so they start st
 _SPREAD_RAD = (0.6, 0.8)
 #: Share of a muscle's peak amplitude that volume conduction carries to every electrode.
 _VOLUME_FLOOR = 0.2
+#: Stimulation artefact: amplitude of the amplifier's recovery tail relative to the spike,
+#: its time constant and where it is cut, s.
+_ARTEFACT_TAIL = (0.3, 0.002, 0.020)
+
+
+@dataclass
+class _StimTrain:
+    first_pulse_s: float
+    stop_s: float
+    planned_stop_s: float
+    frequency_hz: float
+    amplitude_v: np.ndarray  # (n_channels,)
+    pulse_width_s: float
+    ramp_up_s: float
+    ramp_down_s: float
 
 
 @dataclass(frozen=True)
@@ -381,6 +403,10 @@ class SimulatedPatient:
         self._shift_deg: list[float] = []
         self._base_shift_deg = 0.0
         self._mixing_cache: dict[float, np.ndarray] = {}
+        #: Stimulation artefact per mA of stimulation at the nearest electrode, V (0: none).
+        self.stim_artefact_v_per_ma = 1e-3
+        self._stim: dict[int, _StimTrain] = {}
+        self._next_stim_id = 0
         self._started = False
         self._t0_s = 0.0
         self._next_index = 0
@@ -458,6 +484,99 @@ class SimulatedPatient:
                 self._shift_deg[j] += float(angle_deg)
             self._intent_log.append((t, f"electrode_shift {float(angle_deg):+.1f} deg", 0.0))
         logger.info("electrode shift %+.1f deg from t=%.3f s", angle_deg, t)
+
+    def add_stimulation(self, start_s: float, stop_s: float, frequency_hz: float,
+                        amplitude_v, channels: Sequence[int] | None = None, *,
+                        pulse_width_us: float = 300.0, ramp_up_s: float = 0.0,
+                        ramp_down_s: float = 0.0) -> int:
+        """Add the artefacts of a stimulation train: a pulse at ``start_s`` and every
+        ``1 / frequency_hz`` after it while before ``stop_s`` (session time, s).
+
+        ``amplitude_v`` is the spike's peak, V: one value for every channel of ``channels``
+        (default all) or one per channel ``(n_channels,)``. The amplitude ramps up from 0
+        over ``ramp_up_s`` after ``start_s`` and down over ``ramp_down_s`` before
+        ``stop_s``. Returns an id for :meth:`stop_stimulation`. Thread-safe.
+        """
+        if not (math.isfinite(start_s) and math.isfinite(stop_s) and stop_s >= start_s):
+            raise ConfigError(f"start_s, stop_s: {start_s!r}, {stop_s!r} must be finite with "
+                              "stop >= start")
+        if not (math.isfinite(frequency_hz) and frequency_hz > 0):
+            raise ConfigError(f"frequency_hz: {frequency_hz!r} must be > 0")
+        if not (math.isfinite(pulse_width_us) and pulse_width_us > 0):
+            raise ConfigError(f"pulse_width_us: {pulse_width_us!r} must be > 0")
+        amp = np.asarray(amplitude_v, dtype=np.float64)
+        if amp.ndim == 0:
+            amp = np.full(self.n_channels, float(amp))
+        if amp.shape != (self.n_channels,) or not np.isfinite(amp).all():
+            raise ConfigError(f"amplitude_v: expected a finite value or {self.n_channels} "
+                              f"values, got shape {amp.shape}")
+        if channels is not None:
+            chans = list(channels)
+            if not all(0 <= int(c) < self.n_channels for c in chans):
+                raise ConfigError(f"channels: {chans!r} must be in 0..{self.n_channels - 1}")
+            keep = np.zeros(self.n_channels, dtype=bool)
+            keep[[int(c) for c in chans]] = True
+            amp = np.where(keep, amp, 0.0)
+        train = _StimTrain(float(start_s), float(stop_s), float(stop_s), float(frequency_hz),
+                           amp, 1e-6 * float(pulse_width_us), max(0.0, float(ramp_up_s)),
+                           max(0.0, float(ramp_down_s)))
+        with self._lock:
+            train_id = self._next_stim_id
+            self._next_stim_id += 1
+            self._stim[train_id] = train
+        return train_id
+
+    def stop_stimulation(self, train_id: int, stop_s: float) -> None:
+        """End train ``train_id`` early: no pulse from ``stop_s`` on. Thread-safe."""
+        with self._lock:
+            train = self._stim.get(train_id)
+            if train is not None:
+                train.stop_s = min(train.stop_s, float(stop_s))
+
+    def artefact_amplitudes_v(self, movement: str, amplitude_ma: float) -> np.ndarray:
+        """Spike peak per channel, V, of a train of ``amplitude_ma`` given with ``movement``:
+        ``stim_artefact_v_per_ma`` at the electrode over the movement's muscles, a tenth of it
+        on the far side; the same on every channel for a movement this limb does not have."""
+        pattern = self.activation_patterns.get(movement)
+        if pattern is None or not pattern.any():
+            pattern = np.ones(self.n_channels)
+        return self.stim_artefact_v_per_ma * float(amplitude_ma) * (0.1 + 0.9 * pattern)
+
+    def _artefacts(self, t: np.ndarray) -> np.ndarray | None:
+        """Artefacts of every train on samples ``t`` (n,), (n_channels, n) V. Lock held."""
+        if not self._stim:
+            return None
+        tail_a, tail_tau, tail_cut = _ARTEFACT_TAIL
+        out = np.zeros((self.n_channels, t.size))
+        wave = np.zeros(t.size)
+        for train_id, tr in list(self._stim.items()):
+            if tr.stop_s + tail_cut < t[0] - 1.0:  # long past: forget it
+                del self._stim[train_id]
+                continue
+            period = 1.0 / tr.frequency_hz
+            k0 = max(0, math.ceil((t[0] - tail_cut - tr.first_pulse_s) / period - 1e-9))
+            k1 = math.floor((min(t[-1], tr.stop_s) - tr.first_pulse_s) / period + 1e-9)
+            if k1 < k0 or not tr.amplitude_v.any():
+                continue
+            wave[:] = 0.0
+            for k in range(k0, k1 + 1):
+                tp = tr.first_pulse_s + k * period
+                if tp >= tr.stop_s:
+                    break
+                scale = 1.0
+                if tr.ramp_up_s > 0:
+                    scale = min(scale, (tp - tr.first_pulse_s) / tr.ramp_up_s)
+                if tr.ramp_down_s > 0:
+                    scale = min(scale, (tr.planned_stop_s - tp) / tr.ramp_down_s)
+                scale = max(scale, 0.0)
+                dt = t - tp
+                pw = tr.pulse_width_s
+                wave += scale * np.where((dt >= 0) & (dt < pw), 1.0, 0.0)
+                wave -= scale * np.where((dt >= pw) & (dt < 2 * pw), 1.0, 0.0)
+                tail = (dt >= 2 * pw) & (dt < tail_cut)
+                wave[tail] += scale * tail_a * np.exp(-(dt[tail] - 2 * pw) / tail_tau)
+            out += tr.amplitude_v[:, None] * wave[None, :]
+        return out
 
     @property
     def intent_log(self) -> list[tuple[float, str, float]]:
@@ -560,6 +679,9 @@ class SimulatedPatient:
                     data += scale * self.mains_amplitude_v[:, None] * np.sin(
                         phase[None, :] + self._mains_phase[h // 3, :, None]
                     )
+            artefacts = self._artefacts(t)
+            if artefacts is not None:
+                data += artefacts
             self._next_index = last + 1
             self._prune(t[-1])
         return EmgChunk(t_s=t, data=data)

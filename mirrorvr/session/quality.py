@@ -8,6 +8,9 @@ of problems changes, the change and its reason (``"EMG3: flat (0.0 µV r.m.s.)"`
 marker. The worst channel's problem is the HUD's quality text; the summary lists, per
 channel with a problem, the share of checks that found each problem.
 
+Stimulation pulses are blanked before the checks (:meth:`QualityTracker.blank`): an EMS
+artefact is expected, not an electrode problem, and would read as a pop.
+
 Nothing here touches the disk or the GL context: the runner records what it returns.
 """
 
@@ -18,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mirrorvr.emg.blanking import ArtefactBlanker
 from mirrorvr.emg.quality import ChannelQuality, SignalQualityMonitor
 
 log = logging.getLogger(__name__)
@@ -78,6 +82,7 @@ class QualityTracker:
             len(self.channel_names), sampling_rate_hz, self.channel_names, window_s,
             mains_hz=mains_hz,
         )
+        self._blanker = ArtefactBlanker(len(self.channel_names))
         self._first_t: float | None = None
         self._last_t: float | None = None
         self._next_check_t: float | None = None
@@ -99,7 +104,11 @@ class QualityTracker:
             self._first_t = float(t_s[0])
             self._next_check_t = self._first_t + self.window_s
         self._last_t = float(t_s[-1])
-        self.monitor.push(t_s, data)
+        self.monitor.push(t_s, self._blanker.process(t_s, data))
+
+    def blank(self, t_start_s: float, t_end_s: float) -> None:
+        """Leave a stimulation pulse (session time, s) out of the checks. Thread-safe."""
+        self._blanker.blank(t_start_s, t_end_s)
 
     def check_due(self) -> tuple[float, np.ndarray, list[str]] | None:
         """Check if a check is due (the stream has reached the next check time).

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -56,6 +57,9 @@ ATTEMPT_LEVEL = 0.7
 CONTROL_PERIOD_S = 0.005
 #: Time allowed for the control thread to hand a command to the timing thread, s.
 SCHEDULING_MARGIN_S = 0.005
+#: Blanked after each EMS pulse on top of the pulse, the transport jitter and the blanker's
+#: own margins (1 ms before, 5 ms after): the amplifier's recovery from the pulse, s.
+STIM_BLANK_MARGIN_S = 0.005
 #: The trained decoder in the session folder (:meth:`mirrorvr.emg.decoder.Decoder.save`).
 DECODER_FILE = "decoder.npz"
 
@@ -141,6 +145,10 @@ class SessionRunner:
         self.stim_note = ""
         self.presentation_delay_s = self._choose_presentation_delay()
         self.estop_button = EStopButton()
+        #: blank the EMG the decoder sees around every EMS pulse (off: for comparisons)
+        self.blank_stimulation = True
+        self._artefact_trains: dict[int, int] = {}  # stimulator channel -> simulated train
+        self.blanked_pulses = 0
         src = parts.emg_source
         #: EMG signal quality, checked on the control thread (never the render thread)
         self.quality = QualityTracker(src.channel_names, src.sampling_rate_hz,
@@ -397,6 +405,47 @@ class SessionRunner:
     def _stim_event(self, event) -> None:
         """Called by the governor for every event: record it (dose log, SAFETY.md item 11)."""
         self.p.recorder.push(self.streams.stim, [event.t_s], [[event.to_json()]])
+        if event.kind == "sent":
+            self._train_started(event.channel, event.detail)
+        elif event.kind == "stopped":
+            self._train_stopped(event.channel, event.detail)
+
+    def _train_started(self, channel: int, d: dict) -> None:
+        """A train was sent: its pulses are blanked from the decoder's EMG and, with the
+        simulated patient, put into that EMG as artefacts (the simulated stimulator's
+        current). The first pulse leaves the device transport + device latency after the
+        send (+ up to the transport jitter, which the blanking covers)."""
+        stim = self.cfg.stim
+        first_s = d["start_s"] + stim.transport_latency_s + stim.device_latency_s
+        end_s = first_s + d["on_time_s"]
+        patient = self.p.simulated_patient
+        if patient is not None and hasattr(patient, "add_stimulation"):
+            self._artefact_trains[channel] = patient.add_stimulation(
+                first_s, end_s, d["frequency_hz"],
+                patient.artefact_amplitudes_v(d["movement"], d["amplitude_ma"]),
+                pulse_width_us=d["pulse_width_us"], ramp_up_s=d["ramp_up_s"],
+                ramp_down_s=d["ramp_down_s"],
+            )
+        n = math.ceil(d["on_time_s"] * d["frequency_hz"] - 1e-9)
+        after_s = 2e-6 * d["pulse_width_us"] + stim.transport_jitter_s + STIM_BLANK_MARGIN_S
+        pulses = [float(p) for p in first_s + np.arange(n) / d["frequency_hz"]]
+        for pulse_s in pulses:  # an artefact is not an electrode problem
+            self.quality.blank(pulse_s, pulse_s + after_s)
+        decoder = self.decoder
+        if decoder is None or not self.blank_stimulation:
+            return
+        for pulse_s in pulses:
+            decoder.blank(pulse_s, pulse_s + after_s)
+        self.blanked_pulses += n
+
+    def _train_stopped(self, channel: int, d: dict) -> None:
+        """A train ended (on time, superseded, e-stop): its artefacts end with it. Its later
+        pulses stay blanked: blanking a little clean EMG is harmless."""
+        train = self._artefact_trains.pop(channel, None)
+        if train is not None:
+            self.p.simulated_patient.stop_stimulation(
+                train, d["stop_s"] + self.cfg.stim.transport_latency_s
+                + self.cfg.stim.device_latency_s)
 
     # ------------------------------------------------------------------ frames
 
@@ -734,6 +783,7 @@ class SessionRunner:
                 "blocked": counts.get("failed", 0),  # not armed (e-stop) or driver fault
                 "skipped": self.counters.stim_skipped,
                 "emergency_stops": self.counters.estops,
+                "pulses_blanked_from_decoder": self.blanked_pulses,
             },
             "presentation_delay_s": round(self.presentation_delay_s, 4),
             "movements_seen": sum(1 for m in self.plan.movements if m.photon_s is not None),
