@@ -327,3 +327,44 @@ def test_emergency_stop_never_raises_even_when_the_device_is_gone(rig):
     assert gov.emergency_stop("key") is False
     assert gov.state == "estopped"
     assert [e.detail.get("all_off_ok") for e in events if e.kind == "fault"] == [False]
+
+
+class _Releasable(SimulatedStimulator):
+    """A simulated device with a port to release, that can fail to switch off."""
+
+    def __init__(self, clock, fail_stop=False):
+        super().__init__(clock, n_channels=4, motor_threshold_ma={0: 14.0})
+        self.released = 0
+        self.fail_stop = fail_stop
+
+    def stop_all(self, t_s, reason):
+        if self.fail_stop:
+            raise OSError("port gone")
+        super().stop_all(t_s, reason)
+
+    def close(self):
+        self.released += 1
+
+
+def test_close_switches_everything_off_disarms_and_releases_the_device_once():
+    clock = FakeClock(100.0)
+    driver = _Releasable(clock)
+    gov = SafetyGovernor(DeviceLimits(), patient(), driver, clock)
+    gov.arm()
+    gov.submit(make())
+    assert driver.active_channels() == [0]
+    gov.close("session end")
+    gov.close("again")
+    assert driver.active_channels() == [] and driver.released == 1
+    with pytest.raises(StimulationError):
+        gov.submit(make())
+
+
+def test_close_releases_the_device_even_when_switching_off_fails():
+    clock = FakeClock(100.0)
+    driver = _Releasable(clock, fail_stop=True)
+    gov = SafetyGovernor(DeviceLimits(), patient(), driver, clock)
+    gov.arm()
+    with pytest.raises(StimulationError, match="port gone"):
+        gov.close()
+    assert driver.released == 1 and gov.state == "faulted"

@@ -260,7 +260,11 @@ class SessionRunner:
             if self.p.realtime:
                 self.p.watchdog.stop()
                 self.p.scheduler.stop()
-            self.p.governor.all_off("session end")
+            self.stim_state_at_end = self.p.governor.state
+            try:
+                self.p.governor.close("session end")  # all off, disarmed, device released
+            except StimulationError as err:  # a fault, already recorded; keep closing up
+                log.error("stimulator fault at session end: %s", err)
             self.p.emg_source.stop()
             self._close_video()
             self.t_end_s = clock.now()
@@ -776,7 +780,7 @@ class SessionRunner:
                 "headless": bool(self.p.window.headless),
             },
             "ems": {
-                "state": self.stim_note if not self.stim_armed else self.p.governor.state,
+                "state": self.stim_note if not self.stim_armed else self.stim_state_at_end,
                 "sent": counts.get("sent", 0),
                 "refused": counts.get("refused", 0),
                 "late": counts.get("late", 0),

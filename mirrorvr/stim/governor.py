@@ -150,6 +150,7 @@ class SafetyGovernor:
         self.n_channels = min(int(device.n_channels), int(driver.n_channels))
         self.last_fault: str = ""
         self._link_lost = False
+        self._released = False
         self._check_device_capabilities()
         self._check_patient_limits()
 
@@ -277,6 +278,26 @@ class SafetyGovernor:
             if self._state == ARMED:
                 self._state = DISARMED
             self._emit(StimEvent(self.clock.now(), "disarmed", None, {"reason": reason}))
+
+    def close(self, reason: str = "session end") -> None:
+        """Switch every channel off, disarm and release the device (e.g. its serial port).
+
+        Idempotent. The device is released even when switching off fails (that failure is
+        a fault, recorded and re-raised after the release).
+        """
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+            try:
+                self.disarm(reason)
+            finally:
+                release = getattr(self._driver, "close", None)
+                if release is not None:
+                    try:
+                        release()
+                    except Exception as err:  # channels are already off or faulted
+                        logger.error("releasing the stimulator failed: %r", err)
 
     # ------------------------------------------------------------------ commands
 
