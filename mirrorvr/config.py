@@ -334,6 +334,14 @@ class ProtocolSettings(_Model):
     presentation_delay_s: float = Field(
         0.05, ge=0, le=0.5, description="D: reactive onsets are placed at detection + D"
     )
+    calibration_ramps: bool = Field(
+        False,
+        description="after the cued contractions, one ramp per movement (rest -> the "
+        "calibration level over ramp_s, then back) to scale the proportional level; off by "
+        "default: the ramps take 4 x 2 ramp_s of the calibration block, which a 40 s demo "
+        "does not have",
+    )
+    ramp_s: float = Field(2.0, gt=0, le=10, description="rise (and fall) time of each ramp, s")
 
     @model_validator(mode="after")
     def _fractions(self) -> ProtocolSettings:

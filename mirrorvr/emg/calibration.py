@@ -382,3 +382,39 @@ def train_decoder(
     )
     logger.info(report.summary())
     return decoder, report
+
+
+def ramp_windows(
+    recording: CalibrationRecording,
+    decoder: Decoder,
+    ramps: Sequence[CueSegment],
+    peak_level: float,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Filtered windows of each ramp with the effort cued at each window's middle.
+
+    A ramp segment asks for rest at its start and end and ``peak_level`` (fraction of
+    maximum voluntary contraction) at its middle, rising and falling linearly. The recording
+    is filtered once with a fresh filter (as :func:`training_windows`). Returns
+    ``{class: (windows, effort)}`` for :meth:`Decoder.calibrate_levels_from_ramps`.
+    """
+    if not (math.isfinite(peak_level) and 0 < peak_level <= 1):
+        raise ConfigError(f"peak_level: {peak_level!r} must be in (0, 1]")
+    filtered = decoder.new_filter().process(recording.data)
+    fs, n = recording.sampling_rate_hz, recording.data.shape[1]
+    W, inc = decoder.window_samples, decoder.increment_samples
+    out: dict[str, list] = {}
+    for s in ramps:
+        i0 = max(0, math.ceil((s.start_s - recording.start_s) * fs - 1e-9))
+        i1 = min(n, math.floor((s.end_s - recording.start_s) * fs + 1e-9))
+        w = sliding_windows(filtered[:, i0:i1], W, inc) if i1 > i0 else np.empty((0,))
+        if w.shape[0] == 0:
+            logger.warning("ramp %s %.2f-%.2f s yields no complete window; skipped",
+                           s.movement, s.start_s, s.end_s)
+            continue
+        mid_s = recording.start_s + (i0 + np.arange(w.shape[0]) * inc + W / 2) / fs
+        half = (s.end_s - s.start_s) / 2
+        effort = peak_level * np.clip(1 - np.abs(mid_s - s.start_s - half) / half, 0, 1)
+        ws, es = out.setdefault(s.movement, ([], []))
+        ws.append(w)
+        es.append(effort)
+    return {c: (np.concatenate(ws), np.concatenate(es)) for c, (ws, es) in out.items()}

@@ -276,6 +276,49 @@ class Decoder:
                 logger.warning("class %s: MVC %.3g V is not above rest %.3g V; level stays 0",
                                cls, top, self.rest_mav_v)
 
+    def calibrate_levels_from_ramps(
+        self, ramps: dict[str, tuple[np.ndarray, np.ndarray]],
+    ) -> dict[str, dict[str, float]]:
+        """Set each class's maximum from a ramp recording: cued effort against mean-MAV.
+
+        Parameters
+        ----------
+        ramps : dict class -> (windows (n, n_channels, window_samples) V, effort (n,))
+            Filtered windows of a ramp and the effort cued at each (fraction of maximum
+            voluntary contraction, [0, 1]).
+
+        A least-squares line ``m = a + b * effort`` through each class's windows is
+        extrapolated to full effort: ``max_mav_v[class] = a + b``. A ramp up and down again
+        lags the cue by the same reaction time both ways, so the line is not tilted by it.
+        ``rest_mav_v`` stays as it is. Returns ``{class: {"intercept_v", "slope_v",
+        "max_mav_v"}}``.
+        """
+        allowed = set(self.movements) - {REST}
+        if set(ramps) - allowed:
+            raise DecoderError(
+                f"ramps: {sorted(ramps)!r} must name decoded classes other than rest "
+                f"(allowed: {[m for m in self.movements if m != REST]})"
+            )
+        fits = {}
+        for cls, (w, effort) in ramps.items():
+            m = self.mean_mav(w)
+            e = np.asarray(effort, dtype=np.float64)
+            if e.shape != m.shape or e.size < 2 or np.ptp(e) <= 0:
+                raise DecoderError(
+                    f"ramps[{cls!r}]: need >= 2 windows with different efforts "
+                    f"({m.size} windows, {e.size} efforts)"
+                )
+            slope, intercept = np.polyfit(e, m, 1)
+            top = float(intercept + slope)
+            if slope <= 0 or top <= self.rest_mav_v:
+                logger.warning("class %s: ramp MAV does not rise with effort (slope %.3g V); "
+                               "level range kept", cls, slope)
+                continue
+            self.max_mav_v[cls] = top
+            fits[cls] = {"intercept_v": float(intercept), "slope_v": float(slope),
+                         "max_mav_v": top}
+        return fits
+
     def levels(self, windows: np.ndarray, movements: Sequence[str]) -> np.ndarray:
         """Proportional level in [0, 1] of each window for the given class, ``(n_windows,)``."""
         m = self.mean_mav(windows)

@@ -42,10 +42,26 @@ class PatientScript:
             self._next += 1
 
 
+#: Time step of a ramp's level (patient script and the demonstrating virtual hand), s.
+RAMP_STEP_S = 0.05
+
+
+def _ramp_steps(cue) -> list[float]:
+    """Times (s from block start) at which a ramp cue's level changes."""
+    n = max(2, int(round((cue.end_s - cue.start_s) / RAMP_STEP_S)))
+    return [cue.start_s + (cue.end_s - cue.start_s) * k / n for k in range(n)]
+
+
 def attempts_for(block: Block, block_start_s: float, reaction_s: float, level: float):
     """Patient-script events that attempt every cue of ``block``."""
     events = []
     for cue in block.cues:
+        if cue.ramp:  # the level rises linearly to ``level`` and falls back, in steps
+            for tau in _ramp_steps(cue):
+                events.append((block_start_s + tau + reaction_s, cue.movement,
+                               level * cue.ramp_fraction(tau)))
+            events.append((block_start_s + cue.end_s + reaction_s, REST, 0.0))
+            continue
         events.append(
             (
                 block_start_s + cue.start_s + reaction_s,
@@ -68,6 +84,11 @@ class GuidedController:
         self.chunks: list[EmgChunk] = []
         for cue in block.cues:
             onset = block_start_s + cue.start_s
+            if cue.ramp:  # demonstrated at the asked share of full flexion; no onset
+                for tau in _ramp_steps(cue):
+                    plan.add_target(block_start_s + tau, cue.movement, cue.ramp_fraction(tau))
+                plan.add_target(block_start_s + cue.end_s, REST, 0.0)
+                continue
             plan.add_target(onset, cue.movement, 1.0 if cue.movement != REST else 0.0)
             plan.add_target(block_start_s + cue.end_s, REST, 0.0)
             if cue.movement != REST:

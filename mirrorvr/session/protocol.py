@@ -7,6 +7,7 @@ patient shifts what follows).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from mirrorvr.config import EmgSettings, ProtocolSettings
@@ -35,6 +36,16 @@ class Cue:
     start_s: float
     end_s: float
     repetition: int
+    #: a ramp: rest -> the calibration level, rising linearly to the middle, then back
+    ramp: bool = False
+
+    def ramp_fraction(self, t_s: float) -> float:
+        """Share of the calibration level asked for at ``t_s`` (s from block start): 1 for a
+        held contraction; for a ramp 0 at its ends and 1 at its middle."""
+        if not self.ramp:
+            return 1.0
+        half = (self.end_s - self.start_s) / 2
+        return max(0.0, 1.0 - abs(t_s - self.start_s - half) / half)
 
     @property
     def text(self) -> str:
@@ -82,18 +93,29 @@ def build_demo_protocol(protocol: ProtocolSettings, emg: EmgSettings) -> list[Bl
     rating_s = min(RATING_SCREEN_S, 0.05 * protocol.duration_s)
     blocks_s = protocol.duration_s - 2 * rating_s
     calib_s = protocol.calibration_fraction * blocks_s
+    active = [m for m in emg.movements if m != REST]
+    ramp_cue_s = 2 * protocol.ramp_s
+    ramps_s = len(active) * ramp_cue_s if protocol.calibration_ramps else 0.0
     n_cues = len(emg.movements) * protocol.calibration_repetitions
-    cue_s = calib_s / n_cues
+    cue_s = max(0.0, calib_s - ramps_s) / n_cues
     contraction_s = protocol.contraction_fraction * cue_s
     kept_s = protocol.keep_fraction * contraction_s
     needed_s = 2 * emg.window_s
     if kept_s < needed_s:
-        scale = needed_s / kept_s
+        # the shortest duration: calibration = ramps + contractions that keep needed_s each
+        calib_needed = ramps_s + needed_s * n_cues / (
+            protocol.keep_fraction * protocol.contraction_fraction)
+        blocks_needed = calib_needed / protocol.calibration_fraction
+        shortest = blocks_needed + 2 * RATING_SCREEN_S
+        if 0.05 * shortest < RATING_SCREEN_S:
+            shortest = blocks_needed / 0.9
+        ramps = (f" after {len(active)} ramps of {ramp_cue_s:g} s (calibration_ramps)"
+                 if ramps_s else "")
         raise ConfigError(
             f"duration_s: {protocol.duration_s:g} s is too short for calibration: each of the "
-            f"{n_cues} cued contractions would keep {kept_s * 1000:.0f} ms of EMG, and the "
-            f"decoder needs at least {needed_s * 1000:.0f} ms (two {emg.window_s * 1000:.0f} ms "
-            f"windows); use duration_s >= {protocol.duration_s * scale:.0f}"
+            f"{n_cues} cued contractions would keep {kept_s * 1000:.0f} ms of EMG{ramps}, and "
+            f"the decoder needs at least {needed_s * 1000:.0f} ms (two "
+            f"{emg.window_s * 1000:.0f} ms windows); use duration_s >= {math.ceil(shortest)}"
         )
     calib_cues = tuple(
         Cue(
@@ -105,6 +127,12 @@ def build_demo_protocol(protocol: ProtocolSettings, emg: EmgSettings) -> list[Bl
         for rep in range(protocol.calibration_repetitions)
         for i, movement in enumerate(emg.movements)
     )
+    if ramps_s:
+        held_s = n_cues * cue_s
+        calib_cues += tuple(
+            Cue(movement, held_s + k * ramp_cue_s, held_s + (k + 1) * ramp_cue_s, 0, ramp=True)
+            for k, movement in enumerate(active)
+        )
     phantom_s = protocol.phantom_fraction * blocks_s
     mirror_s = protocol.mirror_fraction * blocks_s
     return [

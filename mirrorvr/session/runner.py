@@ -24,7 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from mirrorvr.config import SessionConfig
-from mirrorvr.emg.calibration import CalibrationRecording, CueSegment, train_decoder
+from mirrorvr.emg.calibration import (
+    CalibrationRecording,
+    CueSegment,
+    ramp_windows,
+    train_decoder,
+)
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.errors import MirrorVRError, RenderError, StimulationError
 from mirrorvr.limb.poses import PoseFollower, target_pose
@@ -120,6 +125,8 @@ class SessionRunner:
         self.follower = PoseFollower(self.affected)
         self.decoder = None
         self.calibration_report = None
+        #: per class, the ramp fit that set the level's full scale (None: no ramps)
+        self.level_calibration: dict | None = None
         #: the trained decoder as saved in the session folder (None: not trained or not saved)
         self.decoder_file: Path | None = None
         self.ratings: dict[str, Rating] = {}
@@ -664,8 +671,10 @@ class SessionRunner:
             raise MirrorVRError("calibration recorded no EMG: is the source streaming?")
         segments = [
             CueSegment(cue.movement, start + cue.start_s, start + cue.end_s, cue.repetition)
-            for cue in block.cues
+            for cue in block.cues if not cue.ramp
         ]
+        ramps = [CueSegment(cue.movement, start + cue.start_s, start + cue.end_s)
+                 for cue in block.cues if cue.ramp]
         recording = CalibrationRecording.from_chunks(
             controller.chunks,
             self.p.emg_source.sampling_rate_hz,
@@ -678,6 +687,11 @@ class SessionRunner:
         acc = self.calibration_report.accuracy
         self._marker(f"decoder_trained cv_accuracy={acc:.4f}")
         log.info("decoder trained: %.1f %% cross-validated accuracy", 100 * acc)
+        if ramps:  # the proportional level's full scale from the ramps (after training)
+            self.level_calibration = self.decoder.calibrate_levels_from_ramps(
+                ramp_windows(recording, self.decoder, ramps, ATTEMPT_LEVEL))
+            self._marker("levels_from_ramps " + json.dumps(
+                {c: round(f["max_mav_v"], 9) for c, f in self.level_calibration.items()}))
         self._save_decoder()
 
     def _save_decoder(self) -> None:
@@ -771,6 +785,9 @@ class SessionRunner:
                 "model_file": None if self.decoder_file is None else str(self.decoder_file),
                 "channel_names": list(self.decoder.channel_names),
                 "training_data_sha256": self.decoder.training_data_sha256,
+                "level_calibration": "ramps" if self.level_calibration else "contractions",
+                "rest_mav_v": self.decoder.rest_mav_v,
+                "max_mav_v": dict(self.decoder.max_mav_v),
             },
             "frames": {
                 "rendered": self.counters.frames,
