@@ -342,6 +342,14 @@ class ProtocolSettings(_Model):
         "does not have",
     )
     ramp_s: float = Field(2.0, gt=0, le=10, description="rise (and fall) time of each ramp, s")
+    motion_test: bool = Field(
+        False,
+        description="a Motion Test block at the end (after the last rating, on top of "
+        "duration_s): each movement cued motion_test_repetitions times, decoded live",
+    )
+    motion_test_repetitions: int = Field(1, ge=1, le=10)
+    motion_test_timeout_s: float = Field(5.0, gt=0, le=30, description="per trial, s")
+    motion_test_rest_s: float = Field(2.0, gt=0, le=30, description="rest before each trial, s")
 
     @model_validator(mode="after")
     def _fractions(self) -> ProtocolSettings:

@@ -141,6 +141,38 @@ class PhantomController:
         self.plan.prune_before(now_s - 1.0)
 
 
+class MotionTestController(PhantomController):
+    """The Motion Test on the live decoder: the decoded movement drives the limb as in the
+    phantom block (no stimulation) and every decision is kept for scoring."""
+
+    def __init__(self, decoder, plan: MovementPlan, delay_s: float) -> None:
+        super().__init__(decoder, plan, delay_s, on_onset=lambda entry: None)
+        self.decisions: list[Intent] = []
+
+    def on_emg(self, chunk: EmgChunk, now_s: float) -> list[Intent]:
+        intents = super().on_emg(chunk, now_s)
+        self.decisions.extend(intents)
+        return intents
+
+    def result(self, block: Block, block_start_s: float, correct_needed: int = 20):
+        """The :class:`~mirrorvr.emg.realtime_tests.MotionTestResult` of the block's cues."""
+        from mirrorvr.emg.realtime_tests import (
+            MotionTestResult,
+            _motion_summary,
+            score_motion_trial,
+        )
+
+        trials = []
+        for cue in block.cues:
+            timeout_s = cue.end_s - cue.start_s
+            trials.append(score_motion_trial(cue.movement, block_start_s + cue.start_s,
+                                             self.decisions, correct_needed, timeout_s,
+                                             cue.repetition))
+        timeout_s = max((c.end_s - c.start_s for c in block.cues), default=0.0)
+        return MotionTestResult(tuple(trials), correct_needed, timeout_s,
+                                _motion_summary(trials))
+
+
 class MirrorController:
     """Mirror therapy: the intact hand's movement, reflected, shown ``delay_s`` later."""
 

@@ -56,8 +56,9 @@ class Cue:
 class Block:
     """One block of the session.
 
-    ``kind`` is one of "rating", "calibration", "phantom", "mirror". ``duration_s`` is the
-    block's planned length; ``name`` labels it in the recording ("rating_pre", ...).
+    ``kind`` is one of "rating", "calibration", "phantom", "mirror", "motion_test".
+    ``duration_s`` is the block's planned length; ``name`` labels it in the recording
+    ("rating_pre", ...).
     """
 
     name: str
@@ -135,10 +136,27 @@ def build_demo_protocol(protocol: ProtocolSettings, emg: EmgSettings) -> list[Bl
         )
     phantom_s = protocol.phantom_fraction * blocks_s
     mirror_s = protocol.mirror_fraction * blocks_s
-    return [
+    blocks = [
         Block("rating_pre", "rating", rating_s),
         Block("calibration", "calibration", calib_s, calib_cues),
         Block("phantom", "phantom", phantom_s, _cycle_cues(emg.movements, phantom_s, 4.0, 0.55)),
         Block("mirror", "mirror", mirror_s, _cycle_cues(emg.movements, mirror_s, 3.5, 0.5)),
         Block("rating_post", "rating", rating_s),
     ]
+    if protocol.motion_test:
+        blocks.append(motion_test_block(protocol, emg))
+    return blocks
+
+
+def motion_test_block(protocol: ProtocolSettings, emg: EmgSettings) -> Block:
+    """The Motion Test (REFERENCES.md): per repetition every movement once, each cue after
+    ``motion_test_rest_s`` of rest and lasting the trial's time-out."""
+    active = [m for m in emg.movements if m != REST]
+    rest_s, timeout_s = protocol.motion_test_rest_s, protocol.motion_test_timeout_s
+    trial_s = rest_s + timeout_s
+    cues = tuple(
+        Cue(m, k * trial_s + rest_s, (k + 1) * trial_s, rep)
+        for k, (rep, m) in enumerate(
+            (rep, m) for rep in range(protocol.motion_test_repetitions) for m in active)
+    )
+    return Block("motion_test", "motion_test", len(cues) * trial_s + rest_s, cues)

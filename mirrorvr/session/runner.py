@@ -39,6 +39,7 @@ from mirrorvr.render.scene import SceneState
 from mirrorvr.session.control import (
     GuidedController,
     MirrorController,
+    MotionTestController,
     PatientScript,
     PhantomController,
     attempts_for,
@@ -127,6 +128,8 @@ class SessionRunner:
         self.calibration_report = None
         #: per class, the ramp fit that set the level's full scale (None: no ramps)
         self.level_calibration: dict | None = None
+        #: the Motion Test's trials and summary (None: no motion_test block ran)
+        self.motion_test: dict | None = None
         #: the trained decoder as saved in the session folder (None: not trained or not saved)
         self.decoder_file: Path | None = None
         self.ratings: dict[str, Rating] = {}
@@ -316,11 +319,15 @@ class SessionRunner:
         self._marker(f"block_end {block.name}")
         if block.kind == "calibration" and not self._quit:
             self._train_while_rendering(block, start, controller)
+        if isinstance(controller, MotionTestController):
+            result = controller.result(block, start)
+            self.motion_test = result.to_dict()
+            self._marker("motion_test " + json.dumps(result.summary))
 
     def _make_controller(self, block: Block, start: float):
         script = (
             attempts_for(block, start, REACTION_S, ATTEMPT_LEVEL)
-            if block.kind in ("calibration", "phantom")
+            if block.kind in ("calibration", "phantom", "motion_test")
             else []
         )
         self._patient_script = PatientScript(self.p.simulated_patient, script)
@@ -333,6 +340,8 @@ class SessionRunner:
             return PhantomController(
                 self.decoder, self.plan, self.presentation_delay_s, self._on_onset
             )
+        if block.kind == "motion_test" and self.decoder is not None:
+            return MotionTestController(self.decoder, self.plan, self.presentation_delay_s)
         if block.kind == "mirror":
             tracker = self.p.tracker or ScriptedIntactHand(
                 self.intact,
@@ -815,6 +824,7 @@ class SessionRunner:
             ],
             "signal_quality": self.quality.summary(),
             "ratings": {name: r.value for name, r in self.ratings.items()},
+            "motion_test": self.motion_test,
         }
 
 
