@@ -86,6 +86,17 @@ class StimCommand:
             return math.inf
         return self.rms_current_ma / electrode_area_cm2
 
+    def amplitude_at(self, t_s: float) -> float:
+        """Amplitude of the envelope ``t_s`` after the train starts, mA: ramp up from
+        ``ramp_start_ma``, plateau, ramp down to 0 at ``on_time_s``."""
+        on_s, up_s, down_s = self.on_time_s, self.ramp_up_s, self.ramp_down_s
+        if up_s > 0 and t_s < up_s:
+            start_ma = max(self.ramp_start_ma, 0.0)
+            return start_ma + (self.amplitude_ma - start_ma) * t_s / up_s
+        if down_s > 0 and t_s > on_s - down_s:
+            return self.amplitude_ma * max(on_s - t_s, 0.0) / down_s
+        return self.amplitude_ma
+
     def time_to_reach_ma(self, level_ma: float) -> float:
         """Time from the first pulse until the ramp reaches ``level_ma``, s.
 
@@ -158,3 +169,25 @@ def command_for(
         onset_s=onset_s,
         ramp_start_ma=ramp_start_ma,
     )
+
+
+def ramp_step_times(cmd: StimCommand, step_s: float) -> list[float]:
+    """Times from the train's start, s, at which a host-ramped device is updated: every
+    ``step_s`` along the up-ramp, its end, then every ``step_s`` along the down-ramp.
+
+    Drivers of devices without ramps of their own (openEMSstim, RehaStim 2) sample
+    :meth:`StimCommand.amplitude_at` at these times.
+    """
+    on_s, up_s, down_s = cmd.on_time_s, cmd.ramp_up_s, cmd.ramp_down_s
+    times = [0.0]
+    t = step_s
+    while t < up_s:
+        times.append(t)
+        t += step_s
+    times.append(min(up_s, on_s))
+    t = on_s - down_s
+    while t < on_s - 1e-9:
+        if t > times[-1]:
+            times.append(t)
+        t += step_s
+    return times

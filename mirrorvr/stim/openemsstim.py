@@ -28,7 +28,7 @@ import threading
 from mirrorvr.clock import Clock
 from mirrorvr.config import DeviceLimits
 from mirrorvr.errors import StimulationError
-from mirrorvr.stim.command import StimCommand
+from mirrorvr.stim.command import StimCommand, ramp_step_times
 
 logger = logging.getLogger(__name__)
 
@@ -65,30 +65,9 @@ def ramp_steps(cmd: StimCommand, full_scale_ma: float, step_s: float) -> list[tu
     Intensities are floored to whole percent of ``full_scale_ma``. The last step is the last
     one of the down-ramp; the board's own expiry ends the train at ``cmd.on_time_s``.
     """
-    on_s, up_s, down_s = cmd.on_time_s, cmd.ramp_up_s, cmd.ramp_down_s
-    start_ma = max(cmd.ramp_start_ma, 0.0)
-
-    def amplitude_at(t: float) -> float:
-        if up_s > 0 and t < up_s:
-            return start_ma + (cmd.amplitude_ma - start_ma) * t / up_s
-        if down_s > 0 and t > on_s - down_s:
-            return cmd.amplitude_ma * max(on_s - t, 0.0) / down_s
-        return cmd.amplitude_ma
-
-    times = [0.0]
-    t = step_s
-    while t < up_s:
-        times.append(t)
-        t += step_s
-    times.append(min(up_s, on_s))
-    t = on_s - down_s
-    while t < on_s - 1e-9:
-        if t > times[-1]:
-            times.append(t)
-        t += step_s
     steps = []
-    for t in times:
-        pct = int(math.floor(100.0 * amplitude_at(t) / full_scale_ma + 1e-9))
+    for t in ramp_step_times(cmd, step_s):
+        pct = int(math.floor(100.0 * cmd.amplitude_at(t) / full_scale_ma + 1e-9))
         pct = min(max(pct, 0), 100)
         if not steps or steps[-1][1] != pct:
             steps.append((t, pct))

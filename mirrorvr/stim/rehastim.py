@@ -65,7 +65,7 @@ from collections.abc import Callable
 from mirrorvr.clock import Clock
 from mirrorvr.config import DeviceLimits
 from mirrorvr.errors import StimulationError
-from mirrorvr.stim.command import StimCommand
+from mirrorvr.stim.command import StimCommand, ramp_step_times
 
 logger = logging.getLogger(__name__)
 
@@ -108,34 +108,13 @@ def ramp_levels(cmd: StimCommand, step_s: float) -> list[tuple[float, int]]:
 
     Currents are floored to whole mA. The last update is 0 mA at ``cmd.on_time_s``.
     """
-    on_s, up_s, down_s = cmd.on_time_s, cmd.ramp_up_s, cmd.ramp_down_s
-    start_ma = max(cmd.ramp_start_ma, 0.0)
-
-    def amplitude_at(t: float) -> float:
-        if up_s > 0 and t < up_s:
-            return start_ma + (cmd.amplitude_ma - start_ma) * t / up_s
-        if down_s > 0 and t > on_s - down_s:
-            return cmd.amplitude_ma * max(on_s - t, 0.0) / down_s
-        return cmd.amplitude_ma
-
-    times = [0.0]
-    t = step_s
-    while t < up_s:
-        times.append(t)
-        t += step_s
-    times.append(min(up_s, on_s))
-    t = on_s - down_s
-    while t < on_s - 1e-9:
-        if t > times[-1]:
-            times.append(t)
-        t += step_s
     levels: list[tuple[float, int]] = []
-    for t in times:
-        ma = min(max(int(math.floor(amplitude_at(t) + 1e-9)), 0), MAX_CURRENT_MA)
+    for t in ramp_step_times(cmd, step_s):
+        ma = min(max(int(math.floor(cmd.amplitude_at(t) + 1e-9)), 0), MAX_CURRENT_MA)
         if not levels or levels[-1][1] != ma:
             levels.append((t, ma))
     if levels[-1][1] != 0:
-        levels.append((on_s, 0))
+        levels.append((cmd.on_time_s, 0))
     return levels
 
 
