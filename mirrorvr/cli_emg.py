@@ -20,15 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
-    return value
+from mirrorvr.cli import _positive_float
 
 
 def _mains(text: str) -> float | None:
