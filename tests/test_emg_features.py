@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mirrorvr.emg.features import (
+    AMPLITUDE_LOG_FLOOR,
     FEATURE_SETS,
     FEATURE_WIDTH,
     FEATURES,
@@ -208,16 +209,47 @@ def test_spectral_against_libemg_matlab_reference():
     np.testing.assert_allclose(mnf(w, 1000.0) * scale, expected_mnf, rtol=1e-4)
 
 
-def test_fused_hudgins_equals_the_four_features():
+@pytest.mark.parametrize("n_windows", [0, 1, 7, 8, 19])
+def test_fused_hudgins_equals_the_four_features(n_windows):
     from mirrorvr.emg.features import hudgins, mav, ssc, wl, zc
 
     rng = np.random.default_rng(11)
-    w = rng.standard_normal((7, 3, 200)) * 1e-4
-    w[0, 0, 20:40] = 0.0  # exact zeros and a flat run
-    w[1, 2] = np.round(w[1, 2], 5)  # repeated values
+    w = rng.standard_normal((max(n_windows, 2), 3, 200))[:n_windows] * 1e-4
+    if n_windows >= 2:
+        w[0, 0, 20:40] = 0.0  # exact zeros and a flat run
+        w[1, 2] = np.round(w[1, 2], 5)  # repeated values
     for zt, st in ((0.0, 0.0), (2e-5, 1e-10)):
         ref = np.hstack([mav(w), wl(w), zc(w, zt), ssc(w, st)])
-        np.testing.assert_array_equal(hudgins(w, zt, st), ref)
-        np.testing.assert_array_equal(
-            extract_features(w, ("MAV", "WL", "ZC", "SSC"), zc_threshold_v=zt,
-                             ssc_threshold_v2=st), ref)
+        for got in (hudgins(w, zt, st),
+                    extract_features(w, ("MAV", "WL", "ZC", "SSC"), zc_threshold_v=zt,
+                                     ssc_threshold_v2=st)):
+            assert got.shape == (n_windows, 12)
+            # counts exactly; sums of 200 terms to float rounding
+            np.testing.assert_array_equal(got[:, 6:], ref[:, 6:])
+            np.testing.assert_allclose(got[:, :6], ref[:, :6], rtol=1e-13, atol=0)
+
+
+def test_log_amplitude_logs_exactly_the_amplitude_features():
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((6, 3, 100)) * 1e-4
+    w[0, 1] = 0.0  # a dead channel: floored, stays finite
+    names = ("ZC", "MAV", "AR4", "VAR", "WL", "RMS", "SSC")
+    plain = extract_features(w, names)
+    logged = extract_features(w, names, log_amplitude=True)
+    assert np.all(np.isfinite(logged))
+    logged_columns = 0
+    for j, label in enumerate(feature_column_names(names, ["a", "b", "c"])):
+        feature = label.split(":")[0].split(".")[0]
+        if feature in AMPLITUDE_LOG_FLOOR:
+            floor = AMPLITUDE_LOG_FLOOR[feature]
+            np.testing.assert_allclose(logged[:, j], np.log(np.maximum(plain[:, j], floor)))
+            logged_columns += 1
+        else:
+            np.testing.assert_array_equal(logged[:, j], plain[:, j])
+    assert logged_columns == 4 * 3
+    # The Hudgins fast path: MAV and WL logged, ZC and SSC untouched; a signal k times
+    # stronger shifts the logged amplitude columns by ln k.
+    h = extract_features(w[1:], log_amplitude=True)
+    np.testing.assert_array_equal(h[:, 6:], extract_features(w[1:])[:, 6:])
+    np.testing.assert_allclose(extract_features(3.0 * w[1:], log_amplitude=True)[:, :6] - h[:, :6],
+                               np.log(3.0), rtol=1e-9)

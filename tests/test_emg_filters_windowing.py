@@ -34,6 +34,18 @@ def test_chunked_equals_whole():
     np.testing.assert_allclose(f.process(x), whole, rtol=1e-12, atol=1e-18)
 
 
+def test_compiled_recursion_equals_scipy_sosfilt():
+    from scipy import signal
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 2000)) * 1e-4 + 2e-3
+    f = EmgFilter(3, FS, (20, 450), 60.0)
+    zi = f._zi_unit[:, None, :] * x[None, :, 0, None]
+    expected, _ = signal.sosfilt(f.sos, x, axis=-1, zi=zi)
+    got = np.concatenate([f.process(x[:, :700]), f.process(x[:, 700:])], axis=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-18)
+
+
 def test_passband_and_stopband():
     for f_hz in (80.0, 150.0, 300.0):
         assert 0.9 < _gain(f_hz) < 1.1, f_hz

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numba
 import numpy as np
 
 from mirrorvr.errors import ConfigError
@@ -111,27 +112,47 @@ def ssc(windows: np.ndarray, threshold_v2: float = 0.0) -> np.ndarray:
     return np.count_nonzero(turn, axis=2).astype(np.float64)
 
 
+@numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
+def _hudgins_kernel(w, zc_threshold_v, ssc_threshold_v2, out):  # pragma: no cover - compiled
+    """Fill ``out (n_windows, 4, n_channels)`` with MAV, WL, ZC, SSC of C-contiguous ``w``.
+
+    One branch-free pass per term, so LLVM vectorises the loops; ``reassoc`` lets it reorder
+    the float sums (MAV, WL differ from numpy's by rounding only; the counts are exact).
+    """
+    n_windows, n_channels, n = w.shape
+    for k in range(n_windows):
+        for c in range(n_channels):
+            x = w[k, c]
+            total = 0.0
+            for i in range(n):
+                total += abs(x[i])
+            length = 0.0
+            crossings = 0
+            for i in range(n - 1):
+                jump = abs(x[i + 1] - x[i])
+                length += jump
+                crossings += (x[i] * x[i + 1] < 0.0) & (jump >= zc_threshold_v)
+            turns = 0
+            for i in range(1, n - 1):
+                turns += (x[i] - x[i - 1]) * (x[i] - x[i + 1]) >= ssc_threshold_v2
+            out[k, 0, c] = total / n
+            out[k, 1, c] = length
+            out[k, 2, c] = crossings
+            out[k, 3, c] = turns
+
+
 def hudgins(windows: np.ndarray, zc_threshold_v: float = 0.0,
             ssc_threshold_v2: float = 0.0) -> np.ndarray:
-    """MAV, WL, ZC and SSC in one pass, feature-major ``(n_windows, 4 * n_channels)``.
+    """MAV, WL, ZC and SSC in one compiled pass, feature-major ``(n_windows, 4 * n_channels)``.
 
-    Identical to the four functions above (the first difference is computed once and
-    shared); the decoder's hot path for the default feature set.
+    The decoder's hot path for the default feature set (numba; compiled on first use and
+    cached in ``__pycache__``). Equal to the four numpy functions above: the counts exactly,
+    MAV and WL to float rounding of their sums.
     """
-    w = _as_windows(windows)
-    n_windows, n_channels, n = w.shape
+    w = np.ascontiguousarray(_as_windows(windows))
+    n_windows, n_channels, _ = w.shape
     out = np.empty((n_windows, 4, n_channels))
-    np.sum(np.abs(w), axis=2, out=out[:, 0])
-    out[:, 0] /= n
-    d = w[:, :, 1:] - w[:, :, :-1]
-    ad = np.abs(d)
-    np.sum(ad, axis=2, out=out[:, 1])
-    crossing = (w[:, :, :-1] * w[:, :, 1:]) < 0
-    if zc_threshold_v > 0:
-        crossing &= ad >= zc_threshold_v
-    out[:, 2] = np.count_nonzero(crossing, axis=2)
-    # (x_i - x_{i-1}) (x_i - x_{i+1}) = d_{i-1} · (-d_i), exactly
-    out[:, 3] = np.count_nonzero(d[:, :, :-1] * -d[:, :, 1:] >= ssc_threshold_v2, axis=2)
+    _hudgins_kernel(w, float(zc_threshold_v), float(ssc_threshold_v2), out)
     return out.reshape(n_windows, 4 * n_channels)
 
 
@@ -265,6 +286,10 @@ FEATURE_PARTS: dict[str, tuple[str, ...]] = {
 #: Features that need ``sampling_rate_hz``.
 SPECTRAL: frozenset[str] = frozenset({"SM", "MNF"})
 
+#: Features that scale with the EMG amplitude, and the floor of their logarithm
+#: (:func:`extract_features` with ``log_amplitude``): V for MAV, WL, RMS; V² for VAR.
+AMPLITUDE_LOG_FLOOR: dict[str, float] = {"MAV": 1e-12, "WL": 1e-12, "RMS": 1e-12, "VAR": 1e-24}
+
 #: The Hudgins time-domain set, in the conventional order.
 HUDGINS: tuple[str, ...] = ("MAV", "WL", "ZC", "SSC")
 
@@ -309,6 +334,7 @@ def extract_features(
     zc_threshold_v: float = 0.0,
     ssc_threshold_v2: float = 0.0,
     sampling_rate_hz: float | None = None,
+    log_amplitude: bool = False,
 ) -> np.ndarray:
     """Feature matrix of a batch of windows.
 
@@ -324,6 +350,12 @@ def extract_features(
         Threshold of SSC on the slope product, V².
     sampling_rate_hz : float or None
         Sampling rate, Hz; required by the spectral features (:data:`SPECTRAL`).
+    log_amplitude : bool
+        Replace the amplitude features (:data:`AMPLITUDE_LOG_FLOOR`: MAV, WL, RMS, VAR) by
+        their natural logarithm, floored (ln V, ln V²). A stronger contraction then shifts
+        these columns by a constant instead of scaling them, which suits a linear
+        classifier with one shared covariance (LDA) and carries a decoder trained at one
+        contraction level over to others (``benchmarks/bench_emg_libemg.py``).
 
     Returns
     -------
@@ -333,7 +365,24 @@ def extract_features(
     names = check_feature_names(names)
     w = _as_windows(windows)
     if tuple(names) == HUDGINS:
-        return hudgins(w, zc_threshold_v, ssc_threshold_v2)
+        out = hudgins(w, zc_threshold_v, ssc_threshold_v2)
+    else:
+        out = _stacked_features(w, names, zc_threshold_v, ssc_threshold_v2, sampling_rate_hz)
+    if log_amplitude:
+        n_channels = w.shape[1]
+        col = 0
+        for name in names:
+            width = FEATURE_WIDTH.get(name, 1) * n_channels
+            if name in AMPLITUDE_LOG_FLOOR:
+                block = out[:, col:col + width]
+                np.log(np.maximum(block, AMPLITUDE_LOG_FLOOR[name], out=block), out=block)
+            col += width
+    return out
+
+
+def _stacked_features(w: np.ndarray, names: Sequence[str], zc_threshold_v: float,
+                      ssc_threshold_v2: float, sampling_rate_hz: float | None) -> np.ndarray:
+    """Each feature of ``names`` by its own function, stacked feature-major."""
     n_windows, n_channels, _ = w.shape
     needs_fs = [n for n in names if n in SPECTRAL]
     if needs_fs and sampling_rate_hz is None:
