@@ -53,8 +53,9 @@ def add_commands(subparsers) -> None:
     ev.add_argument(
         "--pipeline", action="append", metavar="FEATURES:CLASSIFIER",
         help="features (a set: HTD, HTD+RMS, TDAR, HJORTH, LOGVAR, SPECTRAL, ALL; or names "
-        "joined by +, e.g. MAV+WL+AR4) and a classifier (lda, qda, svm, knn, lr, rf, mlp or "
-        "sklearn.<module>.<Class>); repeat to compare (default HTD:lda)",
+        "joined by +, e.g. MAV+WL+AR4; prefix log- for the logarithm of the amplitude "
+        "features, e.g. log-HTD) and a classifier (lda, qda, svm, knn, lr, rf, mlp or "
+        "sklearn.<module>.<Class>); repeat to compare (default log-HTD:lda, the live decoder's)",
     )
     ev.add_argument("--window-ms", type=_positive_float, default=200.0, help="window length")
     ev.add_argument("--increment-ms", type=_positive_float, default=50.0, help="window step")

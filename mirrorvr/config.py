@@ -250,6 +250,11 @@ class EmgSettings(_Model):
     window_s: float = Field(0.2, gt=0, le=2)
     increment_s: float = Field(0.05, gt=0, le=1)
     features: tuple[str, ...] = ("MAV", "WL", "ZC", "SSC")
+    log_amplitude: bool = Field(
+        True, description="classify on the logarithm of the amplitude features (MAV, WL, RMS, "
+        "VAR): contraction strength shifts them instead of scaling them, which LDA models "
+        "better",
+    )
     classifier: str = Field(
         "lda", description="lda, qda, svm, knn, lr, rf, mlp or sklearn.<module>.<Class>"
     )

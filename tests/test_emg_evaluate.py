@@ -9,7 +9,7 @@ import pytest
 
 from mirrorvr.cli import main
 from mirrorvr.clock import FakeClock
-from mirrorvr.emg.evaluate import load_labelled_dir, parse_pipeline
+from mirrorvr.emg.evaluate import DEFAULT_PIPELINE, load_labelled_dir, parse_pipeline
 from mirrorvr.emg.simulator import SimulatedPatient
 from mirrorvr.errors import ConfigError
 
@@ -102,3 +102,9 @@ def test_errors_name_the_problem(tmp_path, capsys):
     with pytest.raises(ConfigError, match="classifier"):
         parse_pipeline("HTD:nope")
     assert parse_pipeline("tdar:svm").features == ("MAV", "WL", "ZC", "SSC", "RMS", "AR4")
+    assert not parse_pipeline("HTD:lda").log_amplitude
+    logged = parse_pipeline("log-MAV+WL:lda")
+    assert logged.log_amplitude and logged.features == ("MAV", "WL")
+    assert parse_pipeline(DEFAULT_PIPELINE).log_amplitude  # the live decoder's default
+    with pytest.raises(ConfigError, match="features"):
+        parse_pipeline("log-:lda")

@@ -91,3 +91,25 @@ def test_bad_files_and_untrained(tmp_path):
         Decoder(SETTINGS, 2000.0, 2).save(tmp_path / "m.npz")
     with pytest.raises(ConfigError, match="channel_names"):
         Decoder(SETTINGS, 2000.0, 2, channel_names=("A", "A"))
+
+
+def test_log_amplitude_is_saved_and_old_versions_are_refused(tmp_path):
+    import json
+
+    clock = FakeClock(0.0)
+    patient = SimulatedPatient(clock, n_channels=2, seed=4)
+    patient.start()
+    settings = EmgSettings(log_amplitude=False)
+    cues = cue_schedule(settings.movements, repetitions=2, contract_s=1.0, rest_s=1.0)
+    decoder, _ = train_decoder(simulate_calibration(patient, clock, cues), settings)
+    decoder.save(tmp_path / "m.npz")
+    assert read_model_meta(tmp_path / "m.npz")["settings"]["log_amplitude"] is False
+    assert Decoder.load(tmp_path / "m.npz").settings.log_amplitude is False
+    with np.load(tmp_path / "m.npz") as z:
+        meta = json.loads(bytes(z["meta"]).decode())
+        estimator = z["estimator"]
+    meta["version"] = 1
+    np.savez(tmp_path / "v1.npz", meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+             estimator=estimator)
+    with pytest.raises(DecoderError, match="version 1; expected .* version 2"):
+        Decoder.load(tmp_path / "v1.npz")

@@ -15,8 +15,10 @@ Accuracy is per window, without majority vote.
 
 A pipeline is written ``FEATURES:CLASSIFIER`` — ``FEATURES`` a named set of
 :data:`~mirrorvr.emg.features.FEATURE_SETS` (``HTD``, ``TDAR``, ...) or a ``+``-joined list of
-feature names (``MAV+WL+RMS``); ``CLASSIFIER`` any name :func:`make_classifier` accepts
-(``lda``, ``svm``, ``sklearn.ensemble.RandomForestClassifier``). Default ``HTD:lda``.
+feature names (``MAV+WL+RMS``), optionally prefixed ``log-`` to classify on the logarithm of
+the amplitude features (``log-HTD``, as the live decoder does with ``emg.log_amplitude``);
+``CLASSIFIER`` any name :func:`make_classifier` accepts (``lda``, ``svm``,
+``sklearn.ensemble.RandomForestClassifier``). Default ``log-HTD:lda``, the live decoder's.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from mirrorvr.errors import ConfigError, DecoderError
 logger = logging.getLogger(__name__)
 
 FILE_PATTERN = re.compile(r"^C_(?P<cls>.+?)_R_(?P<rep>\d+)\.csv$")
-DEFAULT_PIPELINE = "HTD:lda"
+DEFAULT_PIPELINE = "log-HTD:lda"
 
 
 @dataclass(frozen=True)
@@ -59,15 +61,19 @@ class Pipeline:
     spec: str
     features: tuple[str, ...]
     classifier: str
+    log_amplitude: bool = False
 
 
 def parse_pipeline(spec: str) -> Pipeline:
-    """``"HTD:lda"`` -> :class:`Pipeline`; errors name the part that is wrong."""
+    """``"log-HTD:lda"`` -> :class:`Pipeline`; errors name the part that is wrong."""
     text = str(spec).strip()
     feat_part, sep, clf_part = text.partition(":")
     if not sep:
         clf_part = "lda"
     feat_part = feat_part.strip()
+    log_amplitude = feat_part.lower().startswith("log-")
+    if log_amplitude:
+        feat_part = feat_part[len("log-"):]
     if feat_part.upper() in FEATURE_SETS:
         features = FEATURE_SETS[feat_part.upper()]
     else:
@@ -76,7 +82,7 @@ def parse_pipeline(spec: str) -> Pipeline:
             f"pipeline {text!r} features",
         )
     classifier = check_classifier_name(clf_part.strip(), f"pipeline {text!r} classifier")
-    return Pipeline(text, tuple(features), classifier)
+    return Pipeline(text, tuple(features), classifier, log_amplitude)
 
 
 def _read_csv(path: Path) -> np.ndarray:
@@ -207,7 +213,8 @@ def evaluate_pipeline(
             f"leave-one-repetition-out needs >= 2 repetitions, found {fold_reps!r} "
             "(name files C_<class>_R_<rep>.csv with different <rep>)"
         )
-    X = extract_features(windows, pipeline.features, sampling_rate_hz=sampling_rate_hz)
+    X = extract_features(windows, pipeline.features, sampling_rate_hz=sampling_rate_hz,
+                         log_amplitude=pipeline.log_amplitude)
     index = {c: i for i, c in enumerate(classes)}
     confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
     accs, ns, used = [], [], []

@@ -3,7 +3,8 @@
 A model file is a NumPy ``.npz`` archive with two members:
 
 ``meta``       UTF-8 JSON (as a uint8 array): format name and version, the decoder settings
-               (features, classifier, windows, filter, vote, rejection, level map, classes),
+               (features and whether amplitude features are logged, classifier, windows,
+               filter, vote, rejection, level map, classes),
                the channel map (``channel_names``), ``sampling_rate_hz``, the level range
                (``rest_mav_v``, ``max_mav_v``), ZC/SSC thresholds, the SHA-256 of the
                training windows and labels, the mirrorvr and scikit-learn versions, and the
@@ -35,7 +36,7 @@ from mirrorvr.errors import DecoderError
 logger = logging.getLogger(__name__)
 
 FORMAT = "mirrorvr-emg-decoder"
-VERSION = 1
+VERSION = 2  # 2: settings.log_amplitude (version 1 files are refused: recalibrate)
 
 
 def _versions() -> dict[str, str]:
