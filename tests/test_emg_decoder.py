@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mirrorvr.clock import FakeClock
 from mirrorvr.config import EmgSettings, build_config
@@ -49,6 +51,19 @@ def test_majority_vote():
     assert MajorityVote(1).process(["x", "y"]) == ["x", "y"]
     with pytest.raises(ConfigError, match="majority_vote"):
         MajorityVote(0)
+
+
+@given(st.integers(1, 6), st.lists(st.sampled_from("abcd"), max_size=60))
+def test_majority_vote_equals_a_recount_of_the_last_n(n, labels):
+    def recount(i):
+        last = labels[max(0, i - n + 1):i + 1]
+        best = max(last.count(c) for c in last)
+        return next(c for c in reversed(last) if last.count(c) == best)
+
+    vote = MajorityVote(n)
+    assert vote.process(labels) == [recount(i) for i in range(len(labels))]
+    vote.reset()
+    assert vote.process(labels[:3]) == [recount(i) for i in range(min(3, len(labels)))]
 
 
 def test_lda_on_collinear_features_without_warnings():
@@ -261,3 +276,25 @@ def test_rejection_in_the_live_decoder(calibrated):
     patient.set_intent("rest", 0.0)
     assert unsure[0.0] > 0
     assert unsure[0.9] == 0
+
+
+def test_log_amplitude_carries_a_decoder_to_a_weaker_contraction():
+    """Trained at 70 % effort, tested at 30 %: logged amplitude features generalise."""
+    clock = FakeClock(0.0)
+    patient = SimulatedPatient(clock, seed=1)
+    patient.start()
+    strong = simulate_calibration(
+        patient, clock, cue_schedule(SETTINGS.movements, repetitions=2, contract_s=3.0,
+                                     rest_s=3.0), level=0.7)
+    weak = simulate_calibration(
+        patient, clock, cue_schedule(SETTINGS.movements, repetitions=1, contract_s=3.0,
+                                     rest_s=3.0), level=0.3)
+    accuracy = {}
+    for log_amplitude in (False, True):
+        settings = SETTINGS.model_copy(update={"log_amplitude": log_amplitude})
+        decoder, _ = train_decoder(strong, settings)
+        windows, labels, _ = training_windows(weak, decoder, 0.7)
+        predicted, _ = decoder.predict_windows(windows)
+        accuracy[log_amplitude] = float(np.mean(predicted == np.asarray(labels)))
+    assert accuracy[True] >= 0.8
+    assert accuracy[True] > accuracy[False] + 0.1, accuracy

@@ -29,7 +29,7 @@ from mirrorvr.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-_HISTORY = 4096  # samples of past output kept for "fill" (gaps longer than this get zeros)
+_HISTORY = 512  # samples of past output kept for "fill" (a longer gap is padded with zeros)
 
 
 class ArtefactBlanker:
@@ -97,33 +97,42 @@ class ArtefactBlanker:
             )
         if t.size == 0:
             return x.copy()
+        t_first, t_last = float(t[0]), float(t[-1])
         with self._lock:
-            intervals = list(self._intervals)
-            self._done_until_s = max(self._done_until_s, float(t[-1]))
-            self._intervals = [iv for iv in self._intervals if iv[1] > t[-1]]
-        mask = np.zeros(t.size, dtype=bool)
-        for lo, hi in intervals:
-            if hi >= t[0] and lo <= t[-1]:
-                mask |= (t >= lo) & (t <= hi)
+            self._done_until_s = max(self._done_until_s, t_last)
+            intervals = [iv for iv in self._intervals if iv[1] >= t_first and iv[0] <= t_last]
+            if self._intervals:
+                self._intervals = [iv for iv in self._intervals if iv[1] > t_last]
         out = x.copy()
-        if mask.any():
-            self.blanked_samples += int(mask.sum())
-            if self.mode == "zero":
-                out[:, mask] = 0.0
-            elif self.mode == "fill":
-                self._fill(out, mask)
-            else:
-                # index of the last unmasked sample at or before each position (-1: none)
-                idx = np.where(~mask, np.arange(t.size), -1)
-                np.maximum.accumulate(idx, out=idx)
-                held = np.where(idx[None, :] >= 0, x[:, np.maximum(idx, 0)],
-                                self._last_good[:, None])
-                out[:, mask] = held[:, mask]
+        mask = np.zeros(t.size, dtype=bool) if intervals else None
+        for lo, hi in intervals:
+            mask |= (t >= lo) & (t <= hi)
+        if mask is None or not mask.any():  # the usual chunk: nothing to blank
+            self._last_good = x[:, -1].copy()
+            self._remember(out)
+            return out
+        self.blanked_samples += int(mask.sum())
+        if self.mode == "zero":
+            out[:, mask] = 0.0
+        elif self.mode == "fill":
+            self._fill(out, mask)
+        else:
+            # index of the last unmasked sample at or before each position (-1: none)
+            idx = np.where(~mask, np.arange(t.size), -1)
+            np.maximum.accumulate(idx, out=idx)
+            held = np.where(idx[None, :] >= 0, x[:, np.maximum(idx, 0)],
+                            self._last_good[:, None])
+            out[:, mask] = held[:, mask]
         good = np.flatnonzero(~mask)
         if good.size:
             self._last_good = x[:, good[-1]].copy()
-        self._history = np.concatenate([self._history, out], axis=1)[:, -_HISTORY:]
+        self._remember(out)
         return out
+
+    def _remember(self, out: np.ndarray) -> None:
+        """Keep the recent output that "fill" copies from (only that mode needs it)."""
+        if self.mode == "fill":
+            self._history = np.concatenate([self._history, out], axis=1)[:, -_HISTORY:]
 
     def _fill(self, out: np.ndarray, mask: np.ndarray) -> None:
         """Replace each masked run by the as-long stretch of output just before it."""

@@ -190,6 +190,7 @@ class Classifier:
         self.estimator = estimator
         self.name = name
         self.classes_: tuple[str, ...] = ()
+        self._class_array = np.asarray(self.classes_)
         self.n_features: int | None = None
         self._fast: _LinearFastPath | None = None
 
@@ -218,6 +219,7 @@ class Classifier:
             raise DecoderError(f"y: classes with fewer than 2 windows: {too_few!r}")
         self.estimator.fit(X, y)
         self.classes_ = tuple(str(c) for c in self.estimator.classes_)
+        self._class_array = np.asarray(self.classes_)
         self.n_features = X.shape[1]
         self._fast = _LinearFastPath.build(self.estimator)
         if self._fast is not None:
@@ -253,10 +255,18 @@ class Classifier:
             z = np.column_stack([-z, z]) / 2.0
         return _softmax(z)
 
+    def decide(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Most probable class per window and the probabilities behind it.
+
+        ``X (n_windows, n_features)`` -> labels ``(n_windows,)`` str and proba
+        ``(n_windows, n_classes)``, columns in ``classes_`` order.
+        """
+        proba = self.predict_proba(X)
+        return self._class_array[proba.argmax(axis=1)], proba
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Most probable class name per window, ``(n_windows,)`` str."""
-        proba = self.predict_proba(X)
-        return np.asarray(self.classes_)[np.argmax(proba, axis=1)]
+        return self.decide(X)[0]
 
 
 def make_classifier(name: str = "lda", **params: Any) -> Classifier:
@@ -288,9 +298,10 @@ def reject_low_confidence(
     """
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"rejection_threshold: {threshold!r} must be in [0, 1]")
+    if threshold == 0:
+        return np.asarray(labels).astype(str, copy=False)
     labels = np.asarray(labels).astype(object)
-    if threshold > 0:
-        labels[np.max(proba, axis=1) < threshold] = reject_label
+    labels[np.max(proba, axis=1) < threshold] = reject_label
     return labels.astype(str)
 
 
@@ -306,15 +317,25 @@ class MajorityVote:
             raise ConfigError(f"majority_vote: {n!r} must be a positive integer")
         self.n = int(n)
         self._history: deque[str] = deque(maxlen=self.n)
+        self._counts: dict[str, int] = {}  # label -> occurrences in _history
 
     def reset(self) -> None:
         self._history.clear()
+        self._counts: dict[str, int] = {}
 
     def update(self, label: str) -> str:
         """Add one decision; return the voted label."""
+        counts = self._counts
+        if len(self._history) == self.n:
+            dropped = self._history[0]
+            counts[dropped] -= 1
+            if not counts[dropped]:
+                del counts[dropped]
         self._history.append(label)
-        counts = Counter(self._history)
+        counts[label] = counts.get(label, 0) + 1
         best = max(counts.values())
+        if counts[label] == best:  # the newest label wins its ties
+            return label
         return next(c for c in reversed(self._history) if counts[c] == best)
 
     def process(self, labels: Sequence[str]) -> list[str]:

@@ -156,17 +156,22 @@ class Decoder:
         )
 
     def features(self, windows: np.ndarray) -> np.ndarray:
-        """Feature matrix ``(n_windows, n_channels * n_features)`` of filtered windows, V."""
+        """Feature matrix ``(n_windows, n_channels * n_features)`` of filtered windows.
+
+        Units per feature (V, counts; ln V for amplitude features with
+        ``settings.log_amplitude``), see :func:`~mirrorvr.emg.features.extract_features`.
+        """
         return extract_features(
             windows, self.feature_names,
             zc_threshold_v=self.zc_threshold_v, ssc_threshold_v2=self.ssc_threshold_v2,
-            sampling_rate_hz=self.sampling_rate_hz,
+            sampling_rate_hz=self.sampling_rate_hz, log_amplitude=self.settings.log_amplitude,
         )
 
     @staticmethod
     def mean_mav(windows: np.ndarray) -> np.ndarray:
         """Mean over channels of each window's MAV, ``(n_windows,)`` V."""
-        return np.mean(np.abs(np.asarray(windows, dtype=np.float64)), axis=(1, 2))
+        a = np.abs(np.asarray(windows, dtype=np.float64))
+        return np.add.reduce(a.reshape(a.shape[0], -1), axis=1) / max(a[0].size, 1)
 
     @property
     def is_fitted(self) -> bool:
@@ -335,9 +340,7 @@ class Decoder:
         labels : (n_windows,) str
         proba : (n_windows, n_classes) float, columns in :attr:`classes` order
         """
-        classifier = self._check_fitted()
-        proba = classifier.predict_proba(self.features(windows))
-        return np.asarray(classifier.classes_)[np.argmax(proba, axis=1)], proba
+        return self._check_fitted().decide(self.features(windows))
 
     def process(self, chunk: EmgChunk) -> list[Intent]:
         """Decode the windows completed by ``chunk``: one :class:`Intent` per increment.
@@ -354,14 +357,12 @@ class Decoder:
         windows, t_end = self.windower.push(chunk.t_s, self.filter.process(raw))
         if windows.shape[0] == 0:
             return []
-        proba = classifier.predict_proba(self.features(windows))
-        classes = np.asarray(classifier.classes_)
-        raw = reject_low_confidence(
-            classes[np.argmax(proba, axis=1)], proba, self.rejection_threshold
-        )
+        labels, proba = classifier.decide(self.features(windows))
+        raw = reject_low_confidence(labels, proba, self.rejection_threshold)
         voted = self.vote.process(raw.tolist())
         col = {c: i for i, c in enumerate(classifier.classes_)}
-        levels = self.levels(windows, voted)
+        # rest has level 0 by definition; the level range is only looked up for movements
+        levels = self.levels(windows, voted) if voted.count(REST) < len(voted) else None
         intents = []
         for i, movement in enumerate(voted):
             level = 0.0 if movement == REST else float(levels[i])

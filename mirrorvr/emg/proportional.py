@@ -55,8 +55,6 @@ def normalised_effort(mav_v: np.ndarray, rest_v: float, mvc_v: np.ndarray) -> np
     ``mav_v (n,)`` V, ``mvc_v`` scalar or ``(n,)`` V.
     """
     m = np.asarray(mav_v, dtype=np.float64)
-    top = np.broadcast_to(np.asarray(mvc_v, dtype=np.float64), m.shape)
-    span = top - rest_v
-    out = np.zeros_like(m)
-    np.divide(m - rest_v, span, out=out, where=span > 0)
-    return np.clip(out, 0.0, 1.0)
+    span = np.asarray(mvc_v, dtype=np.float64) - rest_v
+    u = (m - rest_v) / np.where(span > 0, span, np.inf)  # no range: / inf gives 0
+    return np.clip(u, 0.0, 1.0) + 0.0  # + 0.0: no -0.0

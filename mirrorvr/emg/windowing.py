@@ -44,8 +44,12 @@ def sliding_windows(data: np.ndarray, window: int, increment: int) -> np.ndarray
     n_channels, n = data.shape
     if n < window:
         return np.empty((0, n_channels, window), dtype=data.dtype)
-    view = np.lib.stride_tricks.sliding_window_view(data, window, axis=-1)  # (C, n-w+1, w)
-    return view[:, ::increment, :].transpose(1, 0, 2)
+    n_windows = (n - window) // increment + 1
+    channel_stride, sample_stride = data.strides
+    return np.lib.stride_tricks.as_strided(
+        data, shape=(n_windows, n_channels, window),
+        strides=(increment * sample_stride, channel_stride, sample_stride), writeable=False,
+    )
 
 
 class SlidingWindower:
@@ -71,8 +75,12 @@ class SlidingWindower:
 
     def reset(self) -> None:
         """Drop buffered samples; the next window starts with the next pushed sample."""
-        self._buf = np.empty((self.n_channels, 0), dtype=np.float64)
-        self._buf_t = np.empty(0, dtype=np.float64)
+        # Samples not yet consumed by a window live in _data[:, :_n] / _t[:_n]; the arrays
+        # grow when a push does not fit and are reused, so a push copies only the new chunk.
+        capacity = 2 * self.window_samples
+        self._data = np.empty((self.n_channels, capacity), dtype=np.float64)
+        self._t = np.empty(capacity, dtype=np.float64)
+        self._n = 0
 
     def push(self, t_s: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Add samples; return every window completed by them.
@@ -87,7 +95,7 @@ class SlidingWindower:
         Returns
         -------
         windows : (n_windows, n_channels, window_samples) float64
-            A read-only view; valid until the caller drops it (later pushes do not alter it).
+            A new C-contiguous array (later pushes do not alter it).
         t_end_s : (n_windows,) float64
             Time of the last sample of each window, s.
         """
@@ -99,15 +107,24 @@ class SlidingWindower:
             )
         if t.shape != (x.shape[1],):
             raise ConfigError(f"t_s: shape {t.shape} does not match n={x.shape[1]} samples")
-        buf = np.concatenate([self._buf, x], axis=1) if self._buf.shape[1] else x
-        buf_t = np.concatenate([self._buf_t, t]) if self._buf_t.size else t
+        n_old, n_new = self._n, x.shape[1]
+        n = n_old + n_new
+        if n > self._t.size:
+            grown_data = np.empty((self.n_channels, 2 * n), dtype=np.float64)
+            grown_t = np.empty(2 * n, dtype=np.float64)
+            grown_data[:, :n_old], grown_t[:n_old] = self._data[:, :n_old], self._t[:n_old]
+            self._data, self._t = grown_data, grown_t
+        self._data[:, n_old:n] = x
+        self._t[n_old:n] = t
         w, inc = self.window_samples, self.increment_samples
-        n = buf.shape[1]
         n_windows = (n - w) // inc + 1 if n >= w else 0
-        windows = sliding_windows(buf, w, inc)[:n_windows]
-        t_end = buf_t[w - 1 + inc * np.arange(n_windows)]
+        windows = np.empty((n_windows, self.n_channels, w), dtype=np.float64)
+        for k in range(n_windows):
+            windows[k] = self._data[:, k * inc:k * inc + w]
         consumed = n_windows * inc
-        # Keep what the next window needs; copy so the retained buffer does not pin `buf`.
-        self._buf = buf[:, consumed:].copy()
-        self._buf_t = buf_t[consumed:].copy()
+        t_end = self._t[w - 1:w - 1 + consumed:inc].copy()
+        # Keep what the next window needs at the front (numpy copies overlapping slices safely).
+        self._data[:, :n - consumed] = self._data[:, consumed:n]
+        self._t[:n - consumed] = self._t[consumed:n]
+        self._n = n - consumed
         return windows, t_end
