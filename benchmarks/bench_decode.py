@@ -4,8 +4,9 @@ Both decode the same simulated stream (2 kHz, 200 ms windows every 50 ms, MAV/WL
 LDA, majority vote 5), fed as live 50 ms chunks, so each ``process`` call completes one
 window. The cost covers filter + windowing + features + classifier + vote.
 
-- ``mirrorvr``: :class:`mirrorvr.emg.decoder.Decoder` as shipped (features vectorised over
-  windows and channels, one ``predict_proba`` per chunk through the numpy LDA path).
+- ``mirrorvr``: :class:`mirrorvr.emg.decoder.Decoder` as shipped (features in one compiled
+  pass over windows and channels, amplitude features logged, one ``predict_proba`` per chunk
+  through the numpy LDA path).
 - ``naive``: the same decoder, with the features computed by Python loops over windows and
   channels (numpy on each 1-D channel, the way much EMG code is written) and one
   scikit-learn ``predict_proba`` call per window.
@@ -32,7 +33,7 @@ from mirrorvr.movements import REST
 FS = 2000.0
 
 
-def _naive_features(windows: np.ndarray) -> np.ndarray:
+def _naive_features(windows: np.ndarray, log_amplitude: bool) -> np.ndarray:
     """MAV, WL, ZC, SSC with loops over windows and channels (feature-major columns)."""
     n_windows, n_channels, _ = windows.shape
     out = np.empty((n_windows, 4 * n_channels))
@@ -44,6 +45,8 @@ def _naive_features(windows: np.ndarray) -> np.ndarray:
             out[i, n_channels + c] = np.sum(np.abs(d))
             out[i, 2 * n_channels + c] = np.sum(x[:-1] * x[1:] < 0)
             out[i, 3 * n_channels + c] = np.sum((x[1:-1] - x[:-2]) * (x[1:-1] - x[2:]) >= 0)
+    if log_amplitude:
+        out[:, :2 * n_channels] = np.log(np.maximum(out[:, :2 * n_channels], 1e-12))
     return out
 
 
@@ -52,7 +55,7 @@ def _naive_process(decoder: Decoder, chunk: EmgChunk) -> list[Intent]:
     classifier = decoder.classifier
     intents = []
     for i in range(windows.shape[0]):
-        features = _naive_features(windows[i:i + 1])
+        features = _naive_features(windows[i:i + 1], decoder.settings.log_amplitude)
         proba = classifier.estimator.predict_proba(features)[0]  # plain scikit-learn
         raw = classifier.classes_[int(np.argmax(proba))]
         movement = decoder.vote.update(raw)
