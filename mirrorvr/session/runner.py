@@ -42,6 +42,7 @@ from mirrorvr.session.control import (
     MotionTestController,
     PatientScript,
     PhantomController,
+    TacTestController,
     attempts_for,
 )
 from mirrorvr.session.estop_control import EStopButton, parse_click
@@ -130,6 +131,8 @@ class SessionRunner:
         self.level_calibration: dict | None = None
         #: the Motion Test's trials and summary (None: no motion_test block ran)
         self.motion_test: dict | None = None
+        #: the TAC test's trials and summary (None: no tac_test block ran)
+        self.tac_test: dict | None = None
         #: the trained decoder as saved in the session folder (None: not trained or not saved)
         self.decoder_file: Path | None = None
         self.ratings: dict[str, Rating] = {}
@@ -323,11 +326,15 @@ class SessionRunner:
             result = controller.result(block, start)
             self.motion_test = result.to_dict()
             self._marker("motion_test " + json.dumps(result.summary))
+        if isinstance(controller, TacTestController):
+            result = controller.result()
+            self.tac_test = result.to_dict()
+            self._marker("tac_test " + json.dumps(result.summary))
 
     def _make_controller(self, block: Block, start: float):
         script = (
             attempts_for(block, start, REACTION_S, ATTEMPT_LEVEL)
-            if block.kind in ("calibration", "phantom", "motion_test")
+            if block.kind in ("calibration", "phantom", "motion_test", "tac_test")
             else []
         )
         self._patient_script = PatientScript(self.p.simulated_patient, script)
@@ -342,6 +349,14 @@ class SessionRunner:
             )
         if block.kind == "motion_test" and self.decoder is not None:
             return MotionTestController(self.decoder, self.plan, self.presentation_delay_s)
+        if block.kind == "tac_test" and self.decoder is not None:
+            proto = self.cfg.protocol
+            return TacTestController(
+                self.decoder, block, start, self.presentation_delay_s,
+                target_distance=proto.tac_test_target_distance,
+                allowance=proto.tac_test_allowance, dwell_s=proto.tac_test_dwell_s,
+                patient=self.p.simulated_patient, reaction_s=REACTION_S, level=ATTEMPT_LEVEL,
+            )
         if block.kind == "mirror":
             tracker = self.p.tracker or ScriptedIntactHand(
                 self.intact,
@@ -544,10 +559,18 @@ class SessionRunner:
                 return
 
     def _scene_state(self, block: Block, block_start: float, photon_s: float, rating) -> SceneState:
-        if block.kind == "mirror" and isinstance(self._controller, MirrorController):
-            intact = self._controller.tracker.pose_at(photon_s)
-            affected = self._controller.mirrored_pose_at(photon_s)
+        ghost = None
+        controller = self._controller
+        if block.kind == "mirror" and isinstance(controller, MirrorController):
+            intact = controller.tracker.pose_at(photon_s)
+            affected = controller.mirrored_pose_at(photon_s)
             self.follower.update(affected, photon_s)
+        elif isinstance(controller, TacTestController):
+            # the TAC posture moving towards the target, which is shown as a ghost limb
+            intact = Pose.rest(self.intact, controller.limb)
+            affected = self.follower.update(controller.pose_at(photon_s, self.affected),
+                                            photon_s)
+            ghost = controller.ghost_at(photon_s, self.affected)
         else:
             intact = Pose.rest(self.intact)
             movement, level = self.plan.target_at(photon_s)
@@ -559,6 +582,7 @@ class SessionRunner:
             cue_text=self._cue_text(block, block_start, photon_s, rating),
             status_text=self._status_text(block, block_start, photon_s),
             affected_side=self.affected,
+            ghost_pose=ghost,
         )
 
     @staticmethod
@@ -591,6 +615,11 @@ class SessionRunner:
             return f"{cue.text} (left hand) - watch the right"
         if block.kind == "phantom":
             return f"{cue.text} with your phantom hand"
+        if block.kind == "tac_test":
+            controller = self._controller
+            if isinstance(controller, TacTestController) and controller.completed_at(t_s):
+                return "Target reached - relax"
+            return f"{cue.text} to the outline and hold"
         return cue.text
 
     def _status_text(self, block: Block, block_start: float, t_s: float) -> str:
@@ -825,6 +854,7 @@ class SessionRunner:
             "signal_quality": self.quality.summary(),
             "ratings": {name: r.value for name, r in self.ratings.items()},
             "motion_test": self.motion_test,
+            "tac_test": self.tac_test,
         }
 
 
