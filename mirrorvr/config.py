@@ -176,6 +176,11 @@ class StimSettings(_Model):
         description="stimulate with the guided (cued) calibration movements; off by default "
         "because the stimulation would be in the EMG the decoder is trained on",
     )
+    blank_emg: bool = Field(
+        True,
+        description="blank the decoder's EMG around every EMS pulse (also the calibration "
+        "EMG it is trained on, with stimulate_in_calibration); off only for comparisons",
+    )
     intensity_fraction: float = Field(
         0.5,
         ge=0,

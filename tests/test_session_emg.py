@@ -13,6 +13,7 @@ from test_session_runner import CONFIG, T0, NullRenderer, ScriptedWindow
 
 from mirrorvr.cli import build_session, run_demo
 from mirrorvr.clock import FakeClock
+from mirrorvr.config import build_config
 from mirrorvr.emg.decoder import Decoder
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.errors import DecoderError
@@ -164,14 +165,16 @@ def _decisions_and_trains(summary):
 
 
 def _run(tmp_path, artefacts: bool, blanking: bool):
+    data = CONFIG.model_dump(mode="json")
+    data["stim"]["blank_emg"] = blanking
     clock = FakeClock(T0)
-    parts = build_session(CONFIG, tmp_path, clock=clock, realtime=False,
+    parts = build_session(build_config(data), tmp_path, clock=clock, realtime=False,
                           window=ScriptedWindow(clock, {}), renderer=NullRenderer())
     if not artefacts:
         parts.simulated_patient.stim_artefact_v_per_ma = 0.0
     runner = SessionRunner(parts)
-    runner.blank_stimulation = blanking
-    return _decisions_and_trains(runner.run())
+    summary = runner.run()
+    return (*_decisions_and_trains(summary), summary, runner)
 
 
 def _during(decisions, trains, window_s):
@@ -182,10 +185,15 @@ def _during(decisions, trains, window_s):
 
 def test_blanking_keeps_stimulation_artefacts_from_poisoning_the_decisions(tmp_path, demo):
     # the same seed, cues and calibration (no stimulation in it): the same decoder each time
-    clean_dec, _, clean_emg = _run(tmp_path / "clean", artefacts=False, blanking=False)
-    bad_dec, bad_trains, bad_emg = _run(tmp_path / "raw", artefacts=True, blanking=False)
+    clean_dec, _, clean_emg, *_ = _run(tmp_path / "clean", artefacts=False, blanking=False)
+    bad_dec, bad_trains, bad_emg, bad, runner = _run(tmp_path / "raw", artefacts=True,
+                                                     blanking=False)
     ok_dec, ok_trains, _ = _decisions_and_trains(demo)  # the default: artefacts, blanked
+    # stim.blank_emg: on by default, off blanks nothing from the decoder's EMG
+    assert CONFIG.stim.blank_emg
     assert demo["ems"]["pulses_blanked_from_decoder"] > 100
+    assert bad["ems"]["sent"] > 0 and bad["ems"]["pulses_blanked_from_decoder"] == 0
+    assert runner.decoder.blanker.blanked_samples == 0
     # the artefacts are in the recorded EMG (spikes of several mV)
     assert np.abs(bad_emg).max() > 3 * np.abs(clean_emg).max()
     w = CONFIG.emg.window_s

@@ -158,8 +158,6 @@ class SessionRunner:
         self.stim_note = ""
         self.presentation_delay_s = self._choose_presentation_delay()
         self.estop_button = EStopButton()
-        #: blank the EMG the decoder sees around every EMS pulse (off: for comparisons)
-        self.blank_stimulation = True
         self._artefact_trains: dict[int, int] = {}  # stimulator channel -> simulated train
         self.blanked_pulses = 0
         src = parts.emg_source
@@ -467,7 +465,7 @@ class SessionRunner:
         for pulse_s in pulses:  # an artefact is not an electrode problem
             self.quality.blank(pulse_s, pulse_s + after_s)
         decoder = self.decoder
-        if decoder is None or not self.blank_stimulation:
+        if decoder is None or not self.cfg.stim.blank_emg:  # off: for comparisons
             return
         for pulse_s in pulses:
             decoder.blank(pulse_s, pulse_s + after_s)
