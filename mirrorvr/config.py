@@ -174,7 +174,8 @@ class StimSettings(_Model):
     stimulate_in_calibration: bool = Field(
         False,
         description="stimulate with the guided (cued) calibration movements; off by default "
-        "because the stimulation would be in the EMG the decoder is trained on",
+        "because the evoked contractions would be in the EMG the decoder is trained on (the "
+        "pulses' artefacts are blanked from it when blank_emg is on)",
     )
     blank_emg: bool = Field(
         True,

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mirrorvr.config import SessionConfig
+from mirrorvr.emg.blanking import blank_chunks
 from mirrorvr.emg.calibration import (
     CalibrationRecording,
     CueSegment,
@@ -160,6 +161,10 @@ class SessionRunner:
         self.estop_button = EStopButton()
         self._artefact_trains: dict[int, int] = {}  # stimulator channel -> simulated train
         self.blanked_pulses = 0
+        #: every EMS pulse sent so far: (first, last) session time to blank, s
+        self._stim_pulses: list[tuple[float, float]] = []
+        #: pulses blanked from the calibration EMG the decoder was trained on
+        self.calibration_blanked_pulses = 0
         src = parts.emg_source
         #: EMG signal quality, checked on the control thread (never the render thread)
         self.quality = QualityTracker(src.channel_names, src.sampling_rate_hz,
@@ -338,7 +343,8 @@ class SessionRunner:
         self._patient_script = PatientScript(self.p.simulated_patient, script)
         if block.kind == "calibration":
             # Guided onsets are known ahead, so stimulation can be exact; off by default since
-            # it would be in the EMG the decoder is trained on (stim.stimulate_in_calibration).
+            # the evoked contractions would be in the EMG the decoder is trained on
+            # (stim.stimulate_in_calibration); the pulses are blanked from it before training.
             guided_stim = self._on_onset if self.cfg.stim.stimulate_in_calibration else None
             return GuidedController(block, start, self.plan, on_onset=guided_stim)
         if block.kind == "phantom" and self.decoder is not None:
@@ -464,6 +470,8 @@ class SessionRunner:
         pulses = [float(p) for p in first_s + np.arange(n) / d["frequency_hz"]]
         for pulse_s in pulses:  # an artefact is not an electrode problem
             self.quality.blank(pulse_s, pulse_s + after_s)
+        # kept for the calibration EMG, blanked before training (stimulate_in_calibration)
+        self._stim_pulses.extend((pulse_s, pulse_s + after_s) for pulse_s in pulses)
         decoder = self.decoder
         if decoder is None or not self.cfg.stim.blank_emg:  # off: for comparisons
             return
@@ -712,7 +720,7 @@ class SessionRunner:
         ramps = [CueSegment(cue.movement, start + cue.start_s, start + cue.end_s)
                  for cue in block.cues if cue.ramp]
         recording = CalibrationRecording.from_chunks(
-            controller.chunks,
+            self._calibration_chunks(controller.chunks),
             self.p.emg_source.sampling_rate_hz,
             segments,
             channel_names=tuple(self.p.emg_source.channel_names),
@@ -729,6 +737,22 @@ class SessionRunner:
             self._marker("levels_from_ramps " + json.dumps(
                 {c: round(f["max_mav_v"], 9) for c, f in self.level_calibration.items()}))
         self._save_decoder()
+
+    def _calibration_chunks(self, chunks: list[EmgChunk]) -> list[EmgChunk]:
+        """The calibration EMG to train on: with stimulation during calibration
+        (``stim.stimulate_in_calibration``) and ``stim.blank_emg``, every pulse sent is
+        blanked by the rule the live decoder blanks with (:func:`blank_chunks`), so the
+        training windows hold no artefact. The recording keeps the EMG as it came."""
+        pulses = list(self._stim_pulses)
+        if not pulses or not self.cfg.stim.blank_emg:
+            return chunks
+        first_s, last_s = float(chunks[0].t_s[0]), float(chunks[-1].t_s[-1])
+        blanked, n_samples = blank_chunks(chunks, pulses)
+        self.calibration_blanked_pulses = sum(1 for a, b in pulses
+                                              if b >= first_s and a <= last_s)
+        self._marker(f"calibration_emg_blanked pulses={self.calibration_blanked_pulses} "
+                     f"samples={n_samples}")
+        return blanked
 
     def _save_decoder(self) -> None:
         """Keep the trained decoder with the session (off the render thread: training runs on
@@ -841,6 +865,7 @@ class SessionRunner:
                 "skipped": self.counters.stim_skipped,
                 "emergency_stops": self.counters.estops,
                 "pulses_blanked_from_decoder": self.blanked_pulses,
+                "pulses_blanked_from_calibration": self.calibration_blanked_pulses,
             },
             "presentation_delay_s": round(self.presentation_delay_s, 4),
             "movements_seen": sum(1 for m in self.plan.movements if m.photon_s is not None),
