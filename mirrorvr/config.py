@@ -174,7 +174,13 @@ class StimSettings(_Model):
     stimulate_in_calibration: bool = Field(
         False,
         description="stimulate with the guided (cued) calibration movements; off by default "
-        "because the stimulation would be in the EMG the decoder is trained on",
+        "because the evoked contractions would be in the EMG the decoder is trained on (the "
+        "pulses' artefacts are blanked from it when blank_emg is on)",
+    )
+    blank_emg: bool = Field(
+        True,
+        description="blank the decoder's EMG around every EMS pulse (also the calibration "
+        "EMG it is trained on, with stimulate_in_calibration); off only for comparisons",
     )
     intensity_fraction: float = Field(
         0.5,
@@ -355,6 +361,24 @@ class ProtocolSettings(_Model):
     motion_test_repetitions: int = Field(1, ge=1, le=10)
     motion_test_timeout_s: float = Field(5.0, gt=0, le=30, description="per trial, s")
     motion_test_rest_s: float = Field(2.0, gt=0, le=30, description="rest before each trial, s")
+    tac_test: bool = Field(
+        False,
+        description="a TAC test block at the end (after the motion test, if any; on top of "
+        "duration_s): each movement cued tac_test_repetitions times; the decoded movement "
+        "drives the limb towards a target posture shown as a ghost limb, to reach and hold",
+    )
+    tac_test_repetitions: int = Field(1, ge=1, le=10)
+    # REFERENCES.md (TAC test): hold the target 1-2 s, time-out 15-20 s
+    tac_test_timeout_s: float = Field(15.0, gt=0, le=60, description="per trial, s")
+    tac_test_dwell_s: float = Field(
+        1.0, gt=0, le=5, description="time the posture must stay within the allowance, s")
+    tac_test_target_distance: float = Field(
+        0.6, gt=0, le=1, description="the target's distance along the cued movement, in "
+        "posture units (each degree of freedom spans -1..1, 1 = the full movement)")
+    tac_test_allowance: float = Field(
+        0.1, gt=0, lt=1, description="how close to the target every degree of freedom must "
+        "be, posture units (< tac_test_target_distance)")
+    tac_test_rest_s: float = Field(2.0, gt=0, le=30, description="rest before each trial, s")
 
     @model_validator(mode="after")
     def _fractions(self) -> ProtocolSettings:
@@ -363,6 +387,17 @@ class ProtocolSettings(_Model):
             raise ValueError(
                 "calibration_fraction + phantom_fraction + mirror_fraction must be 1 "
                 f"(got {total:.3f})"
+            )
+        if self.tac_test_allowance >= self.tac_test_target_distance:
+            raise ValueError(
+                f"tac_test_allowance ({self.tac_test_allowance}) must be smaller than "
+                f"tac_test_target_distance ({self.tac_test_target_distance}): the posture "
+                "would start inside the allowance"
+            )
+        if self.tac_test_dwell_s >= self.tac_test_timeout_s:
+            raise ValueError(
+                f"tac_test_dwell_s ({self.tac_test_dwell_s}) must be shorter than "
+                f"tac_test_timeout_s ({self.tac_test_timeout_s}): no trial could complete"
             )
         return self
 

@@ -1,11 +1,12 @@
-"""Stimulation-artefact blanking: exact samples, margins, hold mode, late intervals, decoder."""
+"""Stimulation-artefact blanking: exact samples, margins, hold mode, late intervals, decoder,
+recordings blanked after the fact."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mirrorvr.emg.blanking import ArtefactBlanker
+from mirrorvr.emg.blanking import ArtefactBlanker, blank_chunks
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.errors import ConfigError
 
@@ -44,6 +45,29 @@ def test_fill_mode_copies_the_samples_before_the_gap():
     expected = x.copy()
     expected[0, 11:14] = [8.0, 9.0, 10.0]
     np.testing.assert_array_equal(out, expected)
+
+
+def test_recorded_chunks_are_blanked_after_the_fact_like_live():
+    t = np.arange(60) / FS
+    x = np.vstack([np.arange(60.0), -np.arange(60.0)])
+    chunks = [EmgChunk(t[a:b], x[:, a:b]) for a, b in ((0, 25), (25, 40), (40, 60))]
+    # the first pulse lies in the first chunk: live, it is only applied if it came first
+    pulses = [(0.005, 0.006), (0.024, 0.026), (0.050, 0.050)]
+    out, n = blank_chunks(chunks, pulses, pre_s=0.0, post_s=0.0, mode="zero")
+    assert [c.t_s.tolist() for c in out] == [c.t_s.tolist() for c in chunks]
+    got = np.hstack([c.data for c in out])
+    expected = x.copy()
+    expected[:, [5, 6, 24, 25, 26, 50]] = 0.0  # the second pulse spans two chunks
+    np.testing.assert_array_equal(got, expected)
+    assert n == 6 and x[0, 5] == 5.0  # the recording itself is untouched
+    # the default rule (the decoder's): the same result as a live blanker told in time
+    live = ArtefactBlanker(2)
+    for a, b in pulses:
+        live.blank(a, b)
+    filled, _ = blank_chunks(chunks, pulses)
+    np.testing.assert_array_equal(np.hstack([c.data for c in filled]),
+                                  np.hstack([live.process(c.t_s, c.data) for c in chunks]))
+    assert blank_chunks([], pulses) == ([], 0)
 
 
 def test_late_interval_is_counted_not_applied():

@@ -11,6 +11,7 @@ import pytest
 from mirrorvr.clock import FakeClock
 from mirrorvr.emg.intent import Intent
 from mirrorvr.emg.realtime_tests import (
+    TacTrialScorer,
     VirtualPosture,
     run_motion_test,
     run_tac_test,
@@ -131,6 +132,50 @@ def test_posture_degrees_of_freedom():
         run_tac_test(None, None, FakeClock(), MOVES, allowance=0.7)
     with pytest.raises(ConfigError, match="correct_needed"):
         run_motion_test(None, None, FakeClock(), MOVES, correct_needed=0)
+
+
+def test_tac_scorer_ignores_decisions_outside_the_trial_and_after_completion():
+    scorer = TacTrialScorer("hand_close", MOVES, cue_s=10.0, timeout_s=3.0, dwell_s=0.2)
+    assert scorer.end_s == pytest.approx(13.0)
+    before = [Intent(9.9, "hand_close", 1.0, 1.0)]  # before the cue: no movement
+    assert not scorer.add(before) and scorer.path_length == 0.0
+    # level 1 at 0.5/s: 0.05 per 0.1 s up to 0.55 at 11.1 s; inside [0.5, 0.7] from 11.0 s,
+    # held 0.2 s at 11.2 s
+    decisions = [Intent(10.0 + 0.1 * k, "hand_close" if k <= 11 else "rest", 1.0, 1.0)
+                 for k in range(1, 20)]
+    assert scorer.add(decisions)
+    trial = scorer.trial()
+    assert trial.completion_time_s == pytest.approx(1.2)
+    assert trial.path_length == pytest.approx(0.55)
+    assert trial.path_efficiency_pct == pytest.approx(100 * 0.5 / 0.55)
+    scorer.add([Intent(11.9, "hand_open", 1.0, 1.0)])  # after completion: ignored
+    assert scorer.trial() == trial
+    late = TacTrialScorer("hand_close", MOVES, cue_s=0.0, timeout_s=1.0)
+    late.add([Intent(1.05, "hand_close", 1.0, 1.0)])  # after the time-out
+    assert late.path_length == 0.0 and not late.trial().completed
+    with pytest.raises(ConfigError, match="movement: 'wrist_flexion'"):
+        TacTrialScorer("wrist_flexion", MOVES, cue_s=0.0)
+    with pytest.raises(ConfigError, match="target_distance"):
+        TacTrialScorer("hand_open", MOVES, cue_s=0.0, target_distance=1.5)
+
+
+def test_tac_attempt_relaxes_near_the_target_and_corrects_an_overshoot():
+    scorer = TacTrialScorer("hand_open", MOVES, cue_s=0.0)  # target grip -0.6, allowance 0.1
+    assert scorer.attempt("hand_open", lead=0.05) == ("hand_open", 1.0)
+    assert scorer.attempt("hand_open", 0.05, position=np.array([-0.46])) == ("rest", 0.0)
+    assert scorer.attempt("rest", 0.05, position=np.array([-0.9])) == ("hand_close", 0.5)
+    assert scorer.attempt("rest", 0.05, position=np.array([-0.65])) == ("rest", 0.0)
+
+
+def test_posture_shows_as_movement_levels():
+    limb = VirtualPosture(("rest", "hand_open", "hand_close", "wrist_flexion"))
+    assert limb.movement_levels() == {}
+    limb.move("hand_open", 0.4)
+    limb.move("wrist_flexion", 2.0)
+    assert limb.movement_levels() == pytest.approx({"hand_open": 0.4, "wrist_flexion": 1.0})
+    assert limb.movement_levels(np.array([0.3, 0.0])) == pytest.approx({"hand_close": 0.3})
+    with pytest.raises(ConfigError, match="position"):
+        limb.movement_levels(np.zeros(3))
 
 
 def test_on_the_simulated_patient_and_cli(tmp_path, capsys):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mirrorvr.errors import ConfigError
-from mirrorvr.limb.poses import PoseFollower, target_pose
+from mirrorvr.limb.poses import PoseFollower, blended_pose, target_pose
 from mirrorvr.movements import UPPER_LIMB_MOVEMENTS
 
 
@@ -76,3 +76,19 @@ def test_follower_converges_and_refuses_time_going_back():
         follower.update(target_pose("rest", 0.0, "right"), 3.0)
     with pytest.raises(ConfigError, match="time_constant_s"):
         PoseFollower("left", 0.0)
+
+
+def test_blended_pose_adds_each_movement_s_change_from_rest():
+    rest = target_pose("rest", 0.0, "right")
+    one = blended_pose({"hand_open": 0.4}, "right")
+    np.testing.assert_allclose(one.angles, target_pose("hand_open", 0.4, "right").angles)
+    both = blended_pose({"hand_open": 0.4, "wrist_flexion": 0.5}, "right")
+    assert both.angle("wrist_flexion") == pytest.approx(
+        target_pose("wrist_flexion", 0.5, "right").angle("wrist_flexion"))
+    assert both.angle("index_mcp_flexion") == pytest.approx(one.angle("index_mcp_flexion"))
+    np.testing.assert_allclose(blended_pose({}, "left").angles, target_pose("rest", 0.0,
+                                                                            "left").angles)
+    assert blended_pose({"ankle_dorsiflexion": 0.5}, "left").limb == "lower"
+    assert rest.within_limits() and both.within_limits()
+    with pytest.raises(ConfigError, match="level"):
+        blended_pose({"hand_close": 1.5}, "right")

@@ -13,6 +13,7 @@ from test_session_runner import CONFIG, T0, NullRenderer, ScriptedWindow
 
 from mirrorvr.cli import build_session, run_demo
 from mirrorvr.clock import FakeClock
+from mirrorvr.config import build_config
 from mirrorvr.emg.decoder import Decoder
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.errors import DecoderError
@@ -164,14 +165,16 @@ def _decisions_and_trains(summary):
 
 
 def _run(tmp_path, artefacts: bool, blanking: bool):
+    data = CONFIG.model_dump(mode="json")
+    data["stim"]["blank_emg"] = blanking
     clock = FakeClock(T0)
-    parts = build_session(CONFIG, tmp_path, clock=clock, realtime=False,
+    parts = build_session(build_config(data), tmp_path, clock=clock, realtime=False,
                           window=ScriptedWindow(clock, {}), renderer=NullRenderer())
     if not artefacts:
         parts.simulated_patient.stim_artefact_v_per_ma = 0.0
     runner = SessionRunner(parts)
-    runner.blank_stimulation = blanking
-    return _decisions_and_trains(runner.run())
+    summary = runner.run()
+    return (*_decisions_and_trains(summary), summary, runner)
 
 
 def _during(decisions, trains, window_s):
@@ -182,10 +185,15 @@ def _during(decisions, trains, window_s):
 
 def test_blanking_keeps_stimulation_artefacts_from_poisoning_the_decisions(tmp_path, demo):
     # the same seed, cues and calibration (no stimulation in it): the same decoder each time
-    clean_dec, _, clean_emg = _run(tmp_path / "clean", artefacts=False, blanking=False)
-    bad_dec, bad_trains, bad_emg = _run(tmp_path / "raw", artefacts=True, blanking=False)
+    clean_dec, _, clean_emg, *_ = _run(tmp_path / "clean", artefacts=False, blanking=False)
+    bad_dec, bad_trains, bad_emg, bad, runner = _run(tmp_path / "raw", artefacts=True,
+                                                     blanking=False)
     ok_dec, ok_trains, _ = _decisions_and_trains(demo)  # the default: artefacts, blanked
+    # stim.blank_emg: on by default, off blanks nothing from the decoder's EMG
+    assert CONFIG.stim.blank_emg
     assert demo["ems"]["pulses_blanked_from_decoder"] > 100
+    assert bad["ems"]["sent"] > 0 and bad["ems"]["pulses_blanked_from_decoder"] == 0
+    assert runner.decoder.blanker.blanked_samples == 0
     # the artefacts are in the recorded EMG (spikes of several mV)
     assert np.abs(bad_emg).max() > 3 * np.abs(clean_emg).max()
     w = CONFIG.emg.window_s
@@ -203,3 +211,59 @@ def test_blanking_keeps_stimulation_artefacts_from_poisoning_the_decisions(tmp_p
           f"{100 * blanked:.1f} % of {n_blanked} with")
     assert without < 0.6
     assert blanked > 0.9 and blanked > without + 0.3
+
+
+# ------------------------------------------------------------ stimulation during calibration
+
+
+def _calibrate_with_stimulation(tmp_path, monkeypatch, artefacts: bool, blanking: bool):
+    """Rating and calibration with stim.stimulate_in_calibration, ended with Esc once the
+    phantom block has begun; returns the summary and the recording the decoder trained on."""
+    import mirrorvr.session.runner as runner_module
+
+    data = CONFIG.model_dump(mode="json")
+    data["stim"].update(stimulate_in_calibration=True, blank_emg=blanking)
+    clock = FakeClock(T0)
+    parts = build_session(build_config(data), tmp_path, clock=clock, realtime=False,
+                          window=ScriptedWindow(clock, {T0 + 20.1: "escape"}),
+                          renderer=NullRenderer())
+    if not artefacts:
+        parts.simulated_patient.stim_artefact_v_per_ma = 0.0
+    trained_on = []
+    train = runner_module.train_decoder
+
+    def spy(recording, *args, **kwargs):
+        trained_on.append(recording)
+        return train(recording, *args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "train_decoder", spy)
+    summary = SessionRunner(parts).run()
+    assert len(trained_on) == 1
+    return summary, trained_on[0]
+
+
+def test_calibration_stimulation_is_blanked_from_the_training_emg(tmp_path, monkeypatch):
+    blanked, on = _calibrate_with_stimulation(tmp_path / "on", monkeypatch, True, True)
+    raw, off = _calibrate_with_stimulation(tmp_path / "off", monkeypatch, True, False)
+    clean, free = _calibrate_with_stimulation(tmp_path / "free", monkeypatch, False, True)
+    # the guided calibration stimulated (35 Hz trains of 1.5 s)
+    assert blanked["ems"]["sent"] >= 3 and raw["ems"]["sent"] >= 3
+    assert blanked["ems"]["pulses_blanked_from_calibration"] > 100
+    assert raw["ems"]["pulses_blanked_from_calibration"] == 0
+    streams, _ = pyxdf.load_xdf(blanked["recording"], dejitter_timestamps=False)
+    markers = [m[0] for s in streams if s["info"]["name"][0] == "markers"
+               for m in s["time_series"]]
+    n = blanked["ems"]["pulses_blanked_from_calibration"]
+    assert any(m.startswith(f"calibration_emg_blanked pulses={n} samples=") for m in markers)
+    # unblanked, the artefacts (~20 mV spikes) are in the training EMG; blanked, nothing
+    # is larger than the artefact-free EMG (measured: 21.2 mV, 2.33 mV, 2.33 mV)
+    peak = np.abs(free.data).max()
+    assert np.abs(off.data).max() > 5 * peak
+    assert np.abs(on.data).max() <= 1.01 * peak
+    # ... and the proportional level's full scale is not poisoned (measured, stimulated
+    # classes: 2.7-3.3x the artefact-free value unblanked, within 0.2 % blanked)
+    stimulated = ["hand_open", "hand_close", "wrist_extension"]
+    for c in stimulated:
+        full_scale = clean["decoder"]["max_mav_v"][c]
+        assert blanked["decoder"]["max_mav_v"][c] == pytest.approx(full_scale, rel=0.05)
+        assert raw["decoder"]["max_mav_v"][c] > 2 * full_scale

@@ -9,6 +9,7 @@ from mirrorvr.cli import run_demo
 from mirrorvr.clock import FakeClock
 from mirrorvr.config import EmgSettings, ProtocolSettings, build_config
 from mirrorvr.session.protocol import build_demo_protocol
+from mirrorvr.session.summary import format_summary
 from tests.test_session_runner import NullRenderer, ScriptedWindow
 
 pyxdf = pytest.importorskip("pyxdf")
@@ -43,6 +44,7 @@ def test_session_records_motion_test_metrics(tmp_path):
     assert 0.5 < s["realtime_accuracy"] <= 1.0
     saved = json.loads((Path(summary["session_dir"]) / "summary.json").read_text())
     assert saved["motion_test"]["summary"]["n_trials"] == 4
+    assert f"{100 * s['completion_rate']:.0f} % of 4 trials completed" in format_summary(summary)
     streams, _ = pyxdf.load_xdf(summary["recording"], dejitter_timestamps=False)
     markers = next(s for s in streams if s["info"]["name"][0] == "markers")
     texts = [m[0] for m in markers["time_series"]]

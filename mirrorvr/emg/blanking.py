@@ -15,6 +15,8 @@ ZC/SSC and mislead the classifier;
 
 Intervals are kept until the stream has passed them; an interval that arrives after its
 samples were processed cannot be applied and is logged (``late_intervals`` counts them).
+:func:`blank_chunks` applies the same rule to a recording after the fact (e.g. the
+calibration EMG a decoder is trained on), when every interval is known beforehand.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from mirrorvr.emg.source import EmgChunk
 from mirrorvr.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -144,3 +148,38 @@ class ArtefactBlanker:
             if src.shape[1] < n:  # not enough past yet: pad with zeros
                 src = np.concatenate([np.zeros((out.shape[0], n - src.shape[1])), src], axis=1)
             out[:, a:b] = src
+
+
+def blank_chunks(chunks: Sequence[EmgChunk], intervals: Iterable[tuple[float, float]],
+                 **blanker_kwargs) -> tuple[list[EmgChunk], int]:
+    """Blank stimulation intervals from recorded chunks, after the fact.
+
+    The chunks go through one :class:`ArtefactBlanker` in order, as they would live, with
+    every interval registered first (so none is late): the same samples are replaced, by
+    the same rule, as in the live decoder.
+
+    Parameters
+    ----------
+    chunks : sequence of EmgChunk
+        Consecutive chunks of one source: ``t_s (n,)`` s, ``data (n_channels, n)`` V.
+    intervals : iterable of (t_start_s, t_end_s)
+        Stimulation pulses or trains, session time, s (margins are added as live).
+    **blanker_kwargs
+        ``pre_s``, ``post_s``, ``mode`` of :class:`ArtefactBlanker` (default: its defaults,
+        which the decoder uses).
+
+    Returns
+    -------
+    chunks : list of EmgChunk
+        The blanked copies (same times).
+    blanked_samples : int
+        Sample times replaced (each on every channel).
+    """
+    chunks = [c for c in chunks if c is not None and c.n_samples]
+    if not chunks:
+        return [], 0
+    blanker = ArtefactBlanker(chunks[0].data.shape[0], **blanker_kwargs)
+    for t_start_s, t_end_s in intervals:
+        blanker.blank(t_start_s, t_end_s)
+    out = [EmgChunk(c.t_s, blanker.process(c.t_s, c.data)) for c in chunks]
+    return out, blanker.blanked_samples

@@ -288,6 +288,12 @@ class TacTestResult:
     settings: dict
     summary: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_trials(cls, trials: Sequence[TacTrial], settings: dict) -> TacTestResult:
+        """The result of ``trials`` with their summary (completion rate, mean completion
+        time and path efficiency of the completed trials, all and per movement)."""
+        return cls(tuple(trials), dict(settings), _tac_summary(trials))
+
     def to_dict(self) -> dict:
         return {"test": "tac", "settings": self.settings, "summary": self.summary,
                 "trials": [asdict(t) for t in self.trials]}
@@ -299,11 +305,16 @@ class TacTestResult:
 
 
 class VirtualPosture:
-    """The TAC test's virtual limb: one coordinate per degree of freedom, in [-1, 1]."""
+    """The TAC test's virtual limb: one coordinate per degree of freedom, in [-1, 1].
+
+    ``movements`` (rest is ignored) define the degrees of freedom (:data:`DOF_OF_MOVEMENT`;
+    a movement not listed there gets a degree of freedom of its own).
+    """
 
     def __init__(self, movements: Sequence[str]) -> None:
+        self.movements = tuple(_active(movements))
         dofs = {}
-        for m in _active(movements):
+        for m in self.movements:
             dof, _ = DOF_OF_MOVEMENT.get(m, (m, 1.0))
             dofs.setdefault(dof, len(dofs))
         self.dof_index = dofs
@@ -325,30 +336,173 @@ class VirtualPosture:
         self.position = np.clip(self.position + distance * self.direction(movement), -1, 1)
         return float(np.linalg.norm(self.position - before))
 
+    def movement_levels(self, position: np.ndarray | None = None) -> dict[str, float]:
+        """The movements a posture shows, ``{movement: level in (0, 1]}``.
 
-def _tac_policy(limb: VirtualPosture, movement: str, movements: Sequence[str],
-                target: np.ndarray, allowance: float, lead: float,
-                attempting: str) -> tuple[str, float]:
-    """What a person attempts seeing the limb, and at what share of the asked level: the
-    cued movement until the limb is ``lead`` short of the allowance (anticipating the delay),
-    then rest; when resting outside the allowance, small corrections (half the level) along
-    the worst degree of freedom (towards the target, or back after an overshoot or a
-    misclassified move)."""
-    along = limb.direction(movement)
-    remaining = float(along @ (target - limb.position))
-    if attempting == movement and remaining > allowance + lead:
-        return movement, 1.0
-    error = target - limb.position
-    worst = int(np.argmax(np.abs(error)))
-    if abs(error[worst]) <= allowance:
-        return REST, 0.0
-    if attempting != REST:
-        return REST, 0.0  # relax first, then look again
-    dof = next(d for d, i in limb.dof_index.items() if i == worst)
-    sign = 1.0 if error[worst] > 0 else -1.0
-    fix = [m for m in movements if m != REST
-           and DOF_OF_MOVEMENT.get(m, (m, 1.0)) == (dof, sign)]
-    return (fix[0], 0.5) if fix else (REST, 0.0)
+        ``position`` (``(n_dofs,)``, default the current one): each non-zero coordinate is
+        the first of ``movements`` that drives its degree of freedom that way, at the
+        coordinate's magnitude (e.g. grip -0.4 -> ``{"hand_open": 0.4}``).
+        """
+        position = self.position if position is None else np.asarray(position, dtype=float)
+        if position.shape != self.position.shape:
+            raise ConfigError(f"position: shape {position.shape} given, expected "
+                              f"{self.position.shape} (one coordinate per degree of freedom)")
+        levels = {}
+        for dof, i in self.dof_index.items():
+            c = float(position[i])
+            if c == 0.0:
+                continue
+            sign = 1.0 if c > 0 else -1.0
+            shown = next((m for m in self.movements
+                          if DOF_OF_MOVEMENT.get(m, (m, 1.0)) == (dof, sign)), None)
+            if shown is not None:
+                levels[shown] = min(1.0, abs(c))
+        return levels
+
+
+def _check_tac(target_distance: float, allowance: float, dwell_s: float, timeout_s: float,
+               speed_per_s: float) -> None:
+    _check_positive(target_distance=target_distance, allowance=allowance, dwell_s=dwell_s,
+                    timeout_s=timeout_s, speed_per_s=speed_per_s)
+    if allowance >= target_distance:
+        raise ConfigError(
+            f"allowance: {allowance!r} must be smaller than target_distance ({target_distance})"
+        )
+    if target_distance > 1.0:
+        raise ConfigError(f"target_distance: {target_distance!r} must be <= 1 (the posture's "
+                          "range is [-1, 1])")
+
+
+class TacTrialScorer:
+    """One TAC trial, scored decision by decision: the one scoring path of the TAC test
+    (:func:`run_tac_test` and the session's TAC block both use it).
+
+    The posture starts at 0; the target lies ``target_distance`` along ``movement``. Each
+    decision (an :class:`~mirrorvr.emg.intent.Intent` with ``t_s``, ``movement``, ``level``)
+    from the cue on moves the posture ``speed_per_s · level · Δt`` along its own movement
+    (Δt: time since the previous decision, or since the cue; rest holds it). The trial
+    completes when every degree of freedom has been within ``allowance`` of the target for
+    ``dwell_s``, and fails when ``timeout_s`` passes first; decisions before the cue, after
+    the time-out or after completion are ignored.
+
+    Parameters
+    ----------
+    movement : str
+        The cued movement.
+    movements : sequence of str
+        The decoder's classes: they define the posture's degrees of freedom.
+    cue_s : float
+        Session time of the cue, s.
+    repetition : int
+    target_distance, allowance : float
+        In posture units (the posture's range is [-1, 1]); ``allowance < target_distance``.
+    dwell_s, timeout_s : float
+        s.
+    speed_per_s : float
+        Posture units per second at level 1.
+    """
+
+    def __init__(self, movement: str, movements: Sequence[str], cue_s: float,
+                 repetition: int = 0, *, target_distance: float = 0.6,
+                 allowance: float = 0.1, dwell_s: float = 1.0, timeout_s: float = 15.0,
+                 speed_per_s: float = 0.5) -> None:
+        _check_tac(target_distance, allowance, dwell_s, timeout_s, speed_per_s)
+        if movement == REST or movement not in movements:
+            raise ConfigError(f"movement: {movement!r} is not one of the movements "
+                              f"(allowed: {_active(movements)})")
+        self.movement, self.repetition, self.cue_s = movement, int(repetition), float(cue_s)
+        self.target_distance, self.allowance = float(target_distance), float(allowance)
+        self.dwell_s, self.timeout_s = float(dwell_s), float(timeout_s)
+        self.speed_per_s = float(speed_per_s)
+        self.limb = VirtualPosture(movements)
+        #: the target posture, (n_dofs,)
+        self.target = self.target_distance * self.limb.direction(movement)
+        self.path_length = 0.0
+        self.done_at_s: float | None = None
+        self._inside_since: float | None = None
+        self._last_t = self.cue_s
+
+    @property
+    def end_s(self) -> float:
+        """Session time of the time-out, s."""
+        return self.cue_s + self.timeout_s
+
+    @property
+    def completed(self) -> bool:
+        return self.done_at_s is not None
+
+    def add(self, decisions) -> bool:
+        """Apply ``decisions`` (in time order); returns whether the trial is completed."""
+        for d in decisions:
+            if self.done_at_s is not None:
+                break
+            if d.t_s < self.cue_s or d.t_s > self.end_s + 1e-9:
+                continue
+            self.path_length += self.limb.move(
+                d.movement, self.speed_per_s * d.level * (d.t_s - self._last_t))
+            self._last_t = d.t_s
+            inside = np.max(np.abs(self.limb.position - self.target)) <= self.allowance + 1e-12
+            if not inside:
+                self._inside_since = None
+            elif self._inside_since is None:
+                self._inside_since = d.t_s
+            elif d.t_s - self._inside_since >= self.dwell_s - 1e-9:
+                self.done_at_s = d.t_s
+        return self.completed
+
+    def attempt(self, attempting: str, lead: float,
+                position: np.ndarray | None = None) -> tuple[str, float]:
+        """What a person watching the limb attempts next, and at what share of the asked
+        level: the cued movement until the limb is ``lead`` short of the allowance
+        (anticipating the delay), then rest; when resting outside the allowance, small
+        corrections (half the level) along the worst degree of freedom (towards the target,
+        or back after an overshoot or a misclassified move).
+
+        Parameters
+        ----------
+        attempting : str
+            What the person attempts now.
+        lead : float
+            Posture units the limb still moves after the person decides to relax.
+        position : (n_dofs,) float or None
+            The posture the person sees (default: the scored one; a display shows it later).
+        """
+        limb = self.limb
+        position = limb.position if position is None else np.asarray(position, dtype=float)
+        error = self.target - position
+        remaining = float(limb.direction(self.movement) @ error)
+        if attempting == self.movement and remaining > self.allowance + lead:
+            return self.movement, 1.0
+        worst = int(np.argmax(np.abs(error)))
+        if abs(error[worst]) <= self.allowance:
+            return REST, 0.0
+        if attempting != REST:
+            return REST, 0.0  # relax first, then look again
+        dof = next(d for d, i in limb.dof_index.items() if i == worst)
+        sign = 1.0 if error[worst] > 0 else -1.0
+        fix = [m for m in limb.movements if DOF_OF_MOVEMENT.get(m, (m, 1.0)) == (dof, sign)]
+        return (fix[0], 0.5) if fix else (REST, 0.0)
+
+    def trial(self) -> TacTrial:
+        """The trial as scored so far (a trial not completed counts as timed out)."""
+        # the straight line to the edge of the allowance is the shortest useful path
+        optimal = self.target_distance - self.allowance
+        done = self.done_at_s
+        return TacTrial(
+            movement=self.movement, repetition=self.repetition, cue_s=self.cue_s,
+            completed=done is not None,
+            completion_time_s=None if done is None else done - self.cue_s,
+            path_efficiency_pct=(None if done is None or self.path_length <= 0
+                                 else 100.0 * min(1.0, optimal / self.path_length)),
+            path_length=self.path_length,
+            final_distance=float(np.linalg.norm(self.limb.position - self.target)),
+        )
+
+    def settings(self) -> dict:
+        """The trial's parameters, as :class:`TacTestResult` keeps them."""
+        return {"target_distance": self.target_distance, "allowance": self.allowance,
+                "dwell_s": self.dwell_s, "timeout_s": self.timeout_s,
+                "speed_per_s": self.speed_per_s}
 
 
 def _tac_summary(trials: Sequence[TacTrial]) -> dict:
@@ -388,66 +542,36 @@ def run_tac_test(
 ) -> TacTestResult:
     """Run the TAC test: reach and hold a target posture per movement.
 
-    The posture starts at 0 each trial; the target is ``target_distance`` along the cued
-    movement. A decision at ``level`` moves the posture by ``speed_per_s · level · Δt``
-    along its own movement (Δt: time since the previous decision), rest holds it. A
-    simulated ``patient`` watches the limb like a person: it attempts the cued movement,
-    relaxes when the limb is about to enter the allowance (anticipating its reaction time
-    and the decoder's delay) and attempts the antagonist after an overshoot. Other
-    parameters as in :func:`run_motion_test`.
+    Each trial is scored by a :class:`TacTrialScorer` (posture, target, allowance, dwell,
+    time-out). A simulated ``patient`` watches the limb like a person
+    (:meth:`TacTrialScorer.attempt`): it attempts the cued movement, relaxes when the limb
+    is about to enter the allowance (anticipating its reaction time) and attempts the
+    antagonist after an overshoot. Other parameters as in :func:`run_motion_test`.
     """
-    _check_positive(target_distance=target_distance, allowance=allowance, dwell_s=dwell_s,
-                    timeout_s=timeout_s, speed_per_s=speed_per_s, rest_s=rest_s,
-                    poll_s=poll_s)
-    if allowance >= target_distance:
-        raise ConfigError(
-            f"allowance: {allowance!r} must be smaller than target_distance ({target_distance})"
-        )
+    _check_tac(target_distance, allowance, dwell_s, timeout_s, speed_per_s)
+    _check_positive(rest_s=rest_s, poll_s=poll_s)
+    tac = {"target_distance": target_distance, "allowance": allowance, "dwell_s": dwell_s,
+           "timeout_s": timeout_s, "speed_per_s": speed_per_s}
     drive = _Driver(decoder, source, clock, patient, on_cue, level, reaction_s, poll_s)
     drive.start()
     drive.rest(rest_s)
+    lead = speed_per_s * level * reaction_s
     trials = []
     for rep in range(int(repetitions)):
         for movement in _active(movements):
-            limb = VirtualPosture(movements)
-            target = target_distance * limb.direction(movement)
             cue_s = drive.cue(movement)
-            path, inside_since, done_at, last_t = 0.0, None, None, cue_s
+            scorer = TacTrialScorer(movement, movements, cue_s, rep, **tac)
             attempting = movement
-            while done_at is None and clock.now() < cue_s + timeout_s - 1e-9:
+            while not scorer.completed and clock.now() < scorer.end_s - 1e-9:
                 if patient is not None:  # the simulated person watches the limb
-                    want, share = _tac_policy(limb, movement, movements, target, allowance,
-                                              speed_per_s * level * reaction_s, attempting)
+                    want, share = scorer.attempt(attempting, lead)
                     if want != attempting:
                         attempting = want
                         patient.set_intent(want, 0.0 if want == REST else share * level,
                                            clock.now() + reaction_s)
-                for d in drive.step():
-                    if d.t_s < cue_s:
-                        continue
-                    path += limb.move(d.movement, speed_per_s * d.level * (d.t_s - last_t))
-                    last_t = d.t_s
-                    inside = np.max(np.abs(limb.position - target)) <= allowance + 1e-12
-                    if not inside:
-                        inside_since = None
-                    elif inside_since is None:
-                        inside_since = d.t_s
-                    elif d.t_s - inside_since >= dwell_s - 1e-9:
-                        done_at = d.t_s
-                        break
-            # the straight line to the edge of the allowance is the shortest useful path
-            optimal = target_distance - allowance
-            trials.append(TacTrial(
-                movement=movement, repetition=rep, cue_s=cue_s, completed=done_at is not None,
-                completion_time_s=None if done_at is None else done_at - cue_s,
-                path_efficiency_pct=(None if done_at is None or path <= 0
-                                     else 100.0 * min(1.0, optimal / path)),
-                path_length=path,
-                final_distance=float(np.linalg.norm(limb.position - target)),
-            ))
+                scorer.add(drive.step())
+            trials.append(scorer.trial())
             logger.info("TAC %s rep %d: %s", movement, rep,
-                        "completed" if done_at is not None else "timed out")
+                        "completed" if scorer.completed else "timed out")
             drive.rest(rest_s)
-    settings = {"target_distance": target_distance, "allowance": allowance, "dwell_s": dwell_s,
-                "timeout_s": timeout_s, "speed_per_s": speed_per_s, "level": level}
-    return TacTestResult(tuple(trials), settings, _tac_summary(trials))
+    return TacTestResult.from_trials(trials, {**tac, "level": level})

@@ -221,6 +221,27 @@ def target_pose(movement: str, level: float, side: str, limb: str | None = None)
     return rest.lerp(full, float(level))
 
 
+def blended_pose(levels: dict[str, float], side: str, limb: str | None = None) -> Pose:
+    """Several movements at once: the rest pose plus each movement's change from rest at its
+    level (e.g. ``{"hand_open": 0.4, "wrist_flexion": 0.2}``), clipped to the joint limits.
+
+    Parameters
+    ----------
+    levels : dict str -> float
+        Movement class -> level in [0, 1]; empty: the rest pose.
+    side : str
+    limb : str, optional
+        ``"upper"`` or ``"lower"``; default the movements' limb (``"upper"`` when empty).
+    """
+    if limb is None:
+        limb = movement_limb(next(iter(levels))) if levels else "upper"
+    rest = target_pose(REST, 0.0, side, limb)
+    angles = rest.angles.copy()
+    for movement, level in levels.items():
+        angles += target_pose(movement, level, side, limb).angles - rest.angles
+    return Pose.unchecked(side, angles, limb).clipped()
+
+
 class PoseFollower:
     """Moves smoothly towards a target pose with a first-order lag (time-based).
 

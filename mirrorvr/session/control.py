@@ -2,7 +2,8 @@
 
 - calibration (guided): cue onsets are known ahead, so targets are planned at block start;
 - phantom: decoded EMG; a decision at ``t`` is shown at ``t + D``;
-- mirror: the intact hand's pose; a sample at ``t`` is shown, reflected, at ``t + D``.
+- mirror: the intact hand's pose; a sample at ``t`` is shown, reflected, at ``t + D``;
+- motion test / TAC test: the real-time tests of REFERENCES.md on the live decoder.
 
 ``D`` is the presentation delay, chosen by the runner so both the visual and the stimulation
 paths can meet the onset. Each controller calls ``on_onset(entry)`` for every movement onset
@@ -11,13 +12,20 @@ so the runner can schedule stimulation for it.
 
 from __future__ import annotations
 
+import bisect
 import logging
+import threading
 from typing import Callable
 
+import numpy as np
+
 from mirrorvr.emg.intent import Intent
+from mirrorvr.emg.realtime_tests import TacTestResult, TacTrialScorer
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.limb.mirror import mirror_pose
-from mirrorvr.movements import REST
+from mirrorvr.limb.poses import blended_pose
+from mirrorvr.limb.skeleton import Pose
+from mirrorvr.movements import REST, movement_limb
 from mirrorvr.session.plan import MovementPlan, PlannedMovement
 from mirrorvr.session.protocol import Block
 
@@ -171,6 +179,135 @@ class MotionTestController(PhantomController):
         timeout_s = max((c.end_s - c.start_s for c in block.cues), default=0.0)
         return MotionTestResult(tuple(trials), correct_needed, timeout_s,
                                 _motion_summary(trials))
+
+
+class TacTestController:
+    """The TAC test on the live decoder: per cue, the decoded movement moves the TAC posture
+    (:class:`~mirrorvr.emg.realtime_tests.TacTrialScorer`, which also scores the trial) and
+    the limb shows it ``delay_s`` after each decision, with the target posture as a ghost
+    limb; between cues the limb rests. No stimulation.
+
+    With a simulated ``patient`` it also plays the person watching the screen
+    (:meth:`TacTrialScorer.attempt` on the posture shown): the cue's attempt itself comes
+    from the session's patient script; this adds relaxing near the target and corrections,
+    each ``reaction_s`` after it is decided. The person relaxes early by the distance the
+    limb still moves in ``reaction_s + delay_s`` at ``level``.
+
+    Parameters
+    ----------
+    decoder : Decoder
+        Trained; its ``movements`` define the posture's degrees of freedom.
+    block : Block
+        A ``tac_test`` block; each cue is one trial, its time-out the cue's length.
+    block_start_s, delay_s : float
+        Session time of the block's start and the presentation delay D, s.
+    target_distance, allowance, dwell_s : float
+        As in :class:`~mirrorvr.emg.realtime_tests.TacTrialScorer`.
+    patient : SimulatedPatient or None
+    reaction_s, level : float
+        The simulated patient's reaction time (s) and attempt level ([0, 1]).
+    """
+
+    source = "decoder"
+
+    def __init__(self, decoder, block: Block, block_start_s: float, delay_s: float, *,
+                 target_distance: float, allowance: float, dwell_s: float,
+                 patient=None, reaction_s: float = 0.2, level: float = 0.7) -> None:
+        self.decoder = decoder
+        self.delay_s = float(delay_s)
+        movements = tuple(decoder.movements)
+        self.scorers = [
+            TacTrialScorer(c.movement, movements, block_start_s + c.start_s, c.repetition,
+                           target_distance=target_distance, allowance=allowance,
+                           dwell_s=dwell_s, timeout_s=c.end_s - c.start_s)
+            for c in block.cues
+        ]
+        active = [m for m in movements if m != REST]
+        self.limb = movement_limb(active[0]) if active else "upper"
+        self.patient, self.reaction_s, self.level = patient, float(reaction_s), float(level)
+        self._attempting = [c.movement for c in block.cues]
+        # per trial: presentation times (s) and the postures shown from then, (n_dofs,)
+        self._shown_s: list[list[float]] = [[] for _ in self.scorers]
+        self._shown: list[list[np.ndarray]] = [[] for _ in self.scorers]
+        self._lock = threading.Lock()  # the render thread reads what the control thread adds
+
+    def _trial_at(self, t_s: float) -> int | None:
+        """Index of the trial whose cue spans ``t_s``, or None."""
+        for k, s in enumerate(self.scorers):
+            if s.cue_s <= t_s < s.end_s:
+                return k
+        return None
+
+    def on_emg(self, chunk: EmgChunk, now_s: float) -> list[Intent]:
+        intents = self.decoder.process(chunk)
+        if not intents:
+            return intents
+        for k, scorer in enumerate(self.scorers):
+            if intents[-1].t_s < scorer.cue_s or intents[0].t_s > scorer.end_s:
+                continue
+            scorer.add(intents)
+            position = scorer.limb.position.copy()
+            with self._lock:
+                shown = self._shown[k]
+                if not shown or not np.array_equal(shown[-1], position):
+                    self._shown_s[k].append(now_s + self.delay_s)
+                    shown.append(position)
+        return intents
+
+    def posture_at(self, t_s: float) -> tuple[int, np.ndarray] | None:
+        """The trial shown at session time ``t_s`` and its posture then, ``(n_dofs,)``
+        (0 before its first decision is shown); None between trials."""
+        k = self._trial_at(t_s)
+        if k is None:
+            return None
+        with self._lock:
+            i = bisect.bisect_right(self._shown_s[k], t_s)
+            position = self._shown[k][i - 1] if i else np.zeros_like(self.scorers[k].target)
+        return k, position
+
+    def pose_at(self, t_s: float, side: str) -> Pose:
+        """The limb's pose at ``t_s`` (s): the TAC posture shown, or rest between trials."""
+        shown = self.posture_at(t_s)
+        if shown is None:
+            return blended_pose({}, side, self.limb)
+        k, position = shown
+        return blended_pose(self.scorers[k].limb.movement_levels(position), side, self.limb)
+
+    def ghost_at(self, t_s: float, side: str) -> Pose | None:
+        """The target posture as a pose while a trial's cue is up at ``t_s``, else None."""
+        k = self._trial_at(t_s)
+        if k is None:
+            return None
+        scorer = self.scorers[k]
+        return blended_pose(scorer.limb.movement_levels(scorer.target), side, self.limb)
+
+    def completed_at(self, t_s: float) -> bool:
+        """Whether the trial cued at ``t_s`` is completed and shown so by then."""
+        k = self._trial_at(t_s)
+        done = None if k is None else self.scorers[k].done_at_s
+        return done is not None and done + self.delay_s <= t_s
+
+    def step(self, now_s: float) -> None:
+        k = self._trial_at(now_s)
+        if self.patient is None or k is None:
+            return
+        scorer, attempting = self.scorers[k], self._attempting[k]
+        if scorer.completed:
+            want, share = REST, 0.0
+        else:
+            shown = self.posture_at(now_s)
+            lead = scorer.speed_per_s * self.level * (self.reaction_s + self.delay_s)
+            want, share = scorer.attempt(attempting, lead, position=shown[1])
+        if want != attempting:
+            self._attempting[k] = want
+            self.patient.set_intent(want, 0.0 if want == REST else share * self.level,
+                                    now_s + self.reaction_s)
+
+    def result(self) -> TacTestResult:
+        """The :class:`~mirrorvr.emg.realtime_tests.TacTestResult` of the block's trials (a
+        trial not completed by the end of its cue timed out)."""
+        settings = self.scorers[0].settings() if self.scorers else {}
+        return TacTestResult.from_trials([s.trial() for s in self.scorers], settings)
 
 
 class MirrorController:

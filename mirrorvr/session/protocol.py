@@ -56,7 +56,8 @@ class Cue:
 class Block:
     """One block of the session.
 
-    ``kind`` is one of "rating", "calibration", "phantom", "mirror", "motion_test".
+    ``kind`` is one of "rating", "calibration", "phantom", "mirror", "motion_test",
+    "tac_test".
     ``duration_s`` is the block's planned length; ``name`` labels it in the recording
     ("rating_pre", ...).
     """
@@ -145,18 +146,34 @@ def build_demo_protocol(protocol: ProtocolSettings, emg: EmgSettings) -> list[Bl
     ]
     if protocol.motion_test:
         blocks.append(motion_test_block(protocol, emg))
+    if protocol.tac_test:
+        blocks.append(tac_test_block(protocol, emg))
     return blocks
+
+
+def _trial_block(kind: str, emg: EmgSettings, repetitions: int, rest_s: float,
+                 timeout_s: float) -> Block:
+    """A real-time test block: per repetition every movement once, each cue after ``rest_s``
+    of rest and lasting the trial's time-out ``timeout_s``, then a last rest."""
+    active = [m for m in emg.movements if m != REST]
+    trial_s = rest_s + timeout_s
+    cues = tuple(
+        Cue(m, k * trial_s + rest_s, (k + 1) * trial_s, rep)
+        for k, (rep, m) in enumerate((rep, m) for rep in range(repetitions) for m in active)
+    )
+    return Block(kind, kind, len(cues) * trial_s + rest_s, cues)
 
 
 def motion_test_block(protocol: ProtocolSettings, emg: EmgSettings) -> Block:
     """The Motion Test (REFERENCES.md): per repetition every movement once, each cue after
     ``motion_test_rest_s`` of rest and lasting the trial's time-out."""
-    active = [m for m in emg.movements if m != REST]
-    rest_s, timeout_s = protocol.motion_test_rest_s, protocol.motion_test_timeout_s
-    trial_s = rest_s + timeout_s
-    cues = tuple(
-        Cue(m, k * trial_s + rest_s, (k + 1) * trial_s, rep)
-        for k, (rep, m) in enumerate(
-            (rep, m) for rep in range(protocol.motion_test_repetitions) for m in active)
-    )
-    return Block("motion_test", "motion_test", len(cues) * trial_s + rest_s, cues)
+    return _trial_block("motion_test", emg, protocol.motion_test_repetitions,
+                        protocol.motion_test_rest_s, protocol.motion_test_timeout_s)
+
+
+def tac_test_block(protocol: ProtocolSettings, emg: EmgSettings) -> Block:
+    """The TAC test (REFERENCES.md): per repetition every movement once, each cue after
+    ``tac_test_rest_s`` of rest and lasting the trial's time-out (``tac_test_timeout_s``);
+    a trial that completes earlier holds its posture until its cue ends."""
+    return _trial_block("tac_test", emg, protocol.tac_test_repetitions,
+                        protocol.tac_test_rest_s, protocol.tac_test_timeout_s)

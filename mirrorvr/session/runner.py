@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mirrorvr.config import SessionConfig
+from mirrorvr.emg.blanking import blank_chunks
 from mirrorvr.emg.calibration import (
     CalibrationRecording,
     CueSegment,
@@ -42,6 +43,7 @@ from mirrorvr.session.control import (
     MotionTestController,
     PatientScript,
     PhantomController,
+    TacTestController,
     attempts_for,
 )
 from mirrorvr.session.estop_control import EStopButton, parse_click
@@ -130,6 +132,8 @@ class SessionRunner:
         self.level_calibration: dict | None = None
         #: the Motion Test's trials and summary (None: no motion_test block ran)
         self.motion_test: dict | None = None
+        #: the TAC test's trials and summary (None: no tac_test block ran)
+        self.tac_test: dict | None = None
         #: the trained decoder as saved in the session folder (None: not trained or not saved)
         self.decoder_file: Path | None = None
         self.ratings: dict[str, Rating] = {}
@@ -155,10 +159,12 @@ class SessionRunner:
         self.stim_note = ""
         self.presentation_delay_s = self._choose_presentation_delay()
         self.estop_button = EStopButton()
-        #: blank the EMG the decoder sees around every EMS pulse (off: for comparisons)
-        self.blank_stimulation = True
         self._artefact_trains: dict[int, int] = {}  # stimulator channel -> simulated train
         self.blanked_pulses = 0
+        #: every EMS pulse sent so far: (first, last) session time to blank, s
+        self._stim_pulses: list[tuple[float, float]] = []
+        #: pulses blanked from the calibration EMG the decoder was trained on
+        self.calibration_blanked_pulses = 0
         src = parts.emg_source
         #: EMG signal quality, checked on the control thread (never the render thread)
         self.quality = QualityTracker(src.channel_names, src.sampling_rate_hz,
@@ -323,17 +329,22 @@ class SessionRunner:
             result = controller.result(block, start)
             self.motion_test = result.to_dict()
             self._marker("motion_test " + json.dumps(result.summary))
+        if isinstance(controller, TacTestController):
+            result = controller.result()
+            self.tac_test = result.to_dict()
+            self._marker("tac_test " + json.dumps(result.summary))
 
     def _make_controller(self, block: Block, start: float):
         script = (
             attempts_for(block, start, REACTION_S, ATTEMPT_LEVEL)
-            if block.kind in ("calibration", "phantom", "motion_test")
+            if block.kind in ("calibration", "phantom", "motion_test", "tac_test")
             else []
         )
         self._patient_script = PatientScript(self.p.simulated_patient, script)
         if block.kind == "calibration":
             # Guided onsets are known ahead, so stimulation can be exact; off by default since
-            # it would be in the EMG the decoder is trained on (stim.stimulate_in_calibration).
+            # the evoked contractions would be in the EMG the decoder is trained on
+            # (stim.stimulate_in_calibration); the pulses are blanked from it before training.
             guided_stim = self._on_onset if self.cfg.stim.stimulate_in_calibration else None
             return GuidedController(block, start, self.plan, on_onset=guided_stim)
         if block.kind == "phantom" and self.decoder is not None:
@@ -342,6 +353,14 @@ class SessionRunner:
             )
         if block.kind == "motion_test" and self.decoder is not None:
             return MotionTestController(self.decoder, self.plan, self.presentation_delay_s)
+        if block.kind == "tac_test" and self.decoder is not None:
+            proto = self.cfg.protocol
+            return TacTestController(
+                self.decoder, block, start, self.presentation_delay_s,
+                target_distance=proto.tac_test_target_distance,
+                allowance=proto.tac_test_allowance, dwell_s=proto.tac_test_dwell_s,
+                patient=self.p.simulated_patient, reaction_s=REACTION_S, level=ATTEMPT_LEVEL,
+            )
         if block.kind == "mirror":
             tracker = self.p.tracker or ScriptedIntactHand(
                 self.intact,
@@ -451,8 +470,10 @@ class SessionRunner:
         pulses = [float(p) for p in first_s + np.arange(n) / d["frequency_hz"]]
         for pulse_s in pulses:  # an artefact is not an electrode problem
             self.quality.blank(pulse_s, pulse_s + after_s)
+        # kept for the calibration EMG, blanked before training (stimulate_in_calibration)
+        self._stim_pulses.extend((pulse_s, pulse_s + after_s) for pulse_s in pulses)
         decoder = self.decoder
-        if decoder is None or not self.blank_stimulation:
+        if decoder is None or not self.cfg.stim.blank_emg:  # off: for comparisons
             return
         for pulse_s in pulses:
             decoder.blank(pulse_s, pulse_s + after_s)
@@ -544,10 +565,18 @@ class SessionRunner:
                 return
 
     def _scene_state(self, block: Block, block_start: float, photon_s: float, rating) -> SceneState:
-        if block.kind == "mirror" and isinstance(self._controller, MirrorController):
-            intact = self._controller.tracker.pose_at(photon_s)
-            affected = self._controller.mirrored_pose_at(photon_s)
+        ghost = None
+        controller = self._controller
+        if block.kind == "mirror" and isinstance(controller, MirrorController):
+            intact = controller.tracker.pose_at(photon_s)
+            affected = controller.mirrored_pose_at(photon_s)
             self.follower.update(affected, photon_s)
+        elif isinstance(controller, TacTestController):
+            # the TAC posture moving towards the target, which is shown as a ghost limb
+            intact = Pose.rest(self.intact, controller.limb)
+            affected = self.follower.update(controller.pose_at(photon_s, self.affected),
+                                            photon_s)
+            ghost = controller.ghost_at(photon_s, self.affected)
         else:
             intact = Pose.rest(self.intact)
             movement, level = self.plan.target_at(photon_s)
@@ -559,6 +588,7 @@ class SessionRunner:
             cue_text=self._cue_text(block, block_start, photon_s, rating),
             status_text=self._status_text(block, block_start, photon_s),
             affected_side=self.affected,
+            ghost_pose=ghost,
         )
 
     @staticmethod
@@ -591,6 +621,11 @@ class SessionRunner:
             return f"{cue.text} (left hand) - watch the right"
         if block.kind == "phantom":
             return f"{cue.text} with your phantom hand"
+        if block.kind == "tac_test":
+            controller = self._controller
+            if isinstance(controller, TacTestController) and controller.completed_at(t_s):
+                return "Target reached - relax"
+            return f"{cue.text} to the outline and hold"
         return cue.text
 
     def _status_text(self, block: Block, block_start: float, t_s: float) -> str:
@@ -685,7 +720,7 @@ class SessionRunner:
         ramps = [CueSegment(cue.movement, start + cue.start_s, start + cue.end_s)
                  for cue in block.cues if cue.ramp]
         recording = CalibrationRecording.from_chunks(
-            controller.chunks,
+            self._calibration_chunks(controller.chunks),
             self.p.emg_source.sampling_rate_hz,
             segments,
             channel_names=tuple(self.p.emg_source.channel_names),
@@ -702,6 +737,22 @@ class SessionRunner:
             self._marker("levels_from_ramps " + json.dumps(
                 {c: round(f["max_mav_v"], 9) for c, f in self.level_calibration.items()}))
         self._save_decoder()
+
+    def _calibration_chunks(self, chunks: list[EmgChunk]) -> list[EmgChunk]:
+        """The calibration EMG to train on: with stimulation during calibration
+        (``stim.stimulate_in_calibration``) and ``stim.blank_emg``, every pulse sent is
+        blanked by the rule the live decoder blanks with (:func:`blank_chunks`), so the
+        training windows hold no artefact. The recording keeps the EMG as it came."""
+        pulses = list(self._stim_pulses)
+        if not pulses or not self.cfg.stim.blank_emg:
+            return chunks
+        first_s, last_s = float(chunks[0].t_s[0]), float(chunks[-1].t_s[-1])
+        blanked, n_samples = blank_chunks(chunks, pulses)
+        self.calibration_blanked_pulses = sum(1 for a, b in pulses
+                                              if b >= first_s and a <= last_s)
+        self._marker(f"calibration_emg_blanked pulses={self.calibration_blanked_pulses} "
+                     f"samples={n_samples}")
+        return blanked
 
     def _save_decoder(self) -> None:
         """Keep the trained decoder with the session (off the render thread: training runs on
@@ -814,6 +865,7 @@ class SessionRunner:
                 "skipped": self.counters.stim_skipped,
                 "emergency_stops": self.counters.estops,
                 "pulses_blanked_from_decoder": self.blanked_pulses,
+                "pulses_blanked_from_calibration": self.calibration_blanked_pulses,
             },
             "presentation_delay_s": round(self.presentation_delay_s, 4),
             "movements_seen": sum(1 for m in self.plan.movements if m.photon_s is not None),
@@ -825,6 +877,7 @@ class SessionRunner:
             "signal_quality": self.quality.summary(),
             "ratings": {name: r.value for name, r in self.ratings.items()},
             "motion_test": self.motion_test,
+            "tac_test": self.tac_test,
         }
 
 

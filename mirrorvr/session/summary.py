@@ -38,6 +38,20 @@ def write_summary(summary: dict, session_dir: Path) -> Path:
 EMS_COUNTS = ("sent", "refused", "late", "blocked", "skipped")
 
 
+def _realtime_test_row(s: dict) -> str:
+    """One line of a Motion Test or TAC test summary (REFERENCES.md's measures)."""
+    def value(key: str, fmt: str, scale: float = 1.0) -> str:
+        return "-" if s.get(key) is None else format(scale * s[key], fmt)
+
+    text = f"{100 * s['completion_rate']:.0f} % of {s['n_trials']} trials completed"
+    text += f", completion time {value('completion_time_s', '.2f')} s"
+    if "realtime_accuracy" in s:
+        text += f", real-time accuracy {value('realtime_accuracy', '.0f', 100)} %"
+    if "path_efficiency_pct" in s:
+        text += f", path efficiency {value('path_efficiency_pct', '.0f')} %"
+    return text
+
+
 def format_summary(summary: dict) -> str:
     """The human-readable end-of-session summary."""
     dec, ems, asy = summary.get("decoder"), summary["ems"], summary["asynchrony"]
@@ -76,6 +90,9 @@ def format_summary(summary: dict) -> str:
         rows.append(("EMG signal quality",
                      "; ".join(bad) + " of checks" if bad
                      else f"every channel ok ({quality['checks']} checks)"))
+    for key, label in (("motion_test", "Motion Test"), ("tac_test", "TAC test")):
+        if summary.get(key):
+            rows.append((label, _realtime_test_row(summary[key]["summary"])))
     if summary.get("frames_saved"):
         folder = str(Path(summary["frames_saved"][0]).parent)
         rows.append(("frames saved", f"{len(summary['frames_saved'])} PNG in {folder}"))
