@@ -96,19 +96,25 @@ def _sosfilt_kernel(sos, x, zi, y):  # pragma: no cover - compiled
     """Cascade of biquads, transposed direct form II (as ``scipy.signal.sosfilt``).
 
     ``sos (n_sections, 6)`` normalised (a0 = 1), ``x`` and ``y (n_channels, n)``,
-    ``zi (n_sections, n_channels, 2)`` updated in place.
+    ``zi (n_sections, 2, n_channels)`` updated in place. Channels are the inner loop: they
+    are independent, so the compiler runs them side by side.
     """
     n_sections = sos.shape[0]
     n_channels, n = x.shape
-    for c in range(n_channels):
-        for i in range(n):
-            v = x[c, i]
-            for s in range(n_sections):
-                out = sos[s, 0] * v + zi[s, c, 0]
-                zi[s, c, 0] = sos[s, 1] * v - sos[s, 4] * out + zi[s, c, 1]
-                zi[s, c, 1] = sos[s, 2] * v - sos[s, 5] * out
-                v = out
-            y[c, i] = v
+    v = np.empty(n_channels)
+    for i in range(n):
+        for c in range(n_channels):
+            v[c] = x[c, i]
+        for s in range(n_sections):
+            b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+            z0, z1 = zi[s, 0], zi[s, 1]
+            for c in range(n_channels):
+                out = b0 * v[c] + z0[c]
+                z0[c] = b1 * v[c] - a1 * out + z1[c]
+                z1[c] = b2 * v[c] - a2 * out
+                v[c] = out
+        for c in range(n_channels):
+            y[c, i] = v[c]
 
 
 class EmgFilter:
@@ -170,8 +176,8 @@ class EmgFilter:
         if x.shape[1] == 0:
             return x.copy()
         if self._zi is None:
-            # (n_sections, n_channels, 2): steady state scaled by each channel's first sample.
-            self._zi = self._zi_unit[:, None, :] * x[None, :, 0, None]
+            # (n_sections, 2, n_channels): steady state scaled by each channel's first sample.
+            self._zi = self._zi_unit[:, :, None] * x[None, None, :, 0]
         y = np.empty_like(x)
         _sosfilt_kernel(self.sos, np.ascontiguousarray(x), self._zi, y)
         return y

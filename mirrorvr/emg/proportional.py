@@ -36,7 +36,7 @@ def map_level(u: np.ndarray, kind: str = "linear",
               steepness: float = LOGISTIC_STEEPNESS) -> np.ndarray:
     """Apply a level map to normalised effort ``u`` (any shape, clipped to [0, 1])."""
     check_level_map(kind)
-    u = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
+    u = np.minimum(np.maximum(np.asarray(u, dtype=np.float64), 0.0), 1.0)
     if kind == "linear":
         return u
     if kind == "quadratic":
@@ -57,4 +57,4 @@ def normalised_effort(mav_v: np.ndarray, rest_v: float, mvc_v: np.ndarray) -> np
     m = np.asarray(mav_v, dtype=np.float64)
     span = np.asarray(mvc_v, dtype=np.float64) - rest_v
     u = (m - rest_v) / np.where(span > 0, span, np.inf)  # no range: / inf gives 0
-    return np.clip(u, 0.0, 1.0) + 0.0  # + 0.0: no -0.0
+    return np.minimum(np.maximum(u, 0.0), 1.0) + 0.0  # + 0.0: no -0.0
