@@ -20,11 +20,14 @@ Reported, side by side:
   weaker contraction than it was calibrated on);
 - offline throughput: features + classification of all test windows in one call, windows/s;
 - online: features + classifier on one window at a time, µs per window;
-- live step, µs per window: mirrorvr's ``Decoder.process`` on each 50 ms chunk of a stream
-  (artefact blanking, causal filter, windowing, features, LDA, majority vote, level,
-  intent); LibEMG's per-window work in ``OnlineEMGClassifier.write_output`` without its
-  I/O (features, ``predict_proba``, prediction helper, majority vote of 5). LibEMG filters
-  elsewhere, so mirrorvr's step does more.
+- live step, the per-window decode cost (filters + features + classifier + post-processing),
+  µs per window: mirrorvr's ``Decoder.process`` on each 50 ms chunk of a stream (artefact
+  blanking, causal filter, windowing, features, LDA, majority vote, level, intent);
+  LibEMG's per-window work in ``OnlineEMGClassifier`` without its I/O: the installed
+  band-pass and notch (``filtfilt``, as ``OnlineDataHandler.get_data`` runs them) over one
+  window's samples, ``get_windows``, features, ``predict_proba``, prediction helper and a
+  majority vote of 5. LibEMG filters its whole shared-memory buffer each time, so its
+  number here is a lower bound.
 
 Times are the best of 7 repeats (the repeat least disturbed by other load), for both.
 
@@ -60,6 +63,7 @@ LIBEMG_CHILD = textwrap.dedent('''
     import numpy as np
     from libemg.feature_extractor import FeatureExtractor
     from libemg.emg_predictor import EMGClassifier
+    from libemg.filtering import Filter
     from libemg.utils import get_windows
 
     d = np.load(sys.argv[1])
@@ -104,13 +108,19 @@ LIBEMG_CHILD = textwrap.dedent('''
         per.append((time.perf_counter() - t0) / len(test_w))
     out["online_s_per_window"] = float(np.min(per))
     # Its online step as OnlineEMGClassifier takes it, without the I/O (shared memory, UDP):
-    # the newest window_size samples, newest last (_get_data_helper), get_windows, features,
-    # predict_proba, _prediction_helper, majority vote over the last 5 (write_output).
+    # OnlineDataHandler.get_data runs the installed filters (the same band-pass and notch as
+    # mirrorvr's) over the buffer, here only the newest window_size samples (LibEMG filters
+    # its whole buffer: this is its lower bound); _get_data_helper puts them oldest first;
+    # get_windows, features, predict_proba, _prediction_helper, majority vote of 5.
+    fi = Filter(2000)
+    fi.install_filters({"name": "bandpass", "cutoff": [20, 450], "order": 4})
+    fi.install_filters({"name": "notch", "cutoff": 50, "bandwidth": 50 / 30})  # Q = 30
     votes = deque(maxlen=5)
     n_samples = windows.shape[2]
 
     def online_step(w):
-        data = np.ascontiguousarray(w[0].T[::-1])[::-1]  # (samples, channels) as it holds them
+        buffer = np.ascontiguousarray(w[0].T[::-1])  # (samples, channels), newest first
+        data = fi.filter(buffer)[:n_samples][::-1]
         window = get_windows(data, n_samples, n_samples // 4)
         probabilities = clf.model.predict_proba(features(window))
         prediction, _ = clf._prediction_helper(probabilities)
