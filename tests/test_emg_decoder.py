@@ -298,3 +298,30 @@ def test_log_amplitude_carries_a_decoder_to_a_weaker_contraction():
         accuracy[log_amplitude] = float(np.mean(predicted == np.asarray(labels)))
     assert accuracy[True] >= 0.8
     assert accuracy[True] > accuracy[False] + 0.1, accuracy
+
+
+def test_warm_up_loads_kernels_and_sklearn_ahead_of_the_first_window():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from mirrorvr.config import EmgSettings\n"
+        "from mirrorvr.emg import features, filters\n"
+        "from mirrorvr.emg.decoder import warm_up\n"
+        "kernels = (features._hudgins_kernel, filters._sosfilt_kernel)\n"
+        "before = [len(k.signatures) for k in kernels] + ['sklearn' in sys.modules]\n"
+        "warm_up(EmgSettings())\n"
+        "after = [len(k.signatures) for k in kernels] + ['sklearn.model_selection' in "
+        "sys.modules]\n"
+        "import numpy as np\n"
+        "w = np.zeros((2, 3, 50))[:, :, ::2]\n"  # neither contiguous nor writeable
+        "w.setflags(write=False)\n"
+        "features.hudgins(w)\n"
+        "filters.EmgFilter(3, 1000.0).process(w[0])\n"
+        "print(before, after, [len(k.signatures) for k in kernels])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    # compiled once, and other layouts of input reuse that one compiled version
+    assert out.stdout.strip() == "[0, 0, False] [1, 1, True] [1, 1]"

@@ -38,7 +38,7 @@ from mirrorvr.emg.classifier import (
     make_classifier,
     reject_low_confidence,
 )
-from mirrorvr.emg.features import check_feature_names, extract_features
+from mirrorvr.emg.features import check_feature_names, extract_features, hudgins
 from mirrorvr.emg.filters import EmgFilter
 from mirrorvr.emg.intent import Intent
 from mirrorvr.emg.proportional import check_level_map, map_level, normalised_effort
@@ -60,6 +60,17 @@ def training_hash(windows: np.ndarray, labels: np.ndarray) -> str:
     h.update(w.tobytes())
     h.update("\x00".join(np.asarray(labels).astype(str).tolist()).encode())
     return h.hexdigest()
+
+
+def warm_up(settings: EmgSettings) -> None:
+    """Load now what the first training and the first live window would otherwise load
+    while a session runs and its watchdog watches: the compiled filter and feature kernels
+    (~0.1 s; compiled ~1 s the first time on a machine) and scikit-learn with the
+    configured classifier (~0.3 s). Each holds the interpreter while it loads."""
+    hudgins(np.zeros((1, 1, 3)))
+    EmgFilter(1, 1000.0).process(np.zeros((1, 3)))
+    make_classifier(settings.classifier)
+    import sklearn.model_selection  # noqa: F401 - the calibration's cross-validation
 
 
 class Decoder:

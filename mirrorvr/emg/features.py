@@ -149,7 +149,9 @@ def hudgins(windows: np.ndarray, zc_threshold_v: float = 0.0,
     cached in ``__pycache__``). Equal to the four numpy functions above: the counts exactly,
     MAV and WL to float rounding of their sums.
     """
-    w = np.ascontiguousarray(_as_windows(windows))
+    # One kernel type only (C-contiguous, writeable): numba compiles anew for each layout or
+    # read-only flag, which would stall the first live window of that kind.
+    w = np.require(_as_windows(windows), requirements=("C", "W"))
     n_windows, n_channels, _ = w.shape
     out = np.empty((n_windows, 4, n_channels))
     _hudgins_kernel(w, float(zc_threshold_v), float(ssc_threshold_v2), out)

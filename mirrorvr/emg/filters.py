@@ -179,5 +179,6 @@ class EmgFilter:
             # (n_sections, 2, n_channels): steady state scaled by each channel's first sample.
             self._zi = self._zi_unit[:, :, None] * x[None, None, :, 0]
         y = np.empty_like(x)
-        _sosfilt_kernel(self.sos, np.ascontiguousarray(x), self._zi, y)
+        # one kernel type only (see features.hudgins)
+        _sosfilt_kernel(self.sos, np.require(x, requirements=("C", "W")), self._zi, y)
         return y

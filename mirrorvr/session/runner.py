@@ -31,6 +31,7 @@ from mirrorvr.emg.calibration import (
     ramp_windows,
     train_decoder,
 )
+from mirrorvr.emg.decoder import warm_up as warm_up_decoder
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.errors import MirrorVRError, RenderError, StimulationError
 from mirrorvr.limb.poses import PoseFollower, target_pose
@@ -249,6 +250,7 @@ class SessionRunner:
         self.t_start_s = clock.now()
         self._marker(f"session_start presentation_delay_s={self.presentation_delay_s:.4f}")
         self._marker("signal_quality_bits " + json.dumps(PROBLEM_BITS))
+        warm_up_decoder(self.cfg.emg)  # before the watchdog runs: loading stalls ~0.4 s
         self.p.emg_source.start()
         self._arm_stimulation()
         try:
