@@ -71,6 +71,8 @@ SCHEDULING_MARGIN_S = 0.005
 STIM_BLANK_MARGIN_S = 0.005
 #: The trained decoder in the session folder (:meth:`mirrorvr.emg.decoder.Decoder.save`).
 DECODER_FILE = "decoder.npz"
+#: When a TAC test frame is saved, after its cue: reaction + display delay + part of the way.
+TAC_CAPTURE_S = 1.6
 
 
 @dataclass
@@ -786,11 +788,11 @@ class SessionRunner:
         step = max(1, len(distinct) // per_block)
         picks = distinct[step // 2 :: step][:per_block]
         for cue in picks:
+            # a well-developed movement; in the TAC test the hand on its way to the target
+            into_cue_s = (TAC_CAPTURE_S if block.kind == "tac_test"
+                          else 0.9 * (cue.end_s - cue.start_s))
             self._capture_times.append(
-                (
-                    start + cue.start_s + 0.9 * (cue.end_s - cue.start_s),
-                    f"{block.name}: {cue.movement}",
-                )
+                (start + cue.start_s + into_cue_s, f"{block.name}: {cue.movement}")
             )
 
     def _capture_due(self, t_s: float) -> str | None:
