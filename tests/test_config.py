@@ -91,3 +91,14 @@ def test_appearance_and_view_values_are_checked(data, fragment):
     with pytest.raises(ConfigError) as info:
         build_config(data)
     assert fragment in str(info.value)
+
+
+def test_the_readme_configuration_example_is_valid(tmp_path):
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "example.toml").write_text(example, encoding="utf-8")
+    config = load_config(tmp_path / "example.toml")
+    assert config.seed == 3 and config.emg.source == "brainflow"
+    assert config.emg.log_amplitude and config.stim.blank_emg
