@@ -156,6 +156,14 @@ def _mean(values) -> float | None:
     return float(np.mean(values)) if values else None
 
 
+def _overall_and_per_movement(trials: Sequence, summarise: Callable[[list], dict]) -> dict:
+    """``summarise`` of all trials, with ``per_movement``: the same of each movement's."""
+    out = summarise(list(trials))
+    out["per_movement"] = {m: summarise([t for t in trials if t.movement == m])
+                           for m in dict.fromkeys(t.movement for t in trials)}
+    return out
+
+
 def _motion_summary(trials: Sequence[MotionTrial]) -> dict:
     def block(ts):
         done = [t for t in ts if t.completed]
@@ -168,10 +176,7 @@ def _motion_summary(trials: Sequence[MotionTrial]) -> dict:
             "realtime_accuracy": _mean(t.accuracy for t in ts),
         }
 
-    out = block(list(trials))
-    out["per_movement"] = {m: block([t for t in trials if t.movement == m])
-                           for m in dict.fromkeys(t.movement for t in trials)}
-    return out
+    return _overall_and_per_movement(trials, block)
 
 
 def score_motion_trial(movement: str, cue_s: float, decisions: Sequence, correct_needed: int = 20,
@@ -515,10 +520,7 @@ def _tac_summary(trials: Sequence[TacTrial]) -> dict:
             "path_efficiency_pct": _mean(t.path_efficiency_pct for t in done),
         }
 
-    out = block(list(trials))
-    out["per_movement"] = {m: block([t for t in trials if t.movement == m])
-                           for m in dict.fromkeys(t.movement for t in trials)}
-    return out
+    return _overall_and_per_movement(trials, block)
 
 
 def run_tac_test(
