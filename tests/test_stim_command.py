@@ -38,6 +38,9 @@ def test_time_to_reach_along_the_ramp():
     assert cmd.time_to_reach_ma(20.0) == pytest.approx(0.5)
     assert cmd.time_to_reach_ma(0.0) == 0.0
     assert cmd.time_to_reach_ma(25.0) == math.inf
+    # output at 2 s, threshold after 0.25 s of ramp, then 17 ms of electromechanical delay
+    assert cmd.contraction_onset_s(2.0, 10.0, 0.017) == pytest.approx(2.267)
+    assert cmd.contraction_onset_s(2.0, 25.0, 0.017) is None
 
 
 def test_command_for_uses_intensity_between_motor_and_max():

@@ -113,6 +113,16 @@ class StimCommand:
             return 0.0
         return self.ramp_up_s * (level_ma - start_ma) / (self.amplitude_ma - start_ma)
 
+    def contraction_onset_s(self, output_start_s: float, motor_threshold_ma: float,
+                            electromechanical_delay_s: float) -> float | None:
+        """When the muscle starts to contract if the device's output starts at
+        ``output_start_s`` (s): the ramp reaches ``motor_threshold_ma``, then the
+        electromechanical delay. None if the train never reaches the threshold."""
+        ramp_s = self.time_to_reach_ma(motor_threshold_ma)
+        if not math.isfinite(ramp_s):
+            return None
+        return output_start_s + ramp_s + electromechanical_delay_s
+
     def to_dict(self) -> dict:
         """The command's fields as a plain dict (for events and recordings)."""
         return {

@@ -182,12 +182,10 @@ class OpenEMSStimDriver:
             for dt, pct in steps[1:]:
                 heapq.heappush(self._pending, (t_s + dt, next(self._seq), ch, gen, pct, stop_s))
             self._cond.notify_all()
-        threshold = self.motor_threshold_ma.get(ch, 0.0)
-        ramp_s = cmd.time_to_reach_ma(threshold)
-        if not math.isfinite(ramp_s):
-            return None
-        return (t_s + self.transport_latency_s + self.device_latency_s + ramp_s
-                + self.electromechanical_delay_s)
+        return cmd.contraction_onset_s(
+            t_s + self.transport_latency_s + self.device_latency_s,
+            self.motor_threshold_ma.get(ch, 0.0), self.electromechanical_delay_s,
+        )
 
     def stop_channel(self, channel: int, t_s: float, reason: str) -> None:
         """Switch ``channel`` off now (intensity 0 for 1 ms, then the board's expiry)."""

@@ -165,10 +165,9 @@ class SimulatedStimulator:
             start_s = t_s + self.transport_latency_s + jitter_s + self.device_latency_s
             if previous is not None:
                 self._finish(previous, min(start_s, previous.planned_stop_s), "superseded")
-            threshold_ma = self.motor_threshold_ma.get(cmd.channel, 0.0)
-            ramp_s = cmd.time_to_reach_ma(threshold_ma)
-            onset_s = (
-                start_s + ramp_s + self.electromechanical_delay_s if math.isfinite(ramp_s) else None
+            onset_s = cmd.contraction_onset_s(
+                start_s, self.motor_threshold_ma.get(cmd.channel, 0.0),
+                self.electromechanical_delay_s,
             )
             train = SimulatedTrain(
                 command=cmd,
