@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from mirrorvr.emg.source import EmgChunk
+from mirrorvr.emg.source import EmgChunk, chunk_arrays
 from mirrorvr.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -92,13 +92,7 @@ class ArtefactBlanker:
 
     def process(self, t_s: np.ndarray, data: np.ndarray) -> np.ndarray:
         """Blanked copy of ``data (n_channels, n)`` V with sample times ``t_s (n,)`` s."""
-        t = np.asarray(t_s, dtype=np.float64)
-        x = np.asarray(data, dtype=np.float64)
-        if x.ndim != 2 or x.shape[0] != self.n_channels or t.shape != (x.shape[1],):
-            raise ConfigError(
-                f"data: shape {x.shape} / t_s {t.shape} do not match "
-                f"(n_channels={self.n_channels}, n)"
-            )
+        t, x = chunk_arrays(t_s, data, self.n_channels)
         if t.size == 0:
             return x.copy()
         t_first, t_last = float(t[0]), float(t[-1])

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from mirrorvr.emg.source import chunk_arrays
 from mirrorvr.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -211,13 +212,7 @@ class SignalQualityMonitor:
 
     def push(self, t_s: np.ndarray, data: np.ndarray) -> None:
         """Add samples ``data (n_channels, n)`` V at times ``t_s (n,)`` s."""
-        t = np.asarray(t_s, dtype=np.float64)
-        x = np.asarray(data, dtype=np.float64)
-        if x.ndim != 2 or x.shape[0] != self.n_channels or t.shape != (x.shape[1],):
-            raise ConfigError(
-                f"data: shape {x.shape} / t_s {t.shape} do not match "
-                f"(n_channels={self.n_channels}, n)"
-            )
+        t, x = chunk_arrays(t_s, data, self.n_channels)
         if t.size == 0:
             return
         dt = np.diff(t if self._last_t is None else np.concatenate([[self._last_t], t]))

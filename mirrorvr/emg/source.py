@@ -7,6 +7,8 @@ from typing import Protocol
 
 import numpy as np
 
+from mirrorvr.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class EmgChunk:
@@ -26,6 +28,18 @@ class EmgChunk:
     @property
     def n_samples(self) -> int:
         return int(self.data.shape[1])
+
+
+def chunk_arrays(t_s, data, n_channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """``t_s (n,)`` s and ``data (n_channels, n)`` V as float64 arrays, or a ConfigError
+    naming both shapes when they do not fit together or ``n_channels``."""
+    t = np.asarray(t_s, dtype=np.float64)
+    x = np.asarray(data, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] != n_channels or t.shape != (x.shape[1],):
+        raise ConfigError(
+            f"data: shape {x.shape} / t_s {t.shape} do not match (n_channels={n_channels}, n)"
+        )
+    return t, x
 
 
 class EmgSource(Protocol):
