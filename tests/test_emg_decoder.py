@@ -325,3 +325,11 @@ def test_warm_up_loads_kernels_and_sklearn_ahead_of_the_first_window():
                          check=True)
     # compiled once, and other layouts of input reuse that one compiled version
     assert out.stdout.strip() == "[0, 0, False] [1, 1, True] [1, 1]"
+
+
+def test_calibrate_levels_refuses_empty_rest_windows(calibrated):
+    _, _, _, decoder, _ = calibrated
+    empty = np.zeros((0, decoder.n_channels, decoder.window_samples))
+    assert Decoder.mean_mav(empty).shape == (0,)
+    with pytest.raises(DecoderError, match="rest_windows: empty"):
+        decoder.calibrate_levels(empty, {})

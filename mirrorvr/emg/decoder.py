@@ -181,8 +181,7 @@ class Decoder:
     @staticmethod
     def mean_mav(windows: np.ndarray) -> np.ndarray:
         """Mean over channels of each window's MAV, ``(n_windows,)`` V."""
-        a = np.abs(np.asarray(windows, dtype=np.float64))
-        return np.add.reduce(a.reshape(a.shape[0], -1), axis=1) / max(a[0].size, 1)
+        return np.abs(np.asarray(windows, dtype=np.float64)).mean(axis=(1, 2))
 
     @property
     def is_fitted(self) -> bool:
