@@ -164,7 +164,7 @@ class SessionRunner:
         self.estop_button = EStopButton()
         self._artefact_trains: dict[int, int] = {}  # stimulator channel -> simulated train
         self.blanked_pulses = 0
-        #: every EMS pulse sent so far: (first, last) session time to blank, s
+        #: every EMS pulse sent before the decoder was trained: (first, last) time to blank, s
         self._stim_pulses: list[tuple[float, float]] = []
         #: pulses blanked from the calibration EMG the decoder was trained on
         self.calibration_blanked_pulses = 0
@@ -474,9 +474,11 @@ class SessionRunner:
         pulses = [float(p) for p in first_s + np.arange(n) / d["frequency_hz"]]
         for pulse_s in pulses:  # an artefact is not an electrode problem
             self.quality.blank(pulse_s, pulse_s + after_s)
-        # kept for the calibration EMG, blanked before training (stimulate_in_calibration)
-        self._stim_pulses.extend((pulse_s, pulse_s + after_s) for pulse_s in pulses)
         decoder = self.decoder
+        if decoder is None:
+            # before training: kept for the calibration EMG, blanked from it before training
+            # (stimulate_in_calibration); later pulses are blanked live only
+            self._stim_pulses.extend((pulse_s, pulse_s + after_s) for pulse_s in pulses)
         if decoder is None or not self.cfg.stim.blank_emg:  # off: for comparisons
             return
         for pulse_s in pulses:
