@@ -29,6 +29,7 @@ from mirrorvr.limb.skeleton import (
     rotation_matrix,
     translation_matrix,
 )
+from mirrorvr.render.screens import BreathingView, GaugeView, QuestionView
 
 
 def look_at(eye, target, up=(0.0, 1.0, 0.0)) -> np.ndarray:
@@ -228,6 +229,14 @@ class SceneState:
         The amputated side, whose hand is virtual.
     ghost_pose : Pose or None
         Optional translucent target pose drawn on the affected side.
+    question : QuestionView or None
+        An outcome instrument's item, drawn over the scene (rating blocks).
+    gauge : GaugeView or None
+        The EMG biofeedback gauge with its target zones (biofeedback blocks).
+    breathing : BreathingView or None
+        The paced-breathing guide (relaxation blocks).
+    limb_tension : float or None
+        0..1: how tense the affected limb is drawn (biofeedback); None: not shown.
     """
 
     left_pose: Pose
@@ -236,6 +245,10 @@ class SceneState:
     status_text: str = ""
     affected_side: str = "right"
     ghost_pose: Pose | None = None
+    question: QuestionView | None = None
+    gauge: GaugeView | None = None
+    breathing: BreathingView | None = None
+    limb_tension: float | None = None
 
     def __post_init__(self) -> None:
         if self.left_pose.side != "left":
