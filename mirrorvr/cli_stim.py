@@ -63,6 +63,11 @@ def titrate(args: argparse.Namespace, stdin=None, out=None) -> int:
     out = out or sys.stdout
     config = load_config(args.config) if args.config else SessionConfig()
     patient = load_profile(args.profile) if args.profile.exists() else config.patient
+    if patient is None:  # SAFETY.md 12: nothing of a person is a default
+        raise ConfigError(
+            f"--profile: {str(args.profile)!r} does not exist and the configuration has no "
+            "[patient]: write the patient's [patient] table (pseudonym, amputated_side, "
+            "amputation_level) and [patient.screening] first")
     known = patient.stim_channel(args.channel)
     site = args.site or (known.site if known else None)
     area = args.area or (known.electrode_area_cm2 if known else None)

@@ -7,6 +7,8 @@ naming the field, the value given and what is allowed. Units are in the field na
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from pathlib import Path
 from typing import Literal
@@ -28,7 +30,11 @@ else:  # pragma: no cover
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # Non-finite numbers are refused everywhere (an infinite on-time or ramp would pass
+    # "> 0" checks and fail minutes later); build_config validates strictly (no "no" -> False,
+    # no "1.5" -> 1.5, no true -> 1).
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
+                              allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- stimulation
@@ -56,12 +62,12 @@ class DeviceLimits(_Model):
     def _frequency_range(self) -> DeviceLimits:
         if self.min_pulse_width_us > self.max_pulse_width_us:
             raise ValueError(
-                f"min_pulse_width_us ({self.min_pulse_width_us}) must not exceed "
+                f"min_pulse_width_us: {self.min_pulse_width_us} must not exceed "
                 f"max_pulse_width_us ({self.max_pulse_width_us})"
             )
         if self.min_frequency_hz >= self.max_frequency_hz:
             raise ValueError(
-                f"min_frequency_hz ({self.min_frequency_hz}) must be below "
+                f"min_frequency_hz: {self.min_frequency_hz} must be below "
                 f"max_frequency_hz ({self.max_frequency_hz})"
             )
         return self
@@ -90,7 +96,7 @@ class StimChannelProfile(_Model):
         known = [(n, v) for n, v in levels if v is not None]
         for (n1, v1), (n2, v2) in zip(known, known[1:], strict=False):
             if v1 > v2:
-                raise ValueError(f"{n1} ({v1}) must not exceed {n2} ({v2})")
+                raise ValueError(f"{n1}: {v1} must not exceed {n2} ({v2})")
         return self
 
 
@@ -125,19 +131,36 @@ class LimbMeasurements(_Model):
 
 
 class PatientProfile(_Model):
-    """A patient as mirrorvr sees them: pseudonymous id, limb, stimulation limits, screening."""
+    """A patient as mirrorvr sees them: pseudonymous id, limb, stimulation limits, screening.
 
-    pseudonym: str = Field("sub-demo01", min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
-    amputated_side: Literal["left", "right"] = "right"
-    amputation_level: Literal["transradial", "transhumeral", "transtibial", "transfemoral"] = (
-        "transradial"
-    )
+    Nothing of a person has a default (SAFETY.md 12): the pseudonym, the amputated side and
+    level must be given, a channel can stimulate only with its titrated limits, and
+    stimulation cannot be armed until the screening has been recorded (``screening``
+    None: not recorded).
+    """
+
+    pseudonym: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    amputated_side: Literal["left", "right"]
+    amputation_level: Literal["transradial", "transhumeral", "transtibial", "transfemoral"]
     stim_channels: tuple[StimChannelProfile, ...] = ()
-    screening: Screening = Screening()
+    screening: Screening | None = Field(
+        None, description="contraindications as screened by the therapist; None: not recorded "
+        "(stimulation cannot be armed)")
     measurements: LimbMeasurements = LimbMeasurements()
     skin_rgb: tuple[float, float, float] = Field(
         (0.87, 0.68, 0.56), description="skin tone of the virtual limbs, sRGB 0..1"
     )
+
+    @model_validator(mode="after")
+    def _one_profile_per_channel(self) -> PatientProfile:
+        channels = [c.channel for c in self.stim_channels]
+        twice = sorted({c for c in channels if channels.count(c) > 1})
+        if twice:
+            raise ValueError(
+                f"stim_channels: channel {twice[0]} is described {channels.count(twice[0])} "
+                "times (allowed: one [[patient.stim_channels]] table per channel)"
+            )
+        return self
 
     @property
     def intact_side(self) -> str:
@@ -211,12 +234,12 @@ class StimSettings(_Model):
     def _movements_known(self) -> StimSettings:
         if self.driver == "rehastim2" and not self.serial_port:
             raise ValueError(
-                "driver 'rehastim2' needs serial_port (given ''): the port the RehaStim 2 is "
-                "on, e.g. /dev/ttyUSB0 or COM3"
+                "serial_port: driver 'rehastim2' needs the port the RehaStim 2 is on, e.g. "
+                "/dev/ttyUSB0 or COM3 (given '')"
             )
         if self.driver == "openemsstim" and (not self.serial_port or self.full_scale_ma is None):
             raise ValueError(
-                f"driver 'openemsstim' needs serial_port (given {self.serial_port!r}) and "
+                f"driver: 'openemsstim' needs serial_port (given {self.serial_port!r}) and "
                 f"full_scale_ma (given {self.full_scale_ma!r}): the port the board is on and "
                 "the certified unit's output at 100 % intensity, measured at set-up"
             )
@@ -270,21 +293,46 @@ class EmgSettings(_Model):
     )
     level_map: Literal["linear", "quadratic", "logistic"] = "linear"
     movements: tuple[str, ...] = DEMO_MOVEMENTS
+    silence_s: float = Field(
+        0.5, ge=0.05, le=10, description="no EMG sample for this long: the stream counts as "
+        "stopped (a gap is recorded, the therapist told, reactive stimulation stops), s")
 
     @model_validator(mode="after")
     def _check(self) -> EmgSettings:
         if self.source == "playback" and not self.playback_file:
-            raise ValueError("source 'playback' needs playback_file (an .xdf recording or a "
-                             "BrainFlow file)")
+            raise ValueError("playback_file: source 'playback' needs one (an .xdf recording "
+                             "or a BrainFlow file)")
         if self.increment_s > self.window_s:
             raise ValueError(
-                f"increment_s ({self.increment_s}) must not exceed window_s ({self.window_s})"
+                f"increment_s: {self.increment_s} must not exceed window_s ({self.window_s})"
             )
         low, high = self.bandpass_hz
         if not 0 < low < high:
             raise ValueError(
                 f"bandpass_hz: {self.bandpass_hz!r} must be (low, high) with 0 < low < high"
             )
+        from mirrorvr.emg.classifier import check_classifier_name
+        from mirrorvr.emg.features import check_feature_names
+        from mirrorvr.emg.filters import MAX_EDGE_FRACTION
+
+        check_feature_names(self.features)
+        check_classifier_name(self.classifier, "classifier")
+        nyquist = self.sampling_rate_hz / 2
+        if high > MAX_EDGE_FRACTION * self.sampling_rate_hz:
+            field = "bandpass_hz" if "bandpass_hz" in self.model_fields_set else "sampling_rate_hz"
+            raise ValueError(
+                f"{field}: the band-pass high edge {high:g} Hz does not fit a sampling rate of "
+                f"{self.sampling_rate_hz:g} Hz (allowed: high edge <= {MAX_EDGE_FRACTION:g} x "
+                f"the sampling rate = {MAX_EDGE_FRACTION * self.sampling_rate_hz:g} Hz; Nyquist "
+                f"is {nyquist:g} Hz): lower bandpass_hz or raise sampling_rate_hz"
+            )
+        if not self.mains_hz < nyquist:
+            raise ValueError(
+                f"sampling_rate_hz: {self.sampling_rate_hz:g} Hz cannot carry the "
+                f"{self.mains_hz} Hz mains notch (allowed: above {2 * self.mains_hz} Hz)"
+            )
+        if len(set(self.movements)) != len(self.movements):
+            raise ValueError(f"movements: {list(self.movements)!r} names a class twice")
         for m in self.movements:
             if m not in ALL_MOVEMENTS:
                 raise ValueError(
@@ -299,6 +347,11 @@ class EmgSettings(_Model):
             )
         if "rest" not in self.movements:
             raise ValueError("movements: 'rest' must be one of the decoded classes")
+        if len(self.movements) < 2:
+            raise ValueError(
+                f"movements: {list(self.movements)!r} has nothing to decode (allowed: 'rest' "
+                "and at least one movement class, e.g. ['rest', 'hand_open', 'hand_close'])"
+            )
         return self
 
 
@@ -345,6 +398,10 @@ class ProtocolSettings(_Model):
     presentation_delay_s: float = Field(
         0.05, ge=0, le=0.5, description="D: reactive onsets are placed at detection + D"
     )
+    min_decoder_accuracy: float = Field(
+        0.8, ge=0.5, le=1, description="cross-validated accuracy a decoder needs before its "
+        "decisions may trigger stimulation (SAFETY.md 14); below it the session runs without "
+        "EMG-triggered stimulation and says why")
     calibration_ramps: bool = Field(
         False,
         description="after the cued contractions, one ramp per movement (rest -> the "
@@ -402,34 +459,14 @@ class ProtocolSettings(_Model):
         return self
 
 
-def _demo_patient() -> PatientProfile:
-    return PatientProfile(
-        stim_channels=(
-            StimChannelProfile(
-                channel=0,
-                site="forearm flexors",
-                electrode_area_cm2=20.0,
-                sensory_threshold_ma=6.0,
-                motor_threshold_ma=14.0,
-                max_tolerated_ma=26.0,
-            ),
-            StimChannelProfile(
-                channel=1,
-                site="forearm extensors",
-                electrode_area_cm2=20.0,
-                sensory_threshold_ma=5.0,
-                motor_threshold_ma=12.0,
-                max_tolerated_ma=24.0,
-            ),
-        )
-    )
-
-
 class SessionConfig(_Model):
     """Everything a session needs, resolved. Written into every session folder."""
 
-    seed: int = 0
-    patient: PatientProfile = Field(default_factory=_demo_patient)
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the simulated patient and "
+                      "devices")
+    patient: PatientProfile | None = Field(
+        None, description="the patient's own profile (SAFETY.md 12: nothing of a person is a "
+        "default); None: no profile was given")
     emg: EmgSettings = EmgSettings()
     stim: StimSettings = StimSettings()
     render: RenderSettings = RenderSettings()
@@ -448,39 +485,87 @@ class SessionConfig(_Model):
         return self
 
 
+_NOT_GIVEN = "(not given)"
+
+
 def _format_validation_error(err: ValidationError, source: str) -> str:
+    """One line per error: ``section.field = value: what is allowed``. A model-level check
+    that names its field first ("bandpass_hz: ...") is reported under that field."""
     lines = [f"invalid configuration in {source}:"]
     for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        given = e.get("input")
+        loc = [str(p) for p in e["loc"]]
+        given = _NOT_GIVEN if e["type"] == "missing" else e.get("input")
         msg = e["msg"].removeprefix("Value error, ")
+        named = re.match(r"([a-z_][a-z0-9_]*)((?:\[[^\]]*\])?): (.*)", msg, re.S)
+        if named and isinstance(given, dict):
+            loc.append(named[1] + named[2])
+            given = given.get(named[1], _NOT_GIVEN)
+            msg = named[3]
+        field = ".".join(loc) or "(top level)"
         lines.append(f"  {field} = {given!r}: {msg}")
     return "\n".join(lines)
 
 
+def _json_scalar(value):
+    """TOML dates and times have no JSON form: give them as text (refused as a wrong type)."""
+    return str(value)
+
+
 def build_config(data: dict, source: str = "<dict>") -> SessionConfig:
-    """Validate a nested mapping into a :class:`SessionConfig`, raising :class:`ConfigError`."""
+    """Validate a nested mapping into a :class:`SessionConfig`, raising :class:`ConfigError`.
+
+    Validation is strict, as for a JSON document: a number is not read from a string, a
+    boolean from "no" or 1, an integer from true; non-finite numbers are refused.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid configuration in {source}: a table of sections is needed "
+                          f"(given {type(data).__name__})")
     try:
-        return SessionConfig.model_validate(data)
+        document = json.dumps(data, default=_json_scalar)
+    except ValueError as err:  # a circular structure: not from TOML
+        raise ConfigError(f"invalid configuration in {source}: {err}") from None
+    try:
+        return SessionConfig.model_validate_json(document, strict=True)
     except ValidationError as err:
         raise ConfigError(_format_validation_error(err, source)) from None
 
 
 def default_config(**overrides) -> SessionConfig:
-    """The embedded defaults (demo patient, simulated devices), with top-level overrides."""
+    """The embedded defaults (simulated devices), with top-level overrides."""
     return build_config(dict(overrides), "defaults")
 
 
 def load_config(path: str | Path) -> SessionConfig:
-    """Read a TOML file of :class:`SessionConfig` fields (missing ones take the defaults)."""
+    """Read a TOML file of :class:`SessionConfig` fields (missing ones take the defaults).
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, a folder, unreadable, not UTF-8 text, not TOML, or any value
+        is not allowed (each named with its field).
+    """
     path = Path(path)
+    return build_config(read_toml(path, "config file"), str(path))
+
+
+def read_toml(path: Path, what: str) -> dict:
+    """The parsed TOML document at ``path``, or a ConfigError saying what is wrong with it."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+        raise ConfigError(f"{what} {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {str(path)!r} is a folder, not a TOML file") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{what} {str(path)!r} is not UTF-8 text (byte {err.start}): give a TOML file"
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"{what} {str(path)!r} cannot be read: {err.strerror}") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
-    return build_config(data, str(path))
+        raise ConfigError(f"{what} {str(path)!r} is not valid TOML: {err}") from None
 
 
 def config_to_toml_dict(config: SessionConfig) -> dict:

@@ -29,7 +29,8 @@ def test_openemsstim_driver_is_built_on_its_serial_port():
 
 
 def test_openemsstim_without_port_or_scale_is_refused_with_what_is_missing():
-    with pytest.raises(ConfigError, match=r"needs serial_port \(given ''\) and full_scale_ma"):
+    with pytest.raises(ConfigError, match=r"stim.driver = 'openemsstim': 'openemsstim' needs "
+                       r"serial_port \(given ''\) and full_scale_ma"):
         build_config({"stim": {"driver": "openemsstim"}})
     with pytest.raises(ConfigError, match=r"stim.driver.*'simulated', 'openemsstim' or "
                        r"'rehastim2'"):
@@ -37,7 +38,8 @@ def test_openemsstim_without_port_or_scale_is_refused_with_what_is_missing():
 
 
 def test_rehastim2_without_port_is_refused_by_name():
-    with pytest.raises(ConfigError, match=r"driver 'rehastim2' needs serial_port"):
+    with pytest.raises(ConfigError, match=r"stim.serial_port = '\(not given\)': driver "
+                       r"'rehastim2' needs the port"):
         build_config({"stim": {"driver": "rehastim2"}})
 
 

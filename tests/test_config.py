@@ -6,29 +6,47 @@ from mirrorvr.config import build_config, config_to_toml_dict, default_config, l
 from mirrorvr.errors import ConfigError
 
 
-def test_defaults_are_a_complete_demo_setup():
+def test_defaults_hold_nothing_of_a_person():
+    # SAFETY.md 12: thresholds, sites, areas and screening come only from a patient's own
+    # profile; the demo's patient is the demo's (mirrorvr.sim.demo), not the schema's default
     cfg = default_config()
-    assert cfg.patient.amputated_side == "right" and cfg.patient.intact_side == "left"
+    assert cfg.patient is None
     assert cfg.emg.n_channels >= 8 and cfg.emg.sampling_rate_hz >= 1000
     assert (cfg.emg.window_s, cfg.emg.increment_s) == (0.2, 0.05)
-    # every mapped stimulation channel is titrated in the demo profile
+
+
+def test_a_profile_must_state_the_person():
+    with pytest.raises(ConfigError) as info:
+        build_config({"patient": {"pseudonym": "sub-07"}})
+    text = str(info.value)
+    assert "patient.amputated_side" in text and "patient.amputation_level" in text
+
+
+def test_the_demo_patient_can_stimulate_every_mapped_channel():
+    from mirrorvr.sim.demo import demo_patient
+
+    cfg, patient = default_config(), demo_patient()
+    assert patient.screening is not None and not patient.screening.contraindications()
     for channels in cfg.stim.movement_channels.values():
         for ch in channels:
-            assert cfg.patient.stim_channel(ch).max_tolerated_ma is not None
+            assert patient.stim_channel(ch).max_tolerated_ma is not None
 
 
 @pytest.mark.parametrize(
     "data, field, fragment",
     [
         ({"emg": {"window_s": -1}}, "emg.window_s", "greater than 0"),
-        ({"emg": {"window_s": 0.1, "increment_s": 0.2}}, "emg", "must not exceed"),
+        ({"emg": {"window_s": 0.1, "increment_s": 0.2}}, "emg.increment_s = 0.2",
+         "must not exceed window_s (0.1)"),
         ({"emg": {"movements": ["rest", "fly"]}}, "emg", "'fly' is not a movement class"),
         (
             {"stim": {"movement_channels": {"hand_close": [9]}}},
             "stim.movement_channels",
             "does not exist",
         ),
-        ({"patient": {"amputated_side": "middle"}}, "patient.amputated_side", "'left' or 'right'"),
+        ({"patient": {"pseudonym": "p", "amputation_level": "transradial",
+                      "amputated_side": "middle"}},
+         "patient.amputated_side", "'left' or 'right'"),
         ({"protocol": {"calibration_fraction": 0.9}}, "protocol", "must be 1"),
         ({"rendr": {}}, "rendr", "Extra inputs"),
     ],
@@ -43,6 +61,7 @@ def test_bad_values_name_field_value_and_allowed(data, field, fragment):
 def test_patient_thresholds_must_be_ordered():
     bad = {
         "patient": {
+            "pseudonym": "sub-01", "amputated_side": "left", "amputation_level": "transtibial",
             "stim_channels": [
                 {
                     "channel": 0,
@@ -55,7 +74,8 @@ def test_patient_thresholds_must_be_ordered():
         }
     }
     with pytest.raises(
-        ConfigError, match="motor_threshold_ma .20.0. must not exceed max_tolerated_ma"
+        ConfigError,
+        match=r"stim_channels.0.motor_threshold_ma = 20: 20.0 must not exceed max_tolerated_ma",
     ):
         build_config(bad)
 

@@ -48,8 +48,9 @@ def test_synthetic_board_streams_chunks_on_the_session_clock():
         assert np.all(np.isfinite(data))
         assert np.max(np.abs(data)) < 0.1  # volts, not µV
         assert np.max(np.abs(data)) > 1e-7
-        # the decoder's filter copes with 250 Hz (high edge clipped below Nyquist)
-        decoder = Decoder(EmgSettings(sampling_rate_hz=250.0), 250.0, n)
+        # the decoder runs at the board's 250 Hz with a band-pass that fits it
+        decoder = Decoder(EmgSettings(sampling_rate_hz=250.0, bandpass_hz=(20.0, 110.0)),
+                          250.0, n)
         with pytest.raises(DecoderError, match="not trained"):
             decoder.process(chunks[0])
         filtered = decoder.new_filter().process(data)

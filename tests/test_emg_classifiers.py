@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mirrorvr.config import EmgSettings
+from mirrorvr.config import EmgSettings, build_config
 from mirrorvr.emg.classifier import (
     check_classifier_name,
     classifier_names,
@@ -50,7 +50,7 @@ def test_classifier_params_and_names():
     with pytest.raises(ConfigError, match="does not accept"):
         make_classifier("sklearn.svm.LinearSVC", bogus=1)
     with pytest.raises(ConfigError, match="emg.classifier"):
-        Decoder(EmgSettings(classifier="xgb"), 2000.0, 8)
+        build_config({"emg": {"classifier": "xgb"}})  # refused with the configuration
 
 
 def test_rejection_replaces_unsure_decisions_by_rest():

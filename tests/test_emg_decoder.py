@@ -226,10 +226,11 @@ def test_wrong_channel_count(calibrated):
 
 
 def test_bad_settings_name_the_field():
-    with pytest.raises(ConfigError, match="emg.features"):
-        Decoder(EmgSettings(features=("MAV", "FOO")), 2000.0, 8)
-    with pytest.raises(ConfigError, match="emg.classifier"):
-        Decoder(EmgSettings(classifier="xgboost"), 2000.0, 8)
+    # features and classifier are refused with the configuration, before a decoder exists
+    for emg, field in (({"features": ["MAV", "FOO"]}, "emg.features = "),
+                       ({"classifier": "xgboost"}, "emg.classifier = 'xgboost'")):
+        with pytest.raises(ConfigError, match=field):
+            build_config({"emg": emg})
     with pytest.raises(ConfigError, match="emg.increment_s"):
         Decoder(EmgSettings(increment_s=0.0001, window_s=0.2), 2000.0, 8)
     with pytest.raises(ConfigError, match="sampling_rate_hz"):

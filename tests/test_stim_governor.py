@@ -3,15 +3,16 @@
 import math
 
 import pytest
+from profiles import patient_profile
 
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import DeviceLimits, PatientProfile, Screening, StimChannelProfile
+from mirrorvr.config import DeviceLimits, Screening, StimChannelProfile
 from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand
 
 
 def patient(**screening):
-    return PatientProfile(
+    return patient_profile(
         stim_channels=(
             StimChannelProfile(channel=0, site="flexors", electrode_area_cm2=20.0,
                                motor_threshold_ma=14.0, max_tolerated_ma=26.0),
@@ -100,7 +101,7 @@ def test_each_limit_is_refused_by_name_and_never_reaches_the_driver(rig, kw, lim
 def test_charge_and_rms_hard_limits():
     clock = FakeClock()
     device = DeviceLimits(max_charge_per_phase_uc=5.0, max_rms_current_ma=2.0)
-    big = PatientProfile(stim_channels=(StimChannelProfile(
+    big = patient_profile(stim_channels=(StimChannelProfile(
         channel=0, site="x", electrode_area_cm2=200.0, motor_threshold_ma=10.0,
         max_tolerated_ma=90.0),))
     driver = SimulatedStimulator(clock)
@@ -124,11 +125,11 @@ def test_refusal_message_names_value_allowed_and_channel(rig):
 
 def test_patient_limits_above_hard_limits_refused_at_construction():
     clock = FakeClock()
-    p = PatientProfile(stim_channels=(StimChannelProfile(
+    p = patient_profile(stim_channels=(StimChannelProfile(
         channel=0, site="x", electrode_area_cm2=20.0, max_tolerated_ma=60.0),))
     with pytest.raises(SafetyLimitError, match="max_tolerated_ma"):
         SafetyGovernor(DeviceLimits(max_amplitude_ma=50.0), p, SimulatedStimulator(clock), clock)
-    p2 = PatientProfile(stim_channels=(StimChannelProfile(
+    p2 = patient_profile(stim_channels=(StimChannelProfile(
         channel=7, site="x", electrode_area_cm2=20.0, max_tolerated_ma=10.0),))
     with pytest.raises(SafetyLimitError, match="channel"):
         SafetyGovernor(DeviceLimits(n_channels=4), p2, SimulatedStimulator(clock), clock)
@@ -263,7 +264,7 @@ def test_events_serialise_to_strict_json(rig):
 
 def test_ramp_may_start_only_up_to_the_sensory_threshold():
     clock = FakeClock(0.0)
-    prof = PatientProfile(stim_channels=(StimChannelProfile(
+    prof = patient_profile(stim_channels=(StimChannelProfile(
         channel=0, site="flexors", electrode_area_cm2=20.0, sensory_threshold_ma=6.0,
         motor_threshold_ma=14.0, max_tolerated_ma=26.0),) + patient().stim_channels[1:])
     gov = SafetyGovernor(DeviceLimits(), prof, SimulatedStimulator(clock), clock)

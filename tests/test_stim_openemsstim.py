@@ -6,9 +6,10 @@ import sys
 import time
 
 import pytest
+from profiles import patient_profile
 
 from mirrorvr.clock import FakeClock, SessionClock
-from mirrorvr.config import PatientProfile, StimChannelProfile
+from mirrorvr.config import StimChannelProfile
 from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.stim import SafetyGovernor, StimCommand
 from mirrorvr.stim.openemsstim import OpenEMSStimDriver, encode_command, ramp_steps
@@ -21,7 +22,7 @@ COMMAND = re.compile(rb"C(\d+)I(\d+)T(\d+)G")
 
 
 def profile():
-    return PatientProfile(stim_channels=(
+    return patient_profile(stim_channels=(
         StimChannelProfile(channel=0, site="flexors", electrode_area_cm2=20.0,
                            sensory_threshold_ma=6.0, motor_threshold_ma=14.0,
                            max_tolerated_ma=26.0),

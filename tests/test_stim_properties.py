@@ -10,9 +10,10 @@ import math
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from profiles import patient_profile
 
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import DeviceLimits, PatientProfile, Screening, StimChannelProfile
+from mirrorvr.config import DeviceLimits, Screening, StimChannelProfile
 from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.stim import SafetyGovernor, StimCommand
 
@@ -81,7 +82,7 @@ def patients(draw, device):
             sensory_threshold_ma=sens, motor_threshold_ma=motor, max_tolerated_ma=top,
         ))
     screening = Screening(epilepsy=draw(st.integers(0, 7)) == 0)
-    return PatientProfile(stim_channels=tuple(profiles), screening=screening)
+    return patient_profile(stim_channels=tuple(profiles), screening=screening)
 
 
 wild = st.builds(

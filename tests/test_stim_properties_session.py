@@ -13,10 +13,11 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from profiles import patient_profile
 from test_stim_properties import devices, patients, violations
 
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import DeviceLimits, PatientProfile, StimChannelProfile, StimSettings
+from mirrorvr.config import DeviceLimits, StimChannelProfile, StimSettings
 from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.movements import UPPER_LIMB_MOVEMENTS
 from mirrorvr.stim import SafetyGovernor, SyncScheduler, Watchdog
@@ -180,7 +181,7 @@ def test_no_scene_value_or_session_event_lets_an_unsafe_command_through(data):
 def test_a_second_lost_link_after_reconnect_and_rearm_faults_again():
     # found by the property test above: estop, disconnect, reconnect, rearm, disconnect
     device = DeviceLimits()
-    patient = PatientProfile(stim_channels=(StimChannelProfile(
+    patient = patient_profile(stim_channels=(StimChannelProfile(
         channel=0, site="flexors", electrode_area_cm2=20.0,
         motor_threshold_ma=10.0, max_tolerated_ma=20.0),))
     driver = LinkDriver(device.n_channels)

@@ -8,9 +8,10 @@ import threading
 import time
 
 import pytest
+from profiles import patient_profile
 
 from mirrorvr.clock import SessionClock
-from mirrorvr.config import DeviceLimits, PatientProfile, StimChannelProfile
+from mirrorvr.config import DeviceLimits, StimChannelProfile
 from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.stim import SafetyGovernor, StimCommand
 from mirrorvr.stim.rehastim import RehaStimDriver, _replies, period_ms_for, ramp_levels
@@ -32,7 +33,7 @@ PW_US, F_HZ = 300.0, 35.0
 
 
 def profile():
-    return PatientProfile(stim_channels=(
+    return patient_profile(stim_channels=(
         StimChannelProfile(channel=2, site="flexors", electrode_area_cm2=20.0,
                            sensory_threshold_ma=6.0, motor_threshold_ma=14.0,
                            max_tolerated_ma=26.0),

@@ -3,13 +3,14 @@
 import time
 
 import pytest
+from profiles import patient_profile
 
 from mirrorvr.clock import FakeClock, SessionClock
-from mirrorvr.config import DeviceLimits, PatientProfile, StimChannelProfile, StimSettings
+from mirrorvr.config import DeviceLimits, StimChannelProfile, StimSettings
 from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand, SyncScheduler
 from mirrorvr.stim.scheduler import path_latency
 
-PATIENT = PatientProfile(stim_channels=(
+PATIENT = patient_profile(stim_channels=(
     StimChannelProfile(channel=0, site="flexors", electrode_area_cm2=20.0,
                        motor_threshold_ma=10.0, max_tolerated_ma=26.0),
     StimChannelProfile(channel=1, site="extensors", electrode_area_cm2=20.0,

@@ -5,10 +5,11 @@ import io
 import sys
 
 import pytest
+from profiles import patient_profile
 
 from mirrorvr.cli import main
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import DeviceLimits, PatientProfile, Screening, load_config
+from mirrorvr.config import DeviceLimits, Screening, load_config
 from mirrorvr.errors import ConfigError, SafetyLimitError, StimulationError
 from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand
 from mirrorvr.stim.titration import (
@@ -28,7 +29,7 @@ else:  # pragma: no cover
 def setup(ceiling_ma=40.0, area=20.0, screening=None):
     clock = FakeClock(0.0)
     driver = SimulatedStimulator(clock)
-    patient = PatientProfile(stim_channels=(), screening=screening or Screening())
+    patient = patient_profile(stim_channels=(), screening=screening or Screening())
     gov = titration_governor(DeviceLimits(), patient, driver, clock, channel=0,
                              site="forearm flexors", electrode_area_cm2=area,
                              ceiling_ma=ceiling_ma)
@@ -112,9 +113,15 @@ def test_untitrated_result_cannot_stimulate_in_a_session():
         session.submit(cmd)
 
 
+#: A therapist's new profile before titration: the person stated, no channel yet.
+NEW_PROFILE = ('[patient]\npseudonym = "sub-08"\namputated_side = "right"\n'
+               'amputation_level = "transradial"\n[patient.screening]\n')
+
+
 def test_profile_round_trip_keeps_other_tables(tmp_path):
     path = tmp_path / "profile.toml"
-    path.write_text('seed = 7\n[protocol]\nduration_s = 90\n[patient]\npseudonym = "sub-07"\n')
+    path.write_text('seed = 7\n[protocol]\nduration_s = 90\n[patient]\npseudonym = "sub-07"\n'
+                    'amputated_side = "left"\namputation_level = "transradial"\n')
     gov, _, clock, _ = setup()
     gov.arm()
     t = Titration(gov, 0, start_ma=4.0, step_ma=2.0)
@@ -130,6 +137,7 @@ def test_profile_round_trip_keeps_other_tables(tmp_path):
 
 def test_cli_titrates_with_a_simulated_patient(tmp_path, capsys):
     path = tmp_path / "p.toml"
+    path.write_text(NEW_PROFILE)
     code = main(["stim", "titrate", "--profile", str(path), "--channel", "1", "--site",
                  "forearm extensors", "--area", "20", "--simulate", "5,12,24"])
     assert code == 0
@@ -145,6 +153,7 @@ def test_cli_reads_the_therapists_answers(tmp_path):
     from mirrorvr.cli_stim import titrate
 
     path = tmp_path / "p.toml"
+    path.write_text(NEW_PROFILE)
     args = argparse.Namespace(
         profile=path, channel=0, site="flexors", area=20.0, ceiling_ma=40.0, start_ma=2.0,
         step_ma=2.0, config=None, simulate=None,
@@ -155,8 +164,9 @@ def test_cli_reads_the_therapists_answers(tmp_path):
     assert (ch.sensory_threshold_ma, ch.motor_threshold_ma, ch.max_tolerated_ma) == (
         4.0, 6.0, 8.0)
     args.profile = tmp_path / "q.toml"
+    args.profile.write_text(NEW_PROFILE)
     assert titrate(args, stdin=io.StringIO("f\n"), out=out) == 1  # end of input: stop
-    assert not args.profile.exists()
+    assert load_profile(args.profile).stim_channel(0) is None  # nothing saved
 
 
 def test_cli_needs_site_and_area_for_a_new_channel(tmp_path):
@@ -164,6 +174,7 @@ def test_cli_needs_site_and_area_for_a_new_channel(tmp_path):
 
     from mirrorvr.cli_stim import titrate
 
+    (tmp_path / "p.toml").write_text(NEW_PROFILE)
     args = argparse.Namespace(profile=tmp_path / "p.toml", channel=3, site=None, area=None,
                               ceiling_ma=40.0, start_ma=2.0, step_ma=1.0, config=None,
                               simulate=None)

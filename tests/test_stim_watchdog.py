@@ -5,13 +5,14 @@ import threading
 import time
 
 import pytest
+from profiles import patient_profile
 
 from mirrorvr.clock import FakeClock, SessionClock
-from mirrorvr.config import DeviceLimits, PatientProfile, StimChannelProfile
+from mirrorvr.config import DeviceLimits, StimChannelProfile
 from mirrorvr.errors import StimulationError
 from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand, Watchdog
 
-PATIENT = PatientProfile(stim_channels=(StimChannelProfile(
+PATIENT = patient_profile(stim_channels=(StimChannelProfile(
     channel=0, site="flexors", electrode_area_cm2=20.0, motor_threshold_ma=14.0,
     max_tolerated_ma=26.0),))
 log = logging.getLogger(__name__)

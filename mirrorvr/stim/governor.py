@@ -238,18 +238,18 @@ class SafetyGovernor:
             self._arm("rearmed")
 
     def _arm(self, kind: str) -> None:
-        contraindications = self.patient.screening.contraindications()
+        screening = self.patient.screening
+        if screening is None:  # SAFETY.md 10, 12: screening comes only from the profile
+            self._refuse_arming(
+                "not recorded", "a screening in the patient's profile",
+                f"stimulation cannot be armed for {self.patient.pseudonym}: the profile has no "
+                "screening ([patient.screening]); the therapist must record it first")
+        contraindications = screening.contraindications()
         if contraindications:
-            msg = (
+            self._refuse_arming(
+                contraindications, "none",
                 f"stimulation cannot be armed for {self.patient.pseudonym}: contraindications "
-                f"{', '.join(contraindications)}"
-            )
-            logger.warning(msg)
-            self._emit(StimEvent(self.clock.now(), "refused", None, {
-                "limit": "screening", "value": contraindications, "allowed": "none",
-                "message": msg,
-            }))
-            raise StimulationError(msg)
+                f"{', '.join(contraindications)}")
         health = getattr(self._driver, "check", None)
         if health is not None:
             # Arm only on a link that answers now; a loss latched earlier is then cleared,
@@ -270,6 +270,13 @@ class SafetyGovernor:
         self._state = ARMED
         logger.info("stimulation %s (was %s)", kind, previous)
         self._emit(StimEvent(self.clock.now(), kind, None, {"previous_state": previous}))
+
+    def _refuse_arming(self, value, allowed: str, message: str) -> None:
+        logger.warning(message)
+        self._emit(StimEvent(self.clock.now(), "refused", None, {
+            "limit": "screening", "value": value, "allowed": allowed, "message": message,
+        }))
+        raise StimulationError(message)
 
     def disarm(self, reason: str = "disarmed") -> None:
         """Switch every channel off and stop accepting commands until :meth:`arm`."""

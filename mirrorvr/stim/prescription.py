@@ -16,8 +16,11 @@ from mirrorvr.stim.scheduler import command_latency
 log = logging.getLogger(__name__)
 
 
-def motor_thresholds_ma(patient: PatientProfile) -> dict[int, float]:
-    """Titrated motor threshold per channel, mA (channels without one are left out)."""
+def motor_thresholds_ma(patient: PatientProfile | None) -> dict[int, float]:
+    """Titrated motor threshold per channel, mA (channels without one are left out; none
+    without a profile)."""
+    if patient is None:
+        return {}
     return {
         c.channel: c.motor_threshold_ma
         for c in patient.stim_channels

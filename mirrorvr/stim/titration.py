@@ -248,18 +248,19 @@ def _drop_none(x):
 
 
 def load_profile(path: str | Path) -> PatientProfile:
-    """The ``[patient]`` table of a TOML file (defaults when the file or table is absent)."""
-    path = Path(path)
-    if not path.exists():
-        return PatientProfile(stim_channels=())
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"profile {str(path)!r} is not valid TOML: {err}") from None
-    try:
-        return PatientProfile.model_validate(data.get("patient", {"stim_channels": []}))
-    except ValueError as err:
-        raise ConfigError(f"profile {str(path)!r}: {err}") from None
+    """The ``[patient]`` table of a profile file (a session configuration TOML).
+
+    Raises
+    ------
+    ConfigError
+        If the file is not a valid configuration or has no ``[patient]`` table.
+    """
+    from mirrorvr.config import load_config
+
+    patient = load_config(path).patient
+    if patient is None:
+        raise ConfigError(f"profile {str(path)!r} has no [patient] table")
+    return patient
 
 
 def save_profile(path: str | Path, patient: PatientProfile) -> Path:
