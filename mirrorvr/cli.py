@@ -8,11 +8,15 @@ stimulator behind the safety governor, scheduler, watchdog, recorder) and wires 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import logging
 import os
+import signal
 import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from mirrorvr import __version__
@@ -22,6 +26,8 @@ from mirrorvr.errors import ConfigError, MirrorVRError
 log = logging.getLogger("mirrorvr")
 
 DEFAULT_DATA_DIR = "data"
+#: Exit codes of a session ended by a signal (128 + the signal's number, as shells report).
+SIGNAL_EXIT_CODES = {"interrupted (SIGINT)": 130, "terminated (SIGTERM)": 143}
 DEMO_RATINGS = {"pre": 6, "post": 4}
 
 
@@ -35,14 +41,33 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _verbose_flag() -> argparse.ArgumentParser:
+    """``-v`` that every (sub)command accepts, before or after its name."""
+    flag = argparse.ArgumentParser(add_help=False)
+    flag.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                      help="debug logging")
+    return flag
+
+
+class _SubParsers(argparse._SubParsersAction):
+    """Sub-command parsers that all take ``-v`` (``mirrorvr demo -v`` as ``mirrorvr -v demo``)."""
+
+    def add_parser(self, name, **kwargs):
+        kwargs["parents"] = [*kwargs.get("parents", []), _verbose_flag()]
+        parser = super().add_parser(name, **kwargs)
+        parser.register("action", "parsers", _SubParsers)
+        return parser
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mirrorvr",
         description="Mirror therapy and phantom motor execution with EMG decoding and "
         "synchronised EMS.",
+        parents=[_verbose_flag()],
     )
+    parser.register("action", "parsers", _SubParsers)
     parser.add_argument("--version", action="version", version=f"mirrorvr {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser(
         "demo",
@@ -54,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     _session_arguments(demo)
+    check = sub.add_parser(
+        "check",
+        help="check a configuration as a session would before it starts; run nothing",
+        description="Every check a session makes before it starts (patient profile, "
+        "protocol, data folder, EMG source, stimulation limits), without running it.",
+    )
+    _session_arguments(check)
     from mirrorvr import cli_emg
 
     cli_emg.add_commands(sub)  # mirrorvr emg ... (sets args.handler)
@@ -133,6 +165,174 @@ def resolve_config(args: argparse.Namespace) -> SessionConfig:
             ) from None
         data["render"]["width"], data["render"]["height"] = w, h
     return build_config(data, str(args.config or "command line"))
+
+
+#: Pseudonym of a session run with a real stimulator but no patient profile (it cannot arm).
+NO_PROFILE = "no-profile"
+
+
+def resolve_patient(config: SessionConfig) -> tuple[SessionConfig, str | None]:
+    """The configuration with a patient, and why stimulation must not be armed (or None).
+
+    SAFETY.md 12: nothing of a person is a default. With no ``[patient]``, the demo's
+    simulated patient stands in only while the stimulator is simulated; behind a real
+    stimulator the session gets an empty profile (no channels, no screening) and refuses to
+    arm, saying why.
+    """
+    if config.patient is not None:
+        return config, None
+    from mirrorvr.config import PatientProfile
+    from mirrorvr.sim.demo import demo_patient
+
+    if config.stim.driver == "simulated":
+        return config.model_copy(update={"patient": demo_patient()}), None
+    shown = demo_patient()  # only its sides and level, to draw a limb; nothing of its record
+    empty = PatientProfile(pseudonym=NO_PROFILE, amputated_side=shown.amputated_side,
+                           amputation_level=shown.amputation_level)
+    refusal = (f"no patient profile: the {config.stim.driver!r} stimulator needs the "
+               "patient's own titrated profile ([patient] with stim_channels and screening); "
+               "no demo patient stands in for a person (SAFETY.md 12)")
+    log.warning("stimulation will not be armed: %s", refusal)
+    return config.model_copy(update={"patient": empty}), refusal
+
+
+def check_data_dir(data_dir: Path) -> Path:
+    """``data_dir``, created if missing, once it is known to be a writable folder.
+
+    Raises
+    ------
+    ConfigError
+        If it is a file, cannot be created, or cannot be written to.
+    """
+    data_dir = Path(data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"--data-dir: {str(data_dir)!r} is a file, not a folder")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe = data_dir / f".mirrorvr-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(
+            f"--data-dir: {str(data_dir)!r} cannot be written to ({err.strerror}): choose a "
+            "folder you may write in"
+        ) from None
+    return data_dir
+
+
+def check_source_matches(source, config: SessionConfig) -> None:
+    """Refuse a source whose rate or channel count differs from the configuration: the
+    filters, windows and decoder are built for the configured values, and a silently
+    different stream would be half-applied (issue: a 250 Hz board read as 2000 Hz)."""
+    emg = config.emg
+    rate, n = float(source.sampling_rate_hz), len(source.channel_names)
+    what = {"brainflow": f"board {emg.board}", "playback": f"file {emg.playback_file}"}.get(
+        emg.source, emg.source)
+    if abs(rate - emg.sampling_rate_hz) > 1e-6 * emg.sampling_rate_hz:
+        raise ConfigError(
+            f"emg.sampling_rate_hz = {emg.sampling_rate_hz:g}: the {what} streams at {rate:g} "
+            f"Hz; set emg.sampling_rate_hz = {rate:g} (and a bandpass_hz whose high edge is "
+            f"below {0.45 * rate:g} Hz) so every filter, window and the decoder follow it"
+        )
+    if n != emg.n_channels:
+        raise ConfigError(
+            f"emg.n_channels = {emg.n_channels}: the {what} has {n} EMG channels; set "
+            f"emg.n_channels = {n}"
+        )
+
+
+#: The config field a governor limit is set by, for messages (the rest name the limit).
+_FIELD_OF_LIMIT = {
+    "max_on_time_s": "stim.on_time_s", "on_time_s": "stim.on_time_s",
+    "pulse_width_us": "stim.pulse_width_us", "min_pulse_width_us": "stim.pulse_width_us",
+    "max_pulse_width_us": "stim.pulse_width_us", "min_frequency_hz": "stim.frequency_hz",
+    "max_frequency_hz": "stim.frequency_hz", "frequency_hz": "stim.frequency_hz",
+    "min_ramp_up_s": "stim.ramp_up_s", "ramp_up_s": "stim.ramp_up_s",
+    "min_ramp_down_s": "stim.ramp_down_s", "ramp_down_s": "stim.ramp_down_s",
+    "ramps_within_on_time": "stim.ramp_up_s + stim.ramp_down_s (<= stim.on_time_s)",
+    "max_charge_per_phase_uc": "stim.pulse_width_us or the channel's amplitude",
+    "max_rms_current_ma": "stim.pulse_width_us, stim.frequency_hz or the amplitude",
+    "max_current_density_ma_rms_per_cm2":
+        "patient.stim_channels[].electrode_area_cm2 or stim.intensity_fraction",
+}
+
+
+def check_stimulation(config: SessionConfig, clock) -> None:
+    """Refuse, before the session starts, stimulation settings whose trains the safety
+    governor would refuse every time (the session would say "armed" and never stimulate).
+
+    Each mapped, titrated channel's standard train is checked against the device's hard
+    limits and the patient's limits by the governor's own rules.
+    """
+    if not config.stim.enabled:
+        return
+    from mirrorvr.errors import SafetyLimitError
+    from mirrorvr.stim.governor import SafetyGovernor
+    from mirrorvr.stim.prescription import commands_for
+    from mirrorvr.stim.simulated import SimulatedStimulator
+
+    device = config.stim.device
+    limits = SafetyGovernor(device, config.patient,
+                            SimulatedStimulator(clock, n_channels=device.n_channels), clock)
+    for movement in config.stim.movement_channels:
+        for cmd in commands_for(movement, 0.0, config.stim, config.patient)[0]:
+            try:
+                limits.check(cmd)
+            except SafetyLimitError as err:
+                field = _FIELD_OF_LIMIT.get(err.limit.split(" ")[0], "stim")
+                raise ConfigError(
+                    f"{field}: every {movement!r} train on channel {cmd.channel} would be "
+                    f"refused by the safety governor ({err}); change {field}"
+                ) from None
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What a session needs that was checked before anything started."""
+
+    config: SessionConfig
+    stim_refusal: str | None
+    data_dir: Path
+    source: object
+    simulated_patient: object | None
+
+
+def preflight(config: SessionConfig, data_dir: Path, clock) -> Preflight:
+    """Every check a session makes before it starts, in the order a user would fix them:
+    the patient (SAFETY.md 12), the protocol, the data folder, the EMG source (opened
+    lazily: nothing streams yet) against the configuration, and the stimulation settings.
+
+    Raises
+    ------
+    ConfigError, AcquisitionError
+        Naming the field, the value and what is allowed; nothing is recorded yet.
+    """
+    from mirrorvr.session.protocol import build_demo_protocol
+
+    config, stim_refusal = resolve_patient(config)
+    build_demo_protocol(config.protocol, config.emg)  # refuses a too-short duration
+    data_dir = check_data_dir(data_dir)
+    check_stimulation(config, clock)
+    source, simulated = build_emg_source(config, clock)
+    check_source_matches(source, config)
+    return Preflight(config, stim_refusal, data_dir, source, simulated)
+
+
+def describe_preflight(ready: Preflight) -> str:
+    """What ``mirrorvr check`` found: the session that would run."""
+    cfg = ready.config
+    p = cfg.patient
+    stim = ("disabled" if not cfg.stim.enabled else
+            f"{cfg.stim.driver}, would not arm: {ready.stim_refusal}" if ready.stim_refusal
+            else f"{cfg.stim.driver}")
+    return "\n".join([
+        "configuration ok",
+        f"  patient      {p.pseudonym} ({p.amputated_side} {p.amputation_level})",
+        f"  EMG          {cfg.emg.source}: {len(ready.source.channel_names)} channels at "
+        f"{ready.source.sampling_rate_hz:g} Hz",
+        f"  stimulation  {stim}",
+        f"  data folder  {ready.data_dir}",
+    ])
 
 
 def new_session_dir(data_dir: Path, pseudonym: str, kind: str) -> Path:
@@ -277,7 +477,6 @@ def build_session(
     from mirrorvr.clock import SessionClock
     from mirrorvr.record.recorder import Recorder
     from mirrorvr.render.renderer import Renderer
-    from mirrorvr.session.protocol import build_demo_protocol
     from mirrorvr.session.ratings import ScriptedRater
     from mirrorvr.session.runner import SessionParts
     from mirrorvr.stim.governor import SafetyGovernor
@@ -286,12 +485,13 @@ def build_session(
     from mirrorvr.stim.watchdog import Watchdog
 
     clock = clock or SessionClock()
-    build_demo_protocol(config.protocol, config.emg)  # refuses a too-short duration before any I/O
-    session_dir = new_session_dir(data_dir, config.patient.pseudonym, "demo")
+    ready = preflight(config, data_dir, clock)
+    config, stim_refusal, source, simulated = (
+        ready.config, ready.stim_refusal, ready.source, ready.simulated_patient)
+    session_dir = new_session_dir(ready.data_dir, config.patient.pseudonym, "demo")
     (session_dir / "config.json").write_text(
         json.dumps(config_to_toml_dict(config), indent=2) + "\n", encoding="utf-8"
     )
-    source, simulated = build_emg_source(config, clock)
 
     stim = config.stim
     driver = build_stimulator(config, clock)
@@ -336,6 +536,7 @@ def build_session(
         realtime=realtime,
         save_frames_to=frames_dir if config.render.saved_frames else None,
         video=session_video(config, session_dir),
+        stim_refusal=stim_refusal,
     )
     return parts
 
@@ -361,7 +562,8 @@ def run_demo(
     )
     try:
         runner = SessionRunner(parts)
-        summary = runner.run()
+        with _signals_end(runner):
+            summary = runner.run()
     finally:
         parts.window.close()
     if runner.captured:
@@ -373,6 +575,30 @@ def run_demo(
     return summary
 
 
+@contextlib.contextmanager
+def _signals_end(runner):
+    """While a session runs, SIGINT and SIGTERM end it like Esc does, with their own reason
+    in the summary; a second SIGINT aborts at once (stimulation still goes off: the
+    runner's clean-up runs on the way out)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = {signal.SIGINT: "interrupted (SIGINT)", signal.SIGTERM: "terminated (SIGTERM)"}
+
+    def handler(signum, frame):
+        if signum == signal.SIGINT and runner.end_reason == names[signal.SIGINT]:
+            raise KeyboardInterrupt
+        log.warning("%s: ending the session", names[signum])
+        runner.request_stop(names[signum])
+
+    previous = {sig: signal.signal(sig, handler) for sig in names}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -380,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["demo", *argv]
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
@@ -391,6 +617,12 @@ def main(argv: list[str] | None = None) -> int:
             config = resolve_config(args)
             summary = run_demo(config, args.data_dir, ask_ratings=args.ask_ratings)
             print(format_summary(summary))
+            return SIGNAL_EXIT_CODES.get(summary["ended"], 0)
+        if args.command == "check":
+            from mirrorvr.clock import SessionClock
+
+            ready = preflight(resolve_config(args), args.data_dir, SessionClock())
+            print(describe_preflight(ready))
             return 0
         if getattr(args, "handler", None) is not None:
             return args.handler(args)

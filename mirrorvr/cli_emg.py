@@ -109,6 +109,7 @@ def _format_result(result) -> str:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``mirrorvr emg evaluate``."""
+    from mirrorvr.config import build_config
     from mirrorvr.emg.evaluate import (
         DEFAULT_PIPELINE,
         evaluate_pipeline,
@@ -117,6 +118,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         recording_windows,
     )
 
+    # the session's own checks of windows, rate and band-pass, before any file is read
+    emg = {"window_s": args.window_ms / 1000.0, "increment_s": args.increment_ms / 1000.0,
+           "sampling_rate_hz": args.fs}
+    if not args.no_filter:
+        emg["bandpass_hz"] = list(args.bandpass)
+    build_config({"emg": emg}, "the command line (--window-ms, --increment-ms, --fs, --bandpass)")
     pipelines = [parse_pipeline(p) for p in (args.pipeline or [DEFAULT_PIPELINE])]
     recordings = load_labelled_dir(args.directory)
     windows, labels, reps = recording_windows(

@@ -86,8 +86,12 @@ def parse_pipeline(spec: str) -> Pipeline:
 
 
 def _read_csv(path: Path) -> np.ndarray:
-    with open(path, encoding="utf-8") as fh:
-        first = fh.readline()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = fh.readline()
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path.name}: not a text CSV of samples x channels (byte "
+                          f"{err.start} is not UTF-8)") from None
     try:
         [float(v) for v in first.strip().split(",")]
         skip = 0

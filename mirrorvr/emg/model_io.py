@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import pickle
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -101,10 +102,15 @@ def save_decoder(decoder, path, report=None) -> None:
 def read_model_meta(path) -> dict:
     """The ``meta`` of a model file, without unpickling the estimator."""
     try:
-        with np.load(Path(path), allow_pickle=False) as z:
+        # our own handle: numpy leaves its file open when the zip turns out corrupt
+        with open(Path(path), "rb") as fh, np.load(fh, allow_pickle=False) as z:
             meta = json.loads(bytes(z["meta"]).decode("utf-8"))
-    except (OSError, KeyError, ValueError) as err:
-        raise DecoderError(f"model file {path}: not a mirrorvr decoder model ({err})") from err
+    except FileNotFoundError:
+        raise DecoderError(f"model file {path}: does not exist") from None
+    except (OSError, EOFError, KeyError, ValueError, UnicodeDecodeError,
+            zipfile.BadZipFile) as err:
+        raise DecoderError(f"model file {path}: not a mirrorvr decoder model "
+                           f"({type(err).__name__}: {err})") from None
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise DecoderError(
             f"model file {path}: format {meta.get('format')!r} version {meta.get('version')!r}; "
@@ -154,8 +160,13 @@ def load_decoder(
         zc_threshold_v=meta["zc_threshold_v"], ssc_threshold_v2=meta["ssc_threshold_v2"],
         level_percentile=meta["level_percentile"], channel_names=trained,
     )
-    with np.load(Path(path), allow_pickle=False) as z:
-        classifier = pickle.loads(bytes(z["estimator"]))  # noqa: S301 - trusted model file
+    try:
+        with open(Path(path), "rb") as fh, np.load(fh, allow_pickle=False) as z:
+            classifier = pickle.loads(bytes(z["estimator"]))  # noqa: S301 - trusted model file
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile,
+            pickle.UnpicklingError, AttributeError, ImportError) as err:
+        raise DecoderError(f"model file {path}: its estimator cannot be read "
+                           f"({type(err).__name__}: {err}); recalibrate") from None
     if list(classifier.classes_) != list(meta["classes"]):
         raise DecoderError(f"model file {path}: estimator classes do not match its meta")
     decoder.classifier = classifier
