@@ -15,6 +15,7 @@ from mirrorvr.cli import run_demo
 from mirrorvr.clock import FakeClock
 from mirrorvr.config import build_config
 from mirrorvr.limb.skeleton import DOF_NAMES
+from mirrorvr.sim.demo import demo_patient
 
 pyxdf = pytest.importorskip("pyxdf")
 
@@ -170,7 +171,8 @@ def test_stereo_session_with_overlay_records_a_video_of_every_frame(tmp_path):
         "render": {"width": 256, "height": 144, "headless": True, "max_fps": 10,
                    "saved_frames": 0, "view": "stereo_sbs", "timing_overlay": True,
                    "record_video": True, "residual": "distinct"},
-        "patient": {"measurements": {"forearm_length_m": 0.24}},
+        "patient": demo_patient().model_dump(mode="json")
+        | {"measurements": {"forearm_length_m": 0.24}},
     })
     summary = run_demo(cfg, tmp_path, clock=FakeClock(1000.0), realtime=False)
     video = summary["video"]

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_session_runner import CONFIG, T0, NullRenderer, ScriptedWindow
+from fakes import NullRenderer, ScriptedWindow
+from test_session_runner import CONFIG, T0
 
 from mirrorvr.cli import build_session, run_demo
 from mirrorvr.clock import FakeClock

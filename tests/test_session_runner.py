@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from fakes import NullRenderer, ScriptedWindow
 
 from mirrorvr.cli import run_demo
 from mirrorvr.clock import FakeClock
@@ -17,46 +18,6 @@ from mirrorvr.config import build_config
 pyxdf = pytest.importorskip("pyxdf")
 
 FPS = 30.0
-
-
-class ScriptedWindow:
-    """Stands in for the GL window: returns given key names at given session times."""
-
-    headless = True
-
-    def __init__(self, clock, keys_at_s: dict[float, str]):
-        self.clock = clock
-        self.pending = sorted(keys_at_s.items())
-
-    def poll_events(self):
-        keys = []
-        while self.pending and self.clock.now() >= self.pending[0][0]:
-            keys.append(self.pending.pop(0)[1])
-        return keys
-
-    def finish(self):
-        pass
-
-    def swap(self):
-        return self.clock.now()
-
-    def read_pixels(self):
-        return np.zeros((9, 16, 3), np.uint8)
-
-    def close(self):
-        pass
-
-
-class NullRenderer:
-    """Draws nothing; raises once the session clock reaches ``fail_at_s``, if given."""
-
-    def __init__(self, clock=None, fail_at_s=None):
-        self.clock = clock
-        self.fail_at_s = fail_at_s
-
-    def draw(self, state):
-        if self.fail_at_s is not None and self.clock.now() >= self.fail_at_s:
-            raise RuntimeError("GPU lost")
 
 
 T0 = 1000.0

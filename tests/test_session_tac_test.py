@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import ScriptedWindow
 
 from mirrorvr.cli import build_session
 from mirrorvr.clock import FakeClock
@@ -14,7 +15,6 @@ from mirrorvr.errors import ConfigError
 from mirrorvr.session.protocol import build_demo_protocol
 from mirrorvr.session.runner import SessionRunner
 from mirrorvr.session.summary import format_summary, write_summary
-from tests.test_session_runner import ScriptedWindow
 
 pyxdf = pytest.importorskip("pyxdf")
 

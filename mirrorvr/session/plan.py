@@ -31,6 +31,8 @@ class PlannedMovement:
     photon_s: float | None = None
     stim_channels: tuple[int, ...] = ()
     stim: list = field(default_factory=list)  # the scheduler's records (ScheduledStim)
+    #: why no stimulation was scheduled for it although stimulation was armed ("" if none)
+    stim_note: str = ""
 
     def timing_record(self) -> dict:
         """Every time known about this movement, s on the session clock (JSON-ready).
@@ -61,6 +63,7 @@ class PlannedMovement:
                 for r in self.stim
             ],
             "asynchrony_s": self.asynchrony_s(),
+            "stim_note": self.stim_note,
         }
 
     def contraction_onsets_s(self) -> list[float]:

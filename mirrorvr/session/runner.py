@@ -32,8 +32,9 @@ from mirrorvr.emg.calibration import (
     train_decoder,
 )
 from mirrorvr.emg.decoder import warm_up as warm_up_decoder
+from mirrorvr.emg.liveness import StreamWatch
 from mirrorvr.emg.source import EmgChunk
-from mirrorvr.errors import MirrorVRError, RenderError, StimulationError
+from mirrorvr.errors import MirrorVRError, RecordingError, RenderError, StimulationError
 from mirrorvr.limb.poses import PoseFollower, target_pose
 from mirrorvr.limb.skeleton import DOF_NAMES, Pose
 from mirrorvr.movements import ALL_MOVEMENTS, REST
@@ -52,7 +53,13 @@ from mirrorvr.session.plan import MovementPlan, PlannedMovement
 from mirrorvr.session.protocol import Block, build_demo_protocol
 from mirrorvr.session.quality import PROBLEM_BITS, QualityTracker
 from mirrorvr.session.ratings import Rating, RatingInput
-from mirrorvr.session.summary import asynchrony_stats_ms
+from mirrorvr.session.stim_gate import StimulationGate
+from mirrorvr.session.summary import (
+    asynchrony_stats_ms,
+    interval_percentiles_ms,
+    write_summary,
+)
+from mirrorvr.stim.dose import DoseLedger
 from mirrorvr.stim.prescription import commands_for, slowest_path_latency_s
 from mirrorvr.tracking.scripted import ScriptedIntactHand, ScriptedMovement
 
@@ -95,6 +102,9 @@ class SessionParts:
     realtime: bool = True
     save_frames_to: Path | None = None
     video: object | None = None  # a FrameRecorder: encodes on its own thread, drops if behind
+    #: why stimulation must not be armed in this session (e.g. no patient profile behind a
+    #: real stimulator, SAFETY.md 12); None: arm as usual
+    stim_refusal: str | None = None
 
 
 @dataclass
@@ -172,6 +182,16 @@ class SessionRunner:
         #: EMG signal quality, checked on the control thread (never the render thread)
         self.quality = QualityTracker(src.channel_names, src.sampling_rate_hz,
                                       self.cfg.emg.mains_hz)
+        #: SAFETY.md 14: EMG-triggered stimulation only from a decoder and EMG to trust
+        self.gate = StimulationGate(self.cfg.protocol.min_decoder_accuracy)
+        #: silences and the end of the EMG stream
+        self.stream_watch = StreamWatch(self.cfg.emg.silence_s)
+        #: every train as it went: delivered or cut short (SAFETY.md 9, 11)
+        self.ledger = DoseLedger()
+        self._swap_times_s: list[float] = []
+        self._recording_failed = False
+        #: how the session ended ("completed", "ended by the user (Esc)", ...); None: running
+        self.end_reason: str | None = None
 
     # ------------------------------------------------------------------ set-up
 
@@ -223,11 +243,35 @@ class SessionRunner:
         )
 
     def _marker(self, text: str, t_s: float | None = None) -> None:
-        self.p.recorder.marker(self.clock.now() if t_s is None else t_s, text)
+        try:
+            self.p.recorder.marker(self.clock.now() if t_s is None else t_s, text)
+        except RecordingError as err:
+            self._recording_failed_with(err)
+
+    def _push(self, handle, t_s, samples) -> None:
+        try:
+            self.p.recorder.push(handle, t_s, samples)
+        except RecordingError as err:
+            self._recording_failed_with(err)
+
+    def _recording_failed_with(self, err: RecordingError) -> None:
+        """The recording cannot be written (disk full, ...): say so once and end the session;
+        what was flushed stays in the file."""
+        if self._recording_failed:
+            return
+        self._recording_failed = True
+        log.error("recording failed, ending the session: %s", err)
+        self.request_stop(f"recording failed: {err}")
 
     def _arm_stimulation(self) -> None:
         if not self.cfg.stim.enabled:
             self.stim_note = "disabled in the configuration"
+            return
+        refusal = self.p.stim_refusal or self._untitrated_refusal()
+        if refusal:
+            self.stim_note = f"not armed: {refusal}"
+            log.warning("stimulation %s", self.stim_note)
+            self._marker(f"stimulation_not_armed {refusal}")
             return
         try:
             self.p.governor.arm()
@@ -238,10 +282,32 @@ class SessionRunner:
         self.stim_armed = True
         self.stim_note = "armed"
 
+    def _untitrated_refusal(self) -> str:
+        """Why no movement could ever stimulate with this profile ("" when one can)."""
+        stim, patient = self.cfg.stim, self.cfg.patient
+        if any(commands_for(m, 0.0, stim, patient)[0] for m in stim.movement_channels):
+            return ""
+        mapped = sorted({ch for chans in stim.movement_channels.values() for ch in chans})
+        return (f"patient {patient.pseudonym} has no titrated channel among the mapped "
+                f"channels {mapped} (stim.movement_channels): titrate with 'mirrorvr stim "
+                "titrate' first")
+
+    def request_stop(self, reason: str) -> None:
+        """End the session at the next frame, recording ``reason`` (signals, the console).
+        Safe to call from a signal handler: it only sets flags."""
+        if self.end_reason is None:
+            self.end_reason = reason
+        self._quit = True
+
     # ------------------------------------------------------------------ run
 
     def run(self) -> dict:
-        """Run every block; always leaves stimulation off and the recording closed."""
+        """Run every block; always leaves stimulation off and the recording closed.
+
+        Every way the session ends writes ``summary.json`` with the true reason
+        (:attr:`end_reason`): completed, ended by the user, a signal, a recording failure,
+        or an error (then re-raised after the summary is written).
+        """
         clock = self.clock
         self._open_streams()
         self.p.recorder.start()
@@ -255,6 +321,7 @@ class SessionRunner:
         warm_up_decoder(self.cfg.emg)  # before the watchdog runs: loading stalls ~0.4 s
         self.p.emg_source.start()
         self._arm_stimulation()
+        failure: BaseException | None = None
         try:
             if self.p.realtime:
                 self.p.scheduler.start()
@@ -266,13 +333,13 @@ class SessionRunner:
             for block in self.blocks:
                 self._run_block(block)
                 if self._quit:
-                    self._marker("session_quit")
                     break
         except BaseException as err:
             # SAFETY.md item 9: an unexpected exception anywhere -> all channels off.
-            self.p.governor.all_off(f"session error: {type(err).__name__}")
+            failure = err
+            self.request_stop(f"error: {type(err).__name__}: {err}")
+            self._all_off_quietly(f"session error: {type(err).__name__}")
             self._marker(f"session_error {type(err).__name__}: {err}")
-            raise
         finally:
             self._stop.set()
             if self._control_thread is not None:
@@ -288,16 +355,34 @@ class SessionRunner:
             self.p.emg_source.stop()
             self._close_video()
             self.t_end_s = clock.now()
-            self._marker("session_end")
-            self.p.recorder.close()
-        if self._control_error is not None:
-            raise self._control_error
+            if failure is None and self._control_error is not None:
+                failure = self._control_error
+            if self.end_reason is None:
+                self.end_reason = "completed"
+            self._marker(f"session_end reason={self.end_reason}")
+            self._close_recording()
         summary = self._summary()
-        summary["frames_saved"] = [str(p) for p in self._save_captures()]
+        if failure is None:
+            summary["frames_saved"] = [str(p) for p in self._save_captures()]
         if self.video_summary is not None:
             summary["video"] = {k: (str(v) if isinstance(v, Path) else v)
                                 for k, v in self.video_summary.items()}
+        write_summary(summary, self.p.session_dir)
+        if failure is not None:
+            raise failure
         return summary
+
+    def _all_off_quietly(self, reason: str) -> None:
+        try:
+            self.p.governor.all_off(reason)
+        except StimulationError as err:  # a fault: recorded by the governor
+            log.error("all channels off failed: %s", err)
+
+    def _close_recording(self) -> None:
+        try:
+            self.p.recorder.close()
+        except RecordingError as err:  # what was flushed before stays in the file
+            log.error("recording not closed cleanly: %s", err)
 
     def _close_video(self) -> None:
         if self.p.video is None:
@@ -385,8 +470,8 @@ class SessionRunner:
                 self._stop.wait(CONTROL_PERIOD_S)
         except BaseException as err:  # the main loop re-raises it; stimulation goes off now
             self._control_error = err
-            self.p.governor.all_off(f"control loop error: {type(err).__name__}")
-            self._quit = True
+            self.request_stop(f"error in the control loop: {type(err).__name__}: {err}")
+            self._all_off_quietly(f"control loop error: {type(err).__name__}")
 
     def _control_step(self, now: float) -> None:
         with self._control_lock:
@@ -394,8 +479,9 @@ class SessionRunner:
                 self._patient_script.step(now)
             chunk = self.p.emg_source.read()
             controller = self._controller
+            self._watch_stream(now, chunk)
             if chunk is not None and chunk.n_samples:
-                self.p.recorder.push(self.streams.emg, chunk.t_s, chunk.data.T)
+                self._push(self.streams.emg, chunk.t_s, chunk.data.T)
                 self.quality.push(chunk.t_s, chunk.data)
                 self._check_quality()
                 if controller is not None:
@@ -404,7 +490,39 @@ class SessionRunner:
                         self._record_intents(intents)
             if controller is not None:
                 controller.step(now)
-        self.p.watchdog.beat("control")
+        self._beat("control")
+
+    def _watch_stream(self, now: float, chunk: EmgChunk | None) -> None:
+        """Notice the EMG stopping (and coming back): a recorded gap, the therapist told, and
+        EMG-triggered stimulation stopped while it lasts (SAFETY.md 14)."""
+        got = chunk is not None and chunk.n_samples > 0
+        ended = getattr(self.p.emg_source, "finished", False)
+        gap = self.stream_watch.update(
+            now, float(chunk.t_s[0]) if got else None, float(chunk.t_s[-1]) if got else None,
+            "the playback file ended" if ended and not got else None)
+        if gap is None:
+            return
+        if gap.end_s is None:
+            why = f"EMG stream stopped ({gap.reason})"
+            self.gate.set_stream(why)
+            self._marker(f"emg_stream_stopped reason={gap.reason} last_sample_s="
+                         f"{gap.start_s:.6f}", now)
+            if self.stim_armed:
+                self.p.scheduler.cancel_all(why)
+                self._all_off_quietly(why)
+            log.warning("%s at %.3f s", why, gap.start_s)
+        else:
+            self.gate.set_stream("")
+            self._marker(f"emg_stream_resumed gap_s={gap.end_s - gap.start_s:.3f}", gap.end_s)
+            log.info("EMG stream resumed after %.3f s", gap.end_s - gap.start_s)
+
+    def _beat(self, loop: str) -> None:
+        """A heartbeat of ``loop``. On the fake clock no watchdog thread watches between
+        steps, so a stall inside a step (a slow frame) is checked for here, before the
+        beat that ends it, as the thread would have seen it."""
+        if not self.p.realtime:
+            self.p.watchdog.check(self.clock.now())
+        self.p.watchdog.beat(loop)
 
     def _check_quality(self) -> None:
         """Every 250 ms of EMG: check the last second, record it, mark what changed."""
@@ -412,7 +530,9 @@ class SessionRunner:
         if checked is None:
             return
         t_s, codes, changes = checked
-        self.p.recorder.push(self.streams.quality, [t_s], codes[None, :])
+        self._push(self.streams.quality, [t_s], codes[None, :])
+        self.gate.set_quality([name for name, code in zip(self.quality.channel_names, codes,
+                                                          strict=True) if code])
         for text in changes:
             self._marker(f"signal_quality {text}", t_s)
 
@@ -420,13 +540,17 @@ class SessionRunner:
         classes = self.cfg.emg.movements
         t = np.array([i.t_s for i in intents])
         values = np.array([[classes.index(i.movement), i.level, i.confidence] for i in intents])
-        self.p.recorder.push(self.streams.intent, t, values)
+        self._push(self.streams.intent, t, values)
 
     # ------------------------------------------------------------------ stimulation
 
     def _on_onset(self, entry: PlannedMovement) -> None:
         """Schedule the stimulation that should start with ``entry``'s seen movement."""
         if not self.stim_armed:
+            return
+        held = self.gate.hold(entry.source)
+        if held:  # SAFETY.md 14: not from a signal we cannot trust
+            entry.stim_note = held
             return
         proposed, untitrated = commands_for(
             entry.movement, entry.onset_s, self.cfg.stim, self.cfg.patient
@@ -447,7 +571,8 @@ class SessionRunner:
 
     def _stim_event(self, event) -> None:
         """Called by the governor for every event: record it (dose log, SAFETY.md item 11)."""
-        self.p.recorder.push(self.streams.stim, [event.t_s], [[event.to_json()]])
+        self.ledger.add(event)
+        self._push(self.streams.stim, [event.t_s], [[event.to_json()]])
         if event.kind == "sent":
             self._train_started(event.channel, event.detail)
         elif event.kind == "stopped":
@@ -514,7 +639,7 @@ class SessionRunner:
         if onset is not None and onset < photon_asap + self._frame_period_est_s:
             target = onset
         state = self._scene_state(block, block_start, target, rating)
-        self.p.watchdog.beat("render")
+        self._beat("render")
         t0 = clock.now()
         self.p.renderer.draw(state)
         capture = self._capture_due(target)
@@ -525,7 +650,7 @@ class SessionRunner:
         self.p.window.finish()
         render_s = clock.now() - t0
         self._render_est_s = 0.9 * self._render_est_s + 0.1 * render_s
-        self.p.watchdog.beat("render")  # holding a frame for its timestamp is not a stall
+        self._beat("render")  # holding a frame for its timestamp is not a stall
         clock.sleep_until(target - latency)
         self.p.window.swap()
         swap_s = clock.now()
@@ -541,12 +666,12 @@ class SessionRunner:
             self._last_cue_text = state.cue_text
         for entry in self.plan.mark_presented(photon_s):
             self._record_plan_entry(entry)
-        rec = self.p.recorder
-        rec.push(self.streams.frames, [photon_s], [[swap_s, photon_s, render_s * 1000.0]])
-        rec.push(self.streams.pose_left, [photon_s], [state.left_pose.angles])
-        rec.push(self.streams.pose_right, [photon_s], [state.right_pose.angles])
+        self._swap_times_s.append(swap_s)
+        self._push(self.streams.frames, [photon_s], [[swap_s, photon_s, render_s * 1000.0]])
+        self._push(self.streams.pose_left, [photon_s], [state.left_pose.angles])
+        self._push(self.streams.pose_right, [photon_s], [state.right_pose.angles])
         self.counters.frames += 1
-        self.p.watchdog.beat("render")
+        self._beat("render")
         if not self.p.realtime:
             self._advance_simulated(1.0 / self.cfg.render.max_fps)
         elif self._control_error is not None:
@@ -641,9 +766,13 @@ class SessionRunner:
         if stim == "faulted":  # SAFETY.md item 9: the patient is told
             stim = f"OFF (device fault{': ' + gov.last_fault[:60] if gov.last_fault else ''})"
         elif not self.stim_armed and self.stim_note.startswith("not armed"):
-            stim = "off (screening)"  # item 10: the reason is in the summary and the log
+            stim = "off (not armed: see the console)"  # the reason is in the summary and log
+        elif self.stim_armed and block.kind in ("phantom",) and self.gate.reason("decoder"):
+            stim = f"paused ({self.gate.reason('decoder')[:70]})"  # SAFETY.md 14
         button = self.estop_button.label(gov.state) if self.stim_armed else ""
-        emg = self.quality.hud_text  # the worst channel's problem, "" when all are ok
+        gap = self.stream_watch.open_gap
+        emg = ("EMG: NO SIGNAL" if gap is not None  # SAFETY.md 14: the gap is shown
+               else self.quality.hud_text)  # the worst channel's problem, "" when all are ok
         emg = f"{emg}   " if emg else ""
         return (f"{block.name}  {left:4.1f} s left   {emg}EMS: {stim}   [space] stop EMS"
                 f"  [esc] end   {button}")
@@ -659,8 +788,9 @@ class SessionRunner:
                 self._marker("emergency_stop button")
             return
         if key in ("quit", "escape"):
-            self._quit = True
-            self.p.governor.all_off("session ended by user")
+            self.request_stop("ended by the user (Esc)" if key == "escape"
+                              else "the window was closed")
+            self._all_off_quietly(self.end_reason)
         elif key == "space":
             # SAFETY.md item 8: one key stops every channel, from any screen.
             self.p.governor.emergency_stop("emergency stop key")
@@ -685,7 +815,7 @@ class SessionRunner:
                 return False
             value = rating.answer
         self.ratings[name] = Rating(name, value, now)
-        self.p.recorder.push(self.streams.ratings, [now], [[float(value)]])
+        self._push(self.streams.ratings, [now], [[float(value)]])
         self._marker(f"rating {name} nrs={value}", now)
         return True
 
@@ -736,6 +866,11 @@ class SessionRunner:
         )
         acc = self.calibration_report.accuracy
         self._marker(f"decoder_trained cv_accuracy={acc:.4f}")
+        self.gate.set_decoder_accuracy(acc, len(self.calibration_report.classes))
+        held = self.gate.reason(PhantomController.source)
+        if held:
+            self._marker(f"stimulation_from_decoder_off {held}")
+            log.warning("stimulation from the decoder stays off: %s", held)
         log.info("decoder trained: %.1f %% cross-validated accuracy", 100 * acc)
         if ramps:  # the proportional level's full scale from the ramps (after training)
             self.level_calibration = self.decoder.calibrate_levels_from_ramps(
@@ -819,7 +954,7 @@ class SessionRunner:
     # ------------------------------------------------------------------ results
 
     def _record_plan_entry(self, entry: PlannedMovement) -> None:
-        self.p.recorder.push(
+        self._push(
             self.streams.plan,
             [entry.photon_s],
             [
@@ -829,6 +964,29 @@ class SessionRunner:
             ],
         )
 
+    def _stim_cut_short(self, entry: PlannedMovement) -> bool:
+        return any(r.actual_send_s is not None
+                   and self.ledger.is_cut_short(r.command.channel, r.actual_send_s)
+                   for r in entry.stim)
+
+    def _acquisition_gaps(self) -> list[dict]:
+        """Every stretch without EMG the session saw, with the board's own account of the
+        losses it bridged by reconnecting (reason, attempts) where one overlaps."""
+        fs = self.p.emg_source.sampling_rate_hz
+        gaps = [g.to_dict(fs) for g in self.stream_watch.gaps]
+        for board_gap in getattr(self.p.emg_source, "gaps", []):
+            seen = next((g for g in gaps if g["start_s"] <= board_gap.end_s
+                         and (g["end_s"] is None or g["end_s"] >= board_gap.start_s)), None)
+            if seen is None:
+                gaps.append({"start_s": board_gap.start_s, "detected_s": None,
+                             "end_s": board_gap.end_s, "reason": board_gap.reason,
+                             "duration_s": board_gap.duration_s,
+                             "missing_samples": board_gap.missing_samples})
+                continue
+            seen["reason"] = board_gap.reason
+            seen["reconnection_attempts"] = board_gap.attempts
+        return sorted(gaps, key=lambda g: g["start_s"])
+
     def _summary(self) -> dict:
         counts = Counter(r.status for r in self.p.scheduler.records())
         elapsed = self.t_end_s - self.t_start_s
@@ -837,6 +995,7 @@ class SessionRunner:
             "session_dir": str(self.p.session_dir),
             "recording": str(Path(self.p.session_dir) / "recording.xdf"),
             "clock": "real" if self.p.realtime else "simulated",
+            "ended": self.end_reason,
             "duration_s": round(elapsed, 3),
             "blocks": [b.name for b in self.blocks],
             "decoder": None
@@ -861,6 +1020,12 @@ class SessionRunner:
                 "width": self.cfg.render.width,
                 "height": self.cfg.render.height,
                 "headless": bool(self.p.window.headless),
+                "interval_ms": interval_percentiles_ms(self._swap_times_s),
+            },
+            "watchdog": {
+                "timeout_s": self.p.watchdog.timeout_s,
+                "trips": len(self.p.watchdog.fired_at_s),
+                "trip_times_s": [round(t, 4) for t in self.p.watchdog.fired_at_s],
             },
             "ems": {
                 "state": self.stim_note if not self.stim_armed else self.stim_state_at_end,
@@ -870,16 +1035,17 @@ class SessionRunner:
                 "blocked": counts.get("failed", 0),  # not armed (e-stop) or driver fault
                 "skipped": self.counters.stim_skipped,
                 "emergency_stops": self.counters.estops,
+                **self.ledger.summary(),
+                "held_by_safety_gate": dict(self.gate.held),
                 "pulses_blanked_from_decoder": self.blanked_pulses,
                 "pulses_blanked_from_calibration": self.calibration_blanked_pulses,
             },
             "presentation_delay_s": round(self.presentation_delay_s, 4),
             "movements_seen": sum(1 for m in self.plan.movements if m.photon_s is not None),
-            "asynchrony": asynchrony_stats_ms(self.plan.movements),
-            "acquisition_gaps": [
-                {"start_s": g.start_s, "end_s": g.end_s, "missing_samples": g.missing_samples}
-                for g in getattr(self.p.emg_source, "gaps", [])
-            ],
+            # SAFETY.md 9: a movement whose train was cut short is not counted as in sync
+            "asynchrony": asynchrony_stats_ms([m for m in self.plan.movements
+                                               if not self._stim_cut_short(m)]),
+            "acquisition_gaps": self._acquisition_gaps(),
             "signal_quality": self.quality.summary(),
             "ratings": {name: r.value for name, r in self.ratings.items()},
             "motion_test": self.motion_test,

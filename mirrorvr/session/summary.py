@@ -28,6 +28,16 @@ def asynchrony_stats_ms(movements: list[PlannedMovement]) -> dict:
     }
 
 
+def interval_percentiles_ms(times_s) -> dict:
+    """Percentiles of the intervals between consecutive times (e.g. frame swaps), ms."""
+    intervals = np.diff(np.asarray(times_s, dtype=float)) * 1000.0
+    if intervals.size == 0:
+        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None}
+    p50, p95, p99 = np.percentile(intervals, (50, 95, 99))
+    return {"n": int(intervals.size), "p50": round(float(p50), 2), "p95": round(float(p95), 2),
+            "p99": round(float(p99), 2), "max": round(float(intervals.max()), 2)}
+
+
 def write_summary(summary: dict, session_dir: Path) -> Path:
     path = Path(session_dir) / "summary.json"
     path.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")
@@ -36,6 +46,36 @@ def write_summary(summary: dict, session_dir: Path) -> Path:
 
 #: What can become of a stimulation command, in the order the summary lists them.
 EMS_COUNTS = ("sent", "refused", "late", "blocked", "skipped")
+
+
+def _trains_row(ems: dict) -> str:
+    """Delivered and cut-short trains (SAFETY.md 9): a cut train is never counted as sent."""
+    if "delivered" not in ems:
+        return "-"
+    text = f"{ems['delivered']} delivered, {ems['cut_short']} cut short"
+    cut = ems.get("cut_short_trains") or []
+    if cut:
+        text += " (" + ", ".join(
+            f"ch{t['channel']} {t['reason']} after {1000 * t['actual_s']:.0f} of "
+            f"{1000 * t['planned_s']:.0f} ms" for t in cut[:3])
+        text += f", +{len(cut) - 3} more)" if len(cut) > 3 else ")"
+    held = ems.get("held_by_safety_gate") or {}
+    if held:
+        text += "; held back: " + ", ".join(f"{n} ({why})" for why, n in held.items())
+    return text
+
+
+def _interval_row(interval: dict | None) -> str:
+    if not interval or not interval.get("n"):
+        return "-"
+    return (f"median {interval['p50']:.1f} ms, p95 {interval['p95']:.1f} ms, "
+            f"p99 {interval['p99']:.1f} ms, max {interval['max']:.1f} ms")
+
+
+def _watchdog_row(watchdog: dict | None) -> str:
+    if watchdog is None:
+        return "-"
+    return f"{watchdog['trips']} (timeout {1000 * watchdog['timeout_s']:.0f} ms)"
 
 
 def _realtime_test_row(s: dict) -> str:
@@ -70,18 +110,28 @@ def format_summary(summary: dict) -> str:
     else:
         asynchrony = "no stimulated movement was seen"
     rows = [
+        ("ended", summary.get("ended") or "-"),
         ("recording", summary["recording"]),
         ("duration", f"{summary['duration_s']:.1f} s ({summary['clock']} clock)"),
         ("decoder accuracy", accuracy),
         ("decoder model", (dec or {}).get("model_file") or "not saved"),
         ("frames rendered",
          f"{frames['rendered']} ({frames['mean_fps']:.1f} frames/s, {size}, {where})"),
+        ("frame interval", _interval_row(frames.get("interval_ms"))),
+        ("watchdog trips", _watchdog_row(summary.get("watchdog"))),
         ("EMS commands", ", ".join(f"{ems.get(k, 0)} {k}" for k in EMS_COUNTS)
          + f" ({ems['state']})"),
+        ("EMS trains", _trains_row(ems)),
         ("presentation delay", f"{1000 * summary['presentation_delay_s']:.0f} ms"),
         ("visual-EMS asynchrony", asynchrony),
         ("pain (NRS 0-10)", f"before {ratings.get('pre', '-')}, after {ratings.get('post', '-')}"),
     ]
+    gaps = summary.get("acquisition_gaps") or []
+    if gaps:
+        rows.append(("EMG gaps", "; ".join(
+            f"{g['reason']} from {g['start_s']:.2f} s"
+            + (f" for {g['duration_s']:.2f} s" if g.get("duration_s") is not None
+               else " to the end") for g in gaps)))
     quality = summary.get("signal_quality")
     if quality is not None:
         bad = [f"{ch} " + ", ".join(f"{p} {100 * share:.0f} %" for p, share in
