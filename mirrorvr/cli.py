@@ -272,8 +272,11 @@ def check_stimulation(config: SessionConfig, clock) -> None:
     from mirrorvr.stim.simulated import SimulatedStimulator
 
     device = config.stim.device
-    limits = SafetyGovernor(device, config.patient,
-                            SimulatedStimulator(clock, n_channels=device.n_channels), clock)
+    try:
+        limits = SafetyGovernor(device, config.patient,
+                                SimulatedStimulator(clock, n_channels=device.n_channels), clock)
+    except SafetyLimitError as err:  # the configuration's own checks should have said it
+        raise ConfigError(f"patient.stim_channels: {err}") from None
     for movement in config.stim.movement_channels:
         for cmd in commands_for(movement, 0.0, config.stim, config.patient)[0]:
             try:

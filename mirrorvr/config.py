@@ -474,14 +474,28 @@ class SessionConfig(_Model):
 
     @model_validator(mode="after")
     def _stim_channels_exist(self) -> SessionConfig:
-        n = self.stim.device.n_channels
+        device = self.stim.device
+        n = device.n_channels
         for movement, channels in self.stim.movement_channels.items():
             for ch in channels:
                 if not 0 <= ch < n:
                     raise ValueError(
                         f"stim.movement_channels[{movement!r}]: channel {ch} does not exist "
-                        f"on device {self.stim.device.model!r} (allowed 0..{n - 1})"
+                        f"on device {device.model!r} (allowed 0..{n - 1})"
                     )
+        # SAFETY.md 2: patient limits can only be lower than the device's hard limits
+        for k, c in enumerate(self.patient.stim_channels if self.patient else ()):
+            if not c.channel < n:
+                raise ValueError(
+                    f"patient.stim_channels[{k}].channel: {c.channel} does not exist on device "
+                    f"{device.model!r} (allowed 0..{n - 1})")
+            for name in ("sensory_threshold_ma", "motor_threshold_ma", "max_tolerated_ma"):
+                value = getattr(c, name)
+                if value is not None and value > device.max_amplitude_ma:
+                    raise ValueError(
+                        f"patient.stim_channels[{k}].{name}: {value} mA is above the device's "
+                        f"hard limit (allowed <= stim.device.max_amplitude_ma = "
+                        f"{device.max_amplitude_ma} mA)")
         return self
 
 
@@ -496,14 +510,28 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
         loc = [str(p) for p in e["loc"]]
         given = _NOT_GIVEN if e["type"] == "missing" else e.get("input")
         msg = e["msg"].removeprefix("Value error, ")
-        named = re.match(r"([a-z_][a-z0-9_]*)((?:\[[^\]]*\])?): (.*)", msg, re.S)
+        named = re.match(r"([a-z_]\w*(?:\[[^\]]*\]|\.[a-z_]\w*)*): (.*)", msg, re.S)
         if named and isinstance(given, dict):
-            loc.append(named[1] + named[2])
-            given = given.get(named[1], _NOT_GIVEN)
-            msg = named[3]
+            loc.append(named[1])
+            given = _lookup(given, named[1])
+            msg = named[2]
         field = ".".join(loc) or "(top level)"
         lines.append(f"  {field} = {given!r}: {msg}")
     return "\n".join(lines)
+
+
+def _lookup(data, path: str):
+    """The value at ``path`` ("a.b[0].c", "m['x']") in nested ``data``, or "(not given)"."""
+    node = data
+    for part in re.finditer(r"[a-z_]\w*|\[([^\]]*)\]", path):
+        key = part[1] if part[1] is not None else part[0]
+        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        elif isinstance(node, dict) and key.strip("'\"") in node:
+            node = node[key.strip("'\"")]
+        else:
+            return _NOT_GIVEN
+    return node
 
 
 def _json_scalar(value):

@@ -9,13 +9,14 @@ import json
 import numpy as np
 import pytest
 import tomli_w
-from fakes import NullRenderer, ScriptedWindow
 
 from mirrorvr.cli import main, run_demo
 from mirrorvr.clock import FakeClock
 from mirrorvr.config import load_config
 from mirrorvr.record.recorder import Recorder
 from mirrorvr.session.summary import format_summary
+
+from fakes import NullRenderer, ScriptedWindow
 
 pyxdf = pytest.importorskip("pyxdf")
 

@@ -3,7 +3,6 @@ decodes closer to that effort than with the level scaled from the held contracti
 
 import numpy as np
 import pytest
-from fakes import NullRenderer, ScriptedWindow
 
 from mirrorvr.cli import run_demo
 from mirrorvr.clock import FakeClock
@@ -12,6 +11,8 @@ from mirrorvr.errors import ConfigError
 from mirrorvr.session.control import attempts_for
 from mirrorvr.session.protocol import build_demo_protocol
 from mirrorvr.session.runner import ATTEMPT_LEVEL
+
+from fakes import NullRenderer, ScriptedWindow
 
 pyxdf = pytest.importorskip("pyxdf")
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import NullRenderer, ScriptedWindow
 from test_session_runner import CONFIG, T0
 
 from mirrorvr.cli import build_session, run_demo
@@ -21,6 +20,8 @@ from mirrorvr.errors import DecoderError
 from mirrorvr.session.quality import PROBLEM_BITS
 from mirrorvr.session.runner import SessionRunner
 from mirrorvr.session.summary import format_summary, write_summary
+
+from fakes import NullRenderer, ScriptedWindow
 
 pyxdf = pytest.importorskip("pyxdf")
 

@@ -4,13 +4,14 @@ import json
 from pathlib import Path
 
 import pytest
-from fakes import NullRenderer, ScriptedWindow
 
 from mirrorvr.cli import run_demo
 from mirrorvr.clock import FakeClock
 from mirrorvr.config import EmgSettings, ProtocolSettings, build_config
 from mirrorvr.session.protocol import build_demo_protocol
 from mirrorvr.session.summary import format_summary
+
+from fakes import NullRenderer, ScriptedWindow
 
 pyxdf = pytest.importorskip("pyxdf")
 

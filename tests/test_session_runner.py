@@ -9,11 +9,12 @@ import json
 
 import numpy as np
 import pytest
-from fakes import NullRenderer, ScriptedWindow
 
 from mirrorvr.cli import run_demo
 from mirrorvr.clock import FakeClock
 from mirrorvr.config import build_config
+
+from fakes import NullRenderer, ScriptedWindow
 
 pyxdf = pytest.importorskip("pyxdf")
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import ScriptedWindow
 
 from mirrorvr.cli import build_session
 from mirrorvr.clock import FakeClock
@@ -15,6 +14,8 @@ from mirrorvr.errors import ConfigError
 from mirrorvr.session.protocol import build_demo_protocol
 from mirrorvr.session.runner import SessionRunner
 from mirrorvr.session.summary import format_summary, write_summary
+
+from fakes import ScriptedWindow
 
 pyxdf = pytest.importorskip("pyxdf")
 

@@ -3,12 +3,13 @@
 import math
 
 import pytest
-from profiles import patient_profile
 
 from mirrorvr.clock import FakeClock
 from mirrorvr.config import DeviceLimits, Screening, StimChannelProfile
 from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand
+
+from profiles import patient_profile
 
 
 def patient(**screening):

@@ -6,13 +6,14 @@ import sys
 import time
 
 import pytest
-from profiles import patient_profile
 
 from mirrorvr.clock import FakeClock, SessionClock
 from mirrorvr.config import StimChannelProfile
 from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.stim import SafetyGovernor, StimCommand
 from mirrorvr.stim.openemsstim import OpenEMSStimDriver, encode_command, ramp_steps
+
+from profiles import patient_profile
 
 serial = pytest.importorskip("serial")
 

@@ -10,12 +10,13 @@ import math
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from profiles import patient_profile
 
 from mirrorvr.clock import FakeClock
 from mirrorvr.config import DeviceLimits, Screening, StimChannelProfile
 from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.stim import SafetyGovernor, StimCommand
+
+from profiles import patient_profile
 
 ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True)
 

@@ -13,7 +13,6 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from profiles import patient_profile
 from test_stim_properties import devices, patients, violations
 
 from mirrorvr.clock import FakeClock
@@ -23,6 +22,8 @@ from mirrorvr.movements import UPPER_LIMB_MOVEMENTS
 from mirrorvr.stim import SafetyGovernor, SyncScheduler, Watchdog
 from mirrorvr.stim.prescription import commands_for, motor_thresholds_ma
 from mirrorvr.stim.scheduler import command_latency
+
+from profiles import patient_profile
 
 MOVEMENTS = [m for m in UPPER_LIMB_MOVEMENTS if m != "rest"]
 

@@ -8,13 +8,14 @@ import threading
 import time
 
 import pytest
-from profiles import patient_profile
 
 from mirrorvr.clock import SessionClock
 from mirrorvr.config import DeviceLimits, StimChannelProfile
 from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.stim import SafetyGovernor, StimCommand
 from mirrorvr.stim.rehastim import RehaStimDriver, _replies, period_ms_for, ramp_levels
+
+from profiles import patient_profile
 
 pytest.importorskip("pysciencemode")
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pty needs POSIX")

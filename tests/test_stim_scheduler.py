@@ -3,12 +3,13 @@
 import time
 
 import pytest
-from profiles import patient_profile
 
 from mirrorvr.clock import FakeClock, SessionClock
 from mirrorvr.config import DeviceLimits, StimChannelProfile, StimSettings
 from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand, SyncScheduler
 from mirrorvr.stim.scheduler import path_latency
+
+from profiles import patient_profile
 
 PATIENT = patient_profile(stim_channels=(
     StimChannelProfile(channel=0, site="flexors", electrode_area_cm2=20.0,

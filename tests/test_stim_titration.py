@@ -5,7 +5,6 @@ import io
 import sys
 
 import pytest
-from profiles import patient_profile
 
 from mirrorvr.cli import main
 from mirrorvr.clock import FakeClock
@@ -19,6 +18,8 @@ from mirrorvr.stim.titration import (
     simulated_response,
     titration_governor,
 )
+
+from profiles import patient_profile
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -5,12 +5,13 @@ import threading
 import time
 
 import pytest
-from profiles import patient_profile
 
 from mirrorvr.clock import FakeClock, SessionClock
 from mirrorvr.config import DeviceLimits, StimChannelProfile
 from mirrorvr.errors import StimulationError
 from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand, Watchdog
+
+from profiles import patient_profile
 
 PATIENT = patient_profile(stim_channels=(StimChannelProfile(
     channel=0, site="flexors", electrode_area_cm2=20.0, motor_threshold_ma=14.0,
