@@ -293,6 +293,7 @@ class LslPoseSource:
                 inlet.close_stream()
 
     def _connect(self, pylsl):
+        from pylsl.util import LostError
         from pylsl.util import TimeoutError as LslTimeout
 
         pred = f"type='{STREAM_TYPE}'" + (f" and name='{self.stream_name}'"
@@ -303,7 +304,7 @@ class LslPoseSource:
             try:
                 full = inlet.info(timeout=2.0)
                 layout = layout_from_info_xml(full.as_xml(), info.name())
-            except LslTimeout:
+            except (LslTimeout, LostError):  # gone between resolving and reading its header
                 inlet.close_stream()
                 continue
             except ConfigError:
