@@ -1,6 +1,15 @@
-"""Shared fixtures. GL: one small offscreen window per test module (Mesa llvmpipe via EGL)."""
+"""Shared fixtures. GL: one small offscreen window per test module (Mesa llvmpipe via EGL).
+
+LSL discovery stays on this machine (``lsl_api.cfg``: ResolveScope = machine), set before
+pylsl is first imported.
+"""
+
+import os
+from pathlib import Path
 
 import pytest
+
+os.environ.setdefault("LSLAPICFG", str(Path(__file__).resolve().parents[1] / "lsl_api.cfg"))
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,12 @@ PURE = [
     "mirrorvr.session.control",
     "mirrorvr.render.scene",
     "mirrorvr.tracking.scripted",
+    "mirrorvr.tracking.driver",
+    "mirrorvr.tracking.lsl_pose",
+    "mirrorvr.tracking.webcam",
+    "mirrorvr.tracking.manual",
+    "mirrorvr.tracking.replay",
+    "mirrorvr.tracking.known_answer",
 ]
 HEAVY = ["pygame", "OpenGL", "brainflow", "serial", "pysciencemode"]
 

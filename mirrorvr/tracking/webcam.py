@@ -1,0 +1,129 @@
+"""The webcam source: starts the tracker process and reads its LSL pose stream ("webcam").
+
+The process (:mod:`mirrorvr.tracking.webcam_process`) runs MediaPipe in its own environment
+(``./dev tracker-env`` makes ``.venv-tracker``; ``MIRRORVR_TRACKER_PYTHON`` names another
+interpreter). :meth:`WebcamSource.start` launches it and returns at once; the session never
+waits on it. If it exits, :attr:`WebcamSource.problem` says so with the end of its log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from mirrorvr.errors import ConfigError
+from mirrorvr.tracking.lsl_pose import LslPoseSource
+from mirrorvr.tracking.source import PoseSample, check_source_limb
+
+log = logging.getLogger(__name__)
+
+#: The repository root (the tracker process imports mirrorvr from here).
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def tracker_python() -> Path:
+    """The tracker environment's interpreter; :class:`ConfigError` when it is missing."""
+    named = os.environ.get("MIRRORVR_TRACKER_PYTHON")
+    path = Path(named) if named else PACKAGE_ROOT / ".venv-tracker" / "bin" / "python"
+    if not path.exists():
+        raise ConfigError(
+            f"webcam tracker: its environment is missing ({path} does not exist); run "
+            "'./dev tracker-env' (MediaPipe 0.10.21 with numpy < 2) or set "
+            "MIRRORVR_TRACKER_PYTHON")
+    return path
+
+
+class WebcamSource:
+    """MediaPipe on a camera or a video file, in a subprocess, read over LSL.
+
+    Parameters
+    ----------
+    side, limb : str
+        The intact limb in view.
+    input : str
+        Camera index ("0"), V4L2 device ("/dev/video0") or video file.
+    stream_name : str, optional
+        LSL stream name (default unique per source).
+    process_args : sequence of str
+        Further arguments of the process (e.g. ``["--pace", "none"]``).
+    """
+
+    name = "webcam"
+
+    def __init__(self, side: str, limb: str, input: str = "0", stream_name: str = "",
+                 process_args=()) -> None:
+        self.side, self.limb, _ = check_source_limb(side, limb)
+        if not (input.isdigit() or input.startswith("/dev/") or Path(input).is_file()):
+            raise ConfigError(f"webcam input: {input!r} is not a camera index, a /dev/video "
+                              "device or an existing video file")
+        self.input = input
+        self.stream_name = stream_name or f"mirrorvr-webcam-{os.getpid()}-{id(self):x}"
+        self.process_args = tuple(process_args)
+        self.inlet = LslPoseSource(side, limb, self.stream_name, name="webcam")
+        self.process: subprocess.Popen | None = None
+        self._log = None
+
+    def command(self) -> list[str]:
+        return [str(tracker_python()), "-m", "mirrorvr.tracking.webcam_process",
+                "--input", self.input, "--limb", self.limb, "--side", self.side,
+                "--name", self.stream_name, *self.process_args]
+
+    @property
+    def problem(self) -> str | None:
+        if self.process is not None and self.process.poll() is not None:
+            return f"the webcam tracker process exited (code {self.process.returncode}): " + (
+                self.log_tail())
+        return self.inlet.problem
+
+    def log_tail(self, n_chars: int = 300) -> str:
+        """The end of the process's log (stderr)."""
+        if self._log is None:
+            return ""
+        self._log.flush()
+        text = Path(self._log.name).read_text(encoding="utf-8", errors="replace")
+        lines = [x for x in text.splitlines() if "webcam_process" in x or "Error" in x]
+        return " | ".join(lines)[-n_chars:]
+
+    def start(self) -> None:
+        if self.process is not None:
+            return
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(PACKAGE_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
+            "w+", prefix="mirrorvr-webcam-", suffix=".log", delete=False)
+        self.inlet.start()
+        self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
+                                        stdout=self._log, stderr=self._log, env=env,
+                                        cwd=str(PACKAGE_ROOT))
+        log.info("webcam tracker started (pid %d): %s", self.process.pid,
+                 " ".join(self.command()))
+
+    def read(self, now_s: float) -> list[PoseSample]:
+        return self.inlet.read(now_s)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=3.0)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=3.0)
+        self.inlet.stop()
+        if self._log is not None:
+            self._log.close()
+            Path(self._log.name).unlink(missing_ok=True)
+            self._log = None
+
+    def wait(self, timeout_s: float) -> int | None:
+        """Wait for the process to end (a video file played to its end); its exit code."""
+        if self.process is None:
+            return None
+        try:
+            return self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return None

@@ -1,0 +1,151 @@
+"""Keyboard, gamepad, intact-side EMG and replay sources driving the MirrorDriver."""
+
+import numpy as np
+import pytest
+
+from mirrorvr.clock import FakeClock
+from mirrorvr.config import EmgSettings
+from mirrorvr.emg.simulator import SimulatedPatient
+from mirrorvr.errors import ConfigError
+from mirrorvr.limb.poses import target_pose
+from mirrorvr.limb.skeleton import limb_spec
+from mirrorvr.record.recorder import Recorder
+from mirrorvr.tracking.driver import MirrorDriver
+from mirrorvr.tracking.intact_emg import IntactEmgSource, calibrate_on_simulated_patient
+from mirrorvr.tracking.manual import GamepadSource, KeyboardSource, joystick_event_names
+from mirrorvr.tracking.replay import ReplaySource
+from mirrorvr.tracking.scripted import ScriptedIntactHand, ScriptedMovement, ScriptSource
+from mirrorvr.tracking.source import IntactLimbSource
+
+
+def _run(driver, clock, until_s, step_s=0.005):
+    events = []
+    while clock.now() < until_s:
+        events += driver.step(clock.now())
+        clock.advance(step_s)
+    return events
+
+
+def test_keys_handed_over_by_the_event_loop_play_movements_and_levels():
+    clock = FakeClock(0.0)
+    keys = KeyboardSource("right", "upper")
+    assert isinstance(keys, IntactLimbSource)
+    driver = MirrorDriver(keys)
+    _run(driver, clock, 0.5)
+    assert keys.handle_key("2") and not keys.handle_key("space")  # space stays the e-stop
+    keys.handle_key("up")
+    _run(driver, clock, 2.0)
+    assert driver.movement_at(clock.now()) == ("hand_close", pytest.approx(0.8))
+    np.testing.assert_allclose(driver.pose_at(clock.now()).angles,
+                               target_pose("hand_close", 0.8, "right").angles, atol=0.02)
+    keys.handle_key("0")
+    _run(driver, clock, 3.5)
+    assert driver.label_at(clock.now()) == "rest"
+
+
+def test_gamepad_axes_play_proportional_blended_movements_of_the_lower_limb():
+    clock = FakeClock(0.0)
+    pad = GamepadSource("left", "lower")
+    driver = MirrorDriver(pad)
+    assert pad.handle_event("joyaxis 3 0.55") and not pad.handle_event("joyaxis 9 1.0")
+    assert pad.handle_event("joyaxis 1 -1.0")
+    _run(driver, clock, 2.0)
+    assert pad.levels() == {"knee_flexion": pytest.approx(0.5), "ankle_dorsiflexion": 1.0}
+    assert driver.label_at(clock.now()) == "ankle_dorsiflexion"
+    spec = limb_spec("lower")
+    knee = driver.pose_at(clock.now()).angles[spec.dof_index("knee_flexion")]
+    rest = target_pose("rest", 0.0, "left", "lower").angles[spec.dof_index("knee_flexion")]
+    full = target_pose("knee_flexion", 1.0, "left", "lower").angles[spec.dof_index("knee_flexion")]
+    assert knee == pytest.approx(rest + 0.5 * (full - rest), abs=0.02)
+
+
+def test_pygame_joystick_events_become_text_for_the_gamepad():
+    import pygame
+
+    events = [pygame.event.Event(pygame.JOYAXISMOTION, joy=0, instance_id=0, axis=1, value=-0.5),
+              pygame.event.Event(pygame.KEYDOWN, key=pygame.K_a)]
+    assert joystick_event_names(events) == ["joyaxis 1 -0.5000"]
+
+
+def test_a_key_map_with_the_other_limbs_classes_is_refused():
+    with pytest.raises(ConfigError, match="'hand_open' is not a lower-limb class"):
+        KeyboardSource("left", "lower", keys={"1": "hand_open"})
+
+
+@pytest.mark.parametrize("limb, movements, shown", [
+    ("upper", ("rest", "hand_open", "hand_close", "wrist_flexion"), "hand_close"),
+    ("lower", ("rest", "ankle_dorsiflexion", "ankle_plantarflexion"), "ankle_dorsiflexion"),
+])
+def test_intact_side_emg_drives_the_mirror_on_the_simulated_patient(limb, movements, shown):
+    """A decoder calibrated on the intact side moves the intact (and so the mirrored) limb."""
+    clock = FakeClock(0.0)
+    settings = EmgSettings(movements=movements)
+    patient = SimulatedPatient(clock, movements=movements, seed=4)
+    patient.start()
+    decoder = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
+    source = IntactEmgSource(patient, decoder, "left")
+    assert source.limb == limb
+    driver = MirrorDriver(source)
+    t0 = clock.now()
+    patient.set_intent(shown, 0.7, t0 + 1.0)
+    patient.set_intent("rest", 0.0, t0 + 4.0)
+    _run(driver, clock, t0 + 3.5, step_s=0.02)
+    assert driver.name == "intact_emg"
+    assert driver.label_at(clock.now()) == shown
+    movement, level = driver.movement_at(clock.now())
+    assert 0.3 < level <= 1.0
+    np.testing.assert_allclose(driver.pose_at(clock.now()).angles,
+                               target_pose(shown, level, "left", limb).angles, atol=0.15)
+    _run(driver, clock, t0 + 6.0, step_s=0.02)
+    assert driver.label_at(clock.now()) == "rest"
+
+
+def test_a_decoder_for_other_channels_is_refused():
+    clock = FakeClock(0.0)
+    settings = EmgSettings(movements=("rest", "hand_open", "hand_close"))
+    patient = SimulatedPatient(clock, movements=settings.movements)
+    patient.start()
+    decoder = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
+    other = SimulatedPatient(clock, n_channels=4, movements=settings.movements)
+    with pytest.raises(ConfigError, match="trained on channels"):
+        IntactEmgSource(other, decoder, "left")
+
+
+def test_a_recorded_pose_stream_replays_as_a_tracker(tmp_path):
+    clock = FakeClock(100.0)
+    script = ScriptedIntactHand("left", [ScriptedMovement(100.5, 101.5, "wrist_flexion")])
+    rec = Recorder(tmp_path, clock)
+    stream = rec.add_stream("pose_left", "Pose", limb_spec("upper").dof_names, 0.0, "float32")
+    rec.start()
+    times = np.arange(100.0, 102.0, 1 / 60)
+    rec.push(stream, times, np.stack([script.pose_at(t).angles for t in times]))
+    rec.close()
+    replay = ReplaySource(tmp_path / "recording.xdf", "left")
+    assert (replay.limb, replay.name) == ("upper", "replay")
+    clock = FakeClock(5.0)
+    driver = MirrorDriver(replay)
+    driver.start()
+    _run(driver, clock, 6.0)
+    j = limb_spec("upper").dof_index("wrist_flexion")
+    expected = script.pose_at(101.0).angles[j]
+    assert driver.pose_at(5.0 + 1.0).angles[j] == pytest.approx(expected, abs=0.03)
+    assert driver.label_at(6.0) == "wrist_flexion"
+    events = _run(driver, clock, 7.5)
+    assert replay.problem == "the replayed recording ended"
+    assert [e.kind for e in events] == ["tracking_lost"] and "recording ended" in events[0].detail
+
+
+def test_replay_of_a_missing_stream_names_the_streams_there(tmp_path):
+    clock = FakeClock(0.0)
+    rec = Recorder(tmp_path, clock)
+    rec.start()
+    rec.close()
+    with pytest.raises(ConfigError, match="has no stream 'pose_right'"):
+        ReplaySource(tmp_path / "recording.xdf", "right")
+
+
+def test_the_script_source_can_carry_its_own_movement():
+    source = ScriptSource(ScriptedIntactHand("left", [ScriptedMovement(0, 1, "hand_open")]),
+                          with_movement=True)
+    samples = source.read(0.5)
+    assert samples[-1].movement == "hand_open"
