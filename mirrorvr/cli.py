@@ -28,6 +28,16 @@ log = logging.getLogger("mirrorvr")
 DEFAULT_DATA_DIR = "data"
 #: Exit codes of a session ended by a signal (128 + the signal's number, as shells report).
 SIGNAL_EXIT_CODES = {"interrupted (SIGINT)": 130, "terminated (SIGTERM)": 143}
+#: Endings that are the session's or the user's own choice (exit code 0).
+NORMAL_ENDINGS = ("completed", "ended by the user (Esc)", "the window was closed")
+
+
+def session_exit_code(ended: str) -> int:
+    """0 for a session that ended as planned or as the user chose, 128 + N for signal N,
+    1 for one that a failure ended (the recording, a device, an error)."""
+    if ended in NORMAL_ENDINGS:
+        return 0
+    return SIGNAL_EXIT_CODES.get(ended, 1)
 DEMO_RATINGS = {"pre": 6, "post": 4}
 
 
@@ -620,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
             config = resolve_config(args)
             summary = run_demo(config, args.data_dir, ask_ratings=args.ask_ratings)
             print(format_summary(summary))
-            return SIGNAL_EXIT_CODES.get(summary["ended"], 0)
+            return session_exit_code(summary["ended"])
         if args.command == "check":
             from mirrorvr.clock import SessionClock
 

@@ -19,6 +19,8 @@ from mirrorvr.cli import main
 from mirrorvr.emg.decoder import Decoder
 from mirrorvr.errors import DecoderError
 
+pyxdf = pytest.importorskip("pyxdf")
+
 
 def _toml(tmp_path, text: str) -> Path:
     path = tmp_path / "c.toml"
@@ -161,3 +163,29 @@ def test_a_signal_ends_the_session_with_a_summary_and_its_reason(tmp_path, sig, 
     assert summary["ended"] == reason
     assert summary["duration_s"] < 60
     assert any(line.split() == ["ended", *reason.split()] for line in out.splitlines())
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_a_full_disk_ends_the_session_once_with_what_was_recorded(tmp_path):
+    # before: the right outcome, but 8 tracebacks from the dose-log handler. A file-size
+    # limit makes the recording's writes fail with EFBIG, as a full disk fails them (ENOSPC).
+    data = tmp_path / "data"
+    limit = (
+        "import resource, signal, sys; from mirrorvr.cli import main; "
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (600_000, 600_000)); "
+        "sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.run(
+        [sys.executable, "-c", limit, "demo", "--headless", "--size", "160x90",
+         "--duration", "40", "--data-dir", str(data)],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.count("recording failed") == 1, proc.stderr
+    summary = json.loads(next(data.rglob("summary.json")).read_text())
+    assert summary["ended"].startswith("recording failed")
+    assert summary["duration_s"] < 40
+    streams, _ = pyxdf.load_xdf(summary["recording"], dejitter_timestamps=False)
+    emg = next(s for s in streams if s["info"]["name"][0] == "EMG")
+    assert len(emg["time_stamps"]) > 2000  # what was flushed before the failure is kept

@@ -54,7 +54,8 @@ def test_a_script_source_satisfies_the_protocol():
     assert isinstance(ScriptSource(_hand()), IntactLimbSource)
 
 
-@pytest.mark.parametrize("limb, movement", [("upper", "hand_close"), ("lower", "ankle_dorsiflexion")])
+@pytest.mark.parametrize("limb, movement",
+                         [("upper", "hand_close"), ("lower", "ankle_dorsiflexion")])
 def test_the_tracked_pose_follows_the_limb_and_its_movement_is_classified(limb, movement):
     clock = FakeClock(10.0)
     source = ScriptSource(_hand("left", limb, [ScriptedMovement(11.0, 12.5, movement)]))
@@ -78,7 +79,8 @@ def test_lost_tracking_eases_to_rest_without_jumps_and_comes_back():
     driver.start()
     _, events = _run(driver, clock, 2.0)
     assert [e.kind for e in events] == ["tracking_found"]
-    assert driver.tracking and driver.hud_text == "" and driver.label_at(clock.now()) == "hand_close"
+    assert driver.tracking and driver.hud_text == ""
+    assert driver.label_at(clock.now()) == "hand_close"
     source.delivering = False
     lost_frames, events = _run(driver, clock, 3.5)
     assert [e.kind for e in events] == ["tracking_lost"]

@@ -3,10 +3,11 @@
 Our own hand and leg models are rendered at known joint angles (both sides, three skin
 tones), written as MP4, and the tracker process (MediaPipe, its own environment) publishes
 what it recovers on LSL, read by the same source a session uses. The per-joint errors are
-printed (``pytest -s``) and stated in the README.
+logged (``pytest -o log_cli=true``) and stated in the README.
 """
 
 import json
+import logging
 import os
 import threading
 import time
@@ -34,6 +35,8 @@ def tracker_env():
         if os.environ.get("MIRRORVR_REQUIRE_TRACKER_ENV"):
             pytest.fail(str(err))
         pytest.skip(str(err))
+
+log = logging.getLogger(__name__)
 
 
 def _track(video, tmp_path, side, limb):
@@ -86,9 +89,9 @@ def test_the_webcam_tracker_recovers_our_rendered_hand(side, tracker_env, tmp_pa
     assert len(samples) == len(video.labels) == len(frames)
     assert all(s.t_s <= s.received_s for s in samples)  # capture time precedes arrival
     table, missed, rate, err = _errors(video, samples)
-    print(f"\n{side} hand: detected {rate:.0%} of held poses; missed {missed}")
+    log.info("%s hand: detected %.0f %% of held poses; missed %s", side, 100 * rate, missed)
     for name, median in table.items():
-        print(f"  {name:22s} median error {median:5.1f} deg")
+        log.info("  %-22s median error %5.1f deg", name, median)
     assert rate >= 0.8, missed
     spec = limb_spec("upper")
     flex = [spec.dof_index(f"{f}_{j}_flexion") for f in ("index", "middle", "ring", "little")
@@ -107,7 +110,7 @@ def test_the_webcam_tracker_recovers_our_rendered_leg(tracker_env, tmp_path):
                                       tones=("light",))
     samples, _ = _track(video, tmp_path, "left", "lower")
     found = sum(s.confidence >= 0.5 for s in samples)
-    print(f"\nleft leg: {found} of {len(samples)} frames detected")
+    log.info("left leg: %d of %d frames detected", found, len(samples))
     assert found >= 0.8 * len(samples)
 
 

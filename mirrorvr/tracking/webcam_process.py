@@ -110,7 +110,8 @@ class _Tracker:
         if self.limb == "upper":
             if not result.multi_hand_world_landmarks:
                 return None
-            world = np.array([[p.x, p.y, p.z] for p in result.multi_hand_world_landmarks[0].landmark])
+            world = np.array([[p.x, p.y, p.z]
+                              for p in result.multi_hand_world_landmarks[0].landmark])
             image = np.array([[p.x, p.y, p.z] for p in result.multi_hand_landmarks[0].landmark])
             confidence = float(result.multi_handedness[0].classification[0].score)
             if self.reference is None:
