@@ -19,7 +19,6 @@ from mirrorvr.errors import ConfigError
 from mirrorvr.movements import (
     ALL_MOVEMENTS,
     DEMO_MOVEMENTS,
-    UPPER_LIMB_MOVEMENTS,
     movement_limb,
 )
 
@@ -194,16 +193,10 @@ class StimSettings(_Model):
         False,
         description="start each up-ramp at the channel's titrated sensory threshold, not 0",
     )
-    stimulate_in_calibration: bool = Field(
-        False,
-        description="stimulate with the guided (cued) calibration movements; off by default "
-        "because the evoked contractions would be in the EMG the decoder is trained on (the "
-        "pulses' artefacts are blanked from it when blank_emg is on)",
-    )
     blank_emg: bool = Field(
         True,
         description="blank the decoder's EMG around every EMS pulse (also the calibration "
-        "EMG it is trained on, with stimulate_in_calibration); off only for comparisons",
+        "EMG it is trained on, when a calibration block stimulates); off only for comparisons",
     )
     intensity_fraction: float = Field(
         0.5,
@@ -211,14 +204,9 @@ class StimSettings(_Model):
         le=1,
         description="amplitude between motor threshold (0) and max tolerated (1)",
     )
-    movement_channels: dict[str, tuple[int, ...]] = Field(
-        default_factory=lambda: {
-            "hand_close": (0,),
-            "wrist_flexion": (0,),
-            "hand_open": (1,),
-            "wrist_extension": (1,),
-        }
-    )
+    movement_channels: dict[str, tuple[int, ...]] | None = Field(
+        None, description="the channels that accompany each movement; None: the patient's "
+        "limb's default (mirrorvr.stim.prescription.default_movement_channels)")
     transport_latency_s: float = Field(0.004, ge=0, le=1)
     transport_jitter_s: float = Field(0.001, ge=0, le=0.1)
     device_latency_s: float = Field(0.002, ge=0, le=1)
@@ -229,6 +217,15 @@ class StimSettings(_Model):
         description="a train this late is still sent; later ones are refused as late",
     )
     refractory_s: float = Field(2.0, ge=0, description="minimum gap between trains of a channel")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data):
+        if isinstance(data, dict) and "stimulate_in_calibration" in data:
+            raise ValueError(
+                "stimulate_in_calibration: stimulation is set per block now: give the "
+                "protocol's calibration block 'stimulation = true'")
+        return data
 
     @model_validator(mode="after")
     def _movements_known(self) -> StimSettings:
@@ -243,11 +240,11 @@ class StimSettings(_Model):
                 f"full_scale_ma (given {self.full_scale_ma!r}): the port the board is on and "
                 "the certified unit's output at 100 % intensity, measured at set-up"
             )
-        for movement in self.movement_channels:
-            if movement not in UPPER_LIMB_MOVEMENTS:
+        for movement in self.movement_channels or {}:
+            if movement not in ALL_MOVEMENTS or movement == "rest":
                 raise ValueError(
                     f"movement_channels: {movement!r} is not a movement class "
-                    f"(allowed: {list(UPPER_LIMB_MOVEMENTS)})"
+                    f"(allowed: {list(ALL_MOVEMENTS[1:])})"
                 )
         return self
 
@@ -358,6 +355,38 @@ class EmgSettings(_Model):
 # --------------------------------------------------------------------------- rendering
 
 
+class TrackerSettings(_Model):
+    """Where the intact limb that mirror blocks reflect comes from, and how it is conditioned
+    (:mod:`mirrorvr.tracking`; README "Trackers")."""
+
+    source: Literal["simulated", "lsl", "webcam", "keyboard", "gamepad", "replay"] = Field(
+        "simulated", description="simulated: a scripted intact limb that does what the mirror "
+        "cues say (the demo's and --simulate's); lsl: any pose stream in mirrorvr's format; "
+        "webcam: the MediaPipe tracker process; keyboard / gamepad: played by hand; replay: "
+        "the pose stream of a recording")
+    stream_name: str = Field("", description="lsl: the stream's name ('': the first pose "
+                             "stream for the intact side and limb)")
+    camera: str = Field("0", description="webcam: a camera index, a /dev/video device or a "
+                        "video file")
+    replay_file: str = Field("", description="replay: a mirrorvr recording (.xdf)")
+    min_cutoff_hz: float = Field(1.0, gt=0, le=30, description="One Euro filter: the cutoff "
+                                 "at rest, Hz (less jitter, more lag)")
+    beta: float = Field(0.4, ge=0, le=10, description="One Euro filter: how fast the cutoff "
+                        "rises with speed (less lag when moving)")
+    d_cutoff_hz: float = Field(1.0, gt=0, le=30)
+    min_confidence: float = Field(0.5, ge=0, le=1, description="samples below it count as "
+                                  "tracking lost")
+    lost_after_s: float = Field(0.25, gt=0, le=5, description="no confident sample for this "
+                                "long: tracking lost (the limb eases to rest)")
+    ease_s: float = Field(0.5, gt=0, le=5, description="easing to rest and back, s")
+
+    @model_validator(mode="after")
+    def _needs(self) -> TrackerSettings:
+        if self.source == "replay" and not self.replay_file:
+            raise ValueError("replay_file: source 'replay' needs a recording (.xdf)")
+        return self
+
+
 class RenderSettings(_Model):
     """Window and scene settings."""
 
@@ -383,80 +412,41 @@ class RenderSettings(_Model):
 # --------------------------------------------------------------------------- protocol
 
 
+#: Settings that protocol files now hold, and where (the old [protocol] table's fields).
+_MOVED_TO_PROTOCOL_FILES = {
+    "calibration_fraction": "calibration", "phantom_fraction": "phantom",
+    "mirror_fraction": "mirror", "calibration_repetitions": "calibration (repetitions)",
+    "contraction_fraction": "calibration (contraction_s, rest_s)",
+    "keep_fraction": "calibration", "calibration_ramps": "calibration (ramps)",
+    "ramp_s": "calibration", "min_decoder_accuracy": "calibration (min_accuracy_for_stim)",
+    "motion_test": "motion_test", "tac_test": "tac_test",
+}
+
+
 class ProtocolSettings(_Model):
-    """The demo session: calibration, phantom (PME) and mirror blocks with ratings around them."""
+    """Which protocol a session plays and how long; the blocks themselves are protocol files
+    (:mod:`mirrorvr.session.protocol`, ``mirrorvr protocols``)."""
 
-    duration_s: float = Field(60.0, gt=0, le=4 * 3600)
-    calibration_fraction: float = Field(0.5, gt=0, lt=1)
-    phantom_fraction: float = Field(0.25, gt=0, lt=1)
-    mirror_fraction: float = Field(0.25, gt=0, lt=1)
-    calibration_repetitions: int = Field(2, ge=1, le=10)
-    contraction_fraction: float = Field(
-        0.6, gt=0, lt=1, description="share of each calibration cue spent contracting"
-    )
-    keep_fraction: float = Field(0.7, gt=0, le=1, description="middle share kept (BioPatRec cTp)")
+    name: str = Field("demo", min_length=1, description="a built-in protocol or a .toml file")
+    duration_s: float | None = Field(
+        None, gt=0, le=4 * 3600, description="shrink (or stretch) the protocol to a rehearsal "
+        "of this length, s; None: the protocol's own length")
     presentation_delay_s: float = Field(
-        0.05, ge=0, le=0.5, description="D: reactive onsets are placed at detection + D"
+        0.05, ge=0, le=0.5, description="least D: reactive onsets are placed at detection + D"
     )
-    min_decoder_accuracy: float = Field(
-        0.8, ge=0.5, le=1, description="cross-validated accuracy a decoder needs before its "
-        "decisions may trigger stimulation (SAFETY.md 14); below it the session runs without "
-        "EMG-triggered stimulation and says why")
-    calibration_ramps: bool = Field(
-        False,
-        description="after the cued contractions, one ramp per movement (rest -> the "
-        "calibration level over ramp_s, then back) to scale the proportional level; off by "
-        "default: the ramps take 4 x 2 ramp_s of the calibration block, which a 40 s demo "
-        "does not have",
-    )
-    ramp_s: float = Field(2.0, gt=0, le=10, description="rise (and fall) time of each ramp, s")
-    motion_test: bool = Field(
-        False,
-        description="a Motion Test block at the end (after the last rating, on top of "
-        "duration_s): each movement cued motion_test_repetitions times, decoded live",
-    )
-    motion_test_repetitions: int = Field(1, ge=1, le=10)
-    motion_test_timeout_s: float = Field(5.0, gt=0, le=30, description="per trial, s")
-    motion_test_rest_s: float = Field(2.0, gt=0, le=30, description="rest before each trial, s")
-    tac_test: bool = Field(
-        False,
-        description="a TAC test block at the end (after the motion test, if any; on top of "
-        "duration_s): each movement cued tac_test_repetitions times; the decoded movement "
-        "drives the limb towards a target posture shown as a ghost limb, to reach and hold",
-    )
-    tac_test_repetitions: int = Field(1, ge=1, le=10)
-    # REFERENCES.md (TAC test): hold the target 1-2 s, time-out 15-20 s
-    tac_test_timeout_s: float = Field(15.0, gt=0, le=60, description="per trial, s")
-    tac_test_dwell_s: float = Field(
-        1.0, gt=0, le=5, description="time the posture must stay within the allowance, s")
-    tac_test_target_distance: float = Field(
-        0.6, gt=0, le=1, description="the target's distance along the cued movement, in "
-        "posture units (each degree of freedom spans -1..1, 1 = the full movement)")
-    tac_test_allowance: float = Field(
-        0.1, gt=0, lt=1, description="how close to the target every degree of freedom must "
-        "be, posture units (< tac_test_target_distance)")
-    tac_test_rest_s: float = Field(2.0, gt=0, le=30, description="rest before each trial, s")
 
-    @model_validator(mode="after")
-    def _fractions(self) -> ProtocolSettings:
-        total = self.calibration_fraction + self.phantom_fraction + self.mirror_fraction
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(
-                "calibration_fraction + phantom_fraction + mirror_fraction must be 1 "
-                f"(got {total:.3f})"
-            )
-        if self.tac_test_allowance >= self.tac_test_target_distance:
-            raise ValueError(
-                f"tac_test_allowance ({self.tac_test_allowance}) must be smaller than "
-                f"tac_test_target_distance ({self.tac_test_target_distance}): the posture "
-                "would start inside the allowance"
-            )
-        if self.tac_test_dwell_s >= self.tac_test_timeout_s:
-            raise ValueError(
-                f"tac_test_dwell_s ({self.tac_test_dwell_s}) must be shorter than "
-                f"tac_test_timeout_s ({self.tac_test_timeout_s}): no trial could complete"
-            )
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data):
+        if isinstance(data, dict):
+            for key in data:
+                base = key.split("_test_")[0] + "_test" if "_test_" in key else key
+                if base in _MOVED_TO_PROTOCOL_FILES:
+                    raise ValueError(
+                        f"{key}: block settings live in protocol files now (a "
+                        f"{_MOVED_TO_PROTOCOL_FILES[base]} block); copy a built-in one with "
+                        "'mirrorvr protocols show demo' and give it as protocol.name")
+        return data
 
 
 class SessionConfig(_Model):
@@ -469,14 +459,24 @@ class SessionConfig(_Model):
         "default); None: no profile was given")
     emg: EmgSettings = EmgSettings()
     stim: StimSettings = StimSettings()
+    tracker: TrackerSettings = TrackerSettings()
     render: RenderSettings = RenderSettings()
     protocol: ProtocolSettings = ProtocolSettings()
 
     @model_validator(mode="after")
     def _stim_channels_exist(self) -> SessionConfig:
+        # the render loop beats the watchdog once a frame (SAFETY.md 7): frames must come
+        # well inside its timeout or every frame would stop stimulation
+        least_fps = 2.0 / self.stim.watchdog_timeout_s
+        if self.render.max_fps < least_fps:
+            raise ValueError(
+                f"render.max_fps: {self.render.max_fps:g} frames/s leaves "
+                f"{1000 / self.render.max_fps:.0f} ms between frames and the render watchdog "
+                f"stops stimulation after {1000 * self.stim.watchdog_timeout_s:.0f} ms without "
+                f"one (allowed: max_fps >= 2 / stim.watchdog_timeout_s = {least_fps:g})")
         device = self.stim.device
         n = device.n_channels
-        for movement, channels in self.stim.movement_channels.items():
+        for movement, channels in (self.stim.movement_channels or {}).items():
             for ch in channels:
                 if not 0 <= ch < n:
                     raise ValueError(

@@ -50,3 +50,44 @@ class NullRenderer:
             raise RuntimeError("GPU lost")
         if self.stalls and self.clock.now() >= self.stalls[0][0]:
             self.clock.sleep_until(self.clock.now() + self.stalls.pop(0)[1])
+
+
+def protocol(name: str = "demo", **changes):
+    """A built-in protocol with block fields changed per kind, e.g.
+    ``protocol(calibration={"stimulation": True})``; a ``blocks`` list appends blocks."""
+    from mirrorvr.session.protocol import load_protocol, parse_protocol
+
+    data = load_protocol(name).model_dump(mode="json", exclude_none=True)
+    extra = changes.pop("blocks", [])
+    for block in data["blocks"]:
+        block.update(changes.get(block["kind"], {}))
+    data["blocks"] += extra
+    return parse_protocol(data, f"{name} (test)")
+
+
+def planned_starts(config, t0_s: float, proto=None) -> dict[str, float]:
+    """Where each block of ``config``'s session should start (session s), from its plan: for
+    scripting key presses ahead of a run. Read the true times from the recorded markers."""
+    from mirrorvr.cli.compose import resolve_patient, resolve_protocol
+
+    resolved, _ = resolve_patient(config)
+    _, _, blocks = resolve_protocol(resolved, proto)
+    starts, t = {}, t0_s
+    for block in blocks:
+        starts[block.name] = t
+        t += block.duration_s
+    return starts
+
+
+def block_spans(recording: str) -> dict[str, tuple[float, float]]:
+    """Each block's (start, end), session s, from the recorded markers."""
+    import pyxdf
+
+    streams, _ = pyxdf.load_xdf(recording, dejitter_timestamps=False)
+    markers = next(s for s in streams if s["info"]["name"][0] == "markers")
+    spans: dict[str, list[float]] = {}
+    for t, (text,) in zip(markers["time_stamps"], markers["time_series"], strict=True):
+        kind, _, name = text.partition(" ")
+        if kind in ("block_start", "block_end"):
+            spans.setdefault(name, []).append(float(t))
+    return {name: (ts[0], ts[-1]) for name, ts in spans.items()}

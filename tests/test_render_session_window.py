@@ -6,7 +6,7 @@ pytestmark = pytest.mark.gl
 
 
 def test_auto_multisampling_is_off_on_a_software_rasteriser():
-    from mirrorvr.cli import open_session_window
+    from mirrorvr.cli.compose import open_session_window
     from mirrorvr.config import build_config
 
     cfg = build_config({"render": {"width": 160, "height": 90, "headless": True}})

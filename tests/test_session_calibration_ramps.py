@@ -6,53 +6,78 @@ import pytest
 
 from mirrorvr.cli import run_demo
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import EmgSettings, ProtocolSettings, build_config
+from mirrorvr.config import EmgSettings, build_config
 from mirrorvr.errors import ConfigError
-from mirrorvr.session.control import attempts_for
-from mirrorvr.session.protocol import build_demo_protocol
-from mirrorvr.session.runner import ATTEMPT_LEVEL
+from mirrorvr.session.protocol import limb_movements, plan_protocol
+from mirrorvr.sim.defaults import ATTEMPT_LEVEL
+from mirrorvr.sim.person import SimulatedPerson
 
-from fakes import NullRenderer, ScriptedWindow
+from fakes import NullRenderer, ScriptedWindow, block_spans, protocol
 
 pyxdf = pytest.importorskip("pyxdf")
 
 T0 = 1000.0
-# 60 s: rating 2 s, calibration 28 s (12 s of contractions, 4 ramps of 4 s), phantom 14 s
-PHANTOM = (T0 + 30.0, T0 + 44.0)
+RAMPS = protocol(calibration={"ramps": True, "ramp_s": 2.0})
 
 
-def test_ramps_follow_the_contractions_and_rise_to_the_calibration_level():
-    calib = build_demo_protocol(ProtocolSettings(calibration_ramps=True), EmgSettings())[1]
+class IntentLog:
+    """A residual limb that only notes what the person attempts: (t_s, movement, level)."""
+
+    def __init__(self):
+        self.intents = []
+
+    def set_intent(self, movement, level, t_s):
+        self.intents.append((t_s, movement, level))
+
+
+class _Shown:
+    """A block as the person sees it: kind, name, cues."""
+
+    def __init__(self, plan):
+        self.kind, self.name, self.cues = plan.kind, plan.name, plan.cues
+        self.duration_s, self.movements = plan.duration_s, plan.movements
+
+
+def test_ramps_follow_the_contractions_and_the_person_rises_to_the_calibration_level():
+    calib = plan_protocol(RAMPS, limb_movements("upper"))[1]
     ramps = [c for c in calib.cues if c.ramp]
     assert [c.movement for c in ramps] == ["hand_open", "hand_close", "wrist_flexion",
                                           "wrist_extension"]
-    assert all(c.end_s - c.start_s == pytest.approx(4.0) for c in ramps)
+    assert all(c.end_s - c.start_s == pytest.approx(2 * RAMPS.blocks[1].ramp_s) for c in ramps)
     assert max(c.end_s for c in calib.cues if not c.ramp) <= ramps[0].start_s
     assert ramps[-1].end_s == pytest.approx(calib.duration_s)
-    events = [e for e in attempts_for(calib, 0.0, 0.2, 0.7)
-              if ramps[0].start_s <= e[0] - 0.2 < ramps[0].end_s]
-    levels = [lv for _, _, lv in events]
+    limb = IntentLog()
+    person = SimulatedPerson(emg=limb)
+    person.on_block(_Shown(calib), 0.0)
+    person.step(calib.duration_s + 1.0)
+    reaction = person.reaction_s
+    levels = [lv for t, _, lv in limb.intents
+              if ramps[0].start_s <= t - reaction < ramps[0].end_s]
     peak = int(np.argmax(levels))
-    assert levels[0] == 0.0 and max(levels) == pytest.approx(0.7, abs=0.02)
+    assert levels[0] == 0.0 and max(levels) == pytest.approx(ATTEMPT_LEVEL, abs=0.02)
     assert np.all(np.diff(levels[: peak + 1]) > 0) and np.all(np.diff(levels[peak:]) < 0)
 
 
-def test_ramps_do_not_fit_a_40_s_demo_and_say_so():
-    with pytest.raises(ConfigError, match=r"duration_s: 40 s.*calibration_ramps.*>= 56"):
-        build_demo_protocol(ProtocolSettings(duration_s=40, calibration_ramps=True),
-                            EmgSettings())
+def test_ramps_need_time_and_a_rehearsal_says_how_much():
+    with pytest.raises(ConfigError, match=r"duration_s: 20 s is too short.*>= (\d+)") as info:
+        plan_protocol(RAMPS, limb_movements("upper"), 20.0)
+    shortest = float(str(info.value).rsplit(">= ", 1)[1])
+    blocks = plan_protocol(RAMPS, limb_movements("upper"), shortest)
+    assert sum(b.duration_s for b in blocks) == pytest.approx(shortest)
 
 
 def _phantom_levels(tmp_path, ramps):
-    cfg = build_config({"protocol": {"duration_s": 60.0, "calibration_ramps": ramps},
+    cfg = build_config({"protocol": {"duration_s": 60.0},
                         "render": {"max_fps": 30.0, "saved_frames": 0}})
     clock = FakeClock(T0)
     summary = run_demo(cfg, tmp_path, clock=clock, realtime=False,
+                       protocol=RAMPS if ramps else protocol(),
                        window=ScriptedWindow(clock, {}), renderer=NullRenderer(clock))
     streams, _ = pyxdf.load_xdf(summary["recording"], dejitter_timestamps=False)
     intent = next(s for s in streams if s["info"]["name"][0] == "decoder")
     t, x = np.asarray(intent["time_stamps"]), np.asarray(intent["time_series"])
-    moving = (t > PHANTOM[0]) & (t < PHANTOM[1]) & (x[:, 0] != 0)  # class 0 is rest
+    start, end = block_spans(summary["recording"])["phantom"]
+    moving = (t > start) & (t < end) & (x[:, 0] != 0)  # class 0 is rest
     return summary, x[moving, 1]
 
 
@@ -61,7 +86,7 @@ def test_session_scales_the_level_from_its_ramps(tmp_path):
     assert summary["decoder"]["level_calibration"] == "ramps"
     assert set(summary["decoder"]["max_mav_v"]) == {"hand_open", "hand_close",
                                                      "wrist_flexion", "wrist_extension"}
-    # the phantom block's attempts at ATTEMPT_LEVEL decode near it (0.571 at seed 0)
+    # the phantom block's attempts at the person's level decode near it
     assert len(levels) > 20 and abs(np.median(levels) - ATTEMPT_LEVEL) < 0.2
 
 

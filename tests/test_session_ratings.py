@@ -3,7 +3,7 @@
 import pytest
 
 from mirrorvr.errors import ConfigError
-from mirrorvr.session.ratings import RatingInput, ScriptedRater, check_nrs
+from mirrorvr.session.ratings import RatingInput, check_nrs
 
 
 def test_keys_set_and_confirm_a_rating():
@@ -33,8 +33,3 @@ def test_ten_is_typed_as_one_zero_and_arrows_stay_on_the_scale():
 def test_values_off_the_scale_are_refused(bad):
     with pytest.raises(ConfigError, match="NRS rating.*allowed: whole numbers 0-10"):
         check_nrs(bad)
-
-
-def test_script_without_an_answer_names_what_it_has():
-    with pytest.raises(ConfigError, match=r"'post'.*has: \['pre'\]"):
-        ScriptedRater({"pre": 3}).answer("post")

@@ -14,7 +14,7 @@ from mirrorvr.cli import run_demo
 from mirrorvr.clock import FakeClock
 from mirrorvr.config import build_config
 
-from fakes import NullRenderer, ScriptedWindow
+from fakes import NullRenderer, ScriptedWindow, block_spans, planned_starts, protocol
 
 pyxdf = pytest.importorskip("pyxdf")
 
@@ -25,8 +25,8 @@ T0 = 1000.0
 CONFIG = build_config(
     {"protocol": {"duration_s": 40.0}, "render": {"max_fps": FPS, "saved_frames": 0}}
 )
-# 40 s session: rating 2 s, calibration 18 s, phantom 9 s (t = 20..29), mirror 9 s (29..38)
-PHANTOM_S, MIRROR_S = T0 + 20.0, T0 + 29.0
+# when the keys are pressed: the blocks' planned starts (the recording has the true ones)
+PHANTOM_S, MIRROR_S = (planned_starts(CONFIG, T0)[b] for b in ("phantom", "mirror"))
 
 
 def _run(tmp_path, keys, fail_at_s=None):
@@ -48,9 +48,10 @@ def _stim_events(summary):
 def test_without_keys_stimulation_runs_in_both_movement_blocks(tmp_path):
     summary = _run(tmp_path, {})
     events, _ = _stim_events(summary)
+    spans = block_spans(summary["recording"])
     sent_t = [e["t_s"] for e in events if e["kind"] == "sent"]
-    assert any(PHANTOM_S < t < MIRROR_S for t in sent_t)
-    assert any(t > MIRROR_S for t in sent_t)
+    for block in ("phantom", "mirror"):
+        assert any(spans[block][0] < t < spans[block][1] for t in sent_t), block
 
 
 def test_emergency_stop_key_stops_stimulation_for_the_rest_of_the_session(tmp_path):
@@ -95,11 +96,9 @@ def _plan_entries(summary):
 
 
 def test_guided_calibration_stimulation_is_configurable_and_exact(tmp_path):
-    data = CONFIG.model_dump(mode="json")
-    data["stim"]["stimulate_in_calibration"] = True
-    config = build_config(data)
     clock = FakeClock(T0)
-    summary = run_demo(config, tmp_path, clock=clock, realtime=False,
+    summary = run_demo(CONFIG, tmp_path, clock=clock, realtime=False,
+                       protocol=protocol(calibration={"stimulation": True}),
                        window=ScriptedWindow(clock, {}), renderer=NullRenderer(clock))
     entries = _plan_entries(summary)
     guided = [e for e in entries if e["source"] == "cue" and e["stim"]]

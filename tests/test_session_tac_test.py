@@ -9,21 +9,21 @@ import pytest
 
 from mirrorvr.cli import build_session
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import EmgSettings, ProtocolSettings, build_config
+from mirrorvr.config import build_config
 from mirrorvr.errors import ConfigError
-from mirrorvr.session.protocol import build_demo_protocol
+from mirrorvr.session.protocol import limb_movements, parse_protocol, plan_protocol
 from mirrorvr.session.runner import SessionRunner
-from mirrorvr.session.summary import format_summary, write_summary
+from mirrorvr.session.summary import format_summary
 
-from fakes import ScriptedWindow
+from fakes import ScriptedWindow, planned_starts, protocol
 
 pyxdf = pytest.importorskip("pyxdf")
 
 T0 = 1000.0
-TAC = {"tac_test": True, "tac_test_timeout_s": 6.0, "tac_test_rest_s": 2.0}
-# 40 s demo (rating_post ends at ~T0 + 40 s), then the TAC block: hand_open is its first
-# cue, from ~T0 + 42 s to ~T0 + 48 s
-WRONG_FROM_S, WRONG_UNTIL_S = T0 + 41.0, T0 + 48.5
+TAC = {"kind": "tac_test", "timeout_s": 6.0, "rest_s": 2.0}
+CONFIG = build_config({
+                       "render": {"max_fps": 30.0, "saved_frames": 0}})
+PROTOCOL = protocol(blocks=[TAC])
 ANTAGONIST = {"hand_open": "hand_close"}
 
 
@@ -39,63 +39,67 @@ class StateRenderer:
                             state.ghost_pose))
 
 
-def test_tac_test_is_off_by_default_and_appended_after_the_motion_test():
-    emg = EmgSettings()
-    assert "tac_test" not in [b.kind for b in build_demo_protocol(ProtocolSettings(), emg)]
-    blocks = build_demo_protocol(ProtocolSettings(motion_test=True, tac_test=True,
-                                                  tac_test_repetitions=2), emg)
-    assert [b.kind for b in blocks[-2:]] == ["motion_test", "tac_test"]
+def test_a_tac_block_cues_every_movement_with_the_references_times():
+    blocks = plan_protocol(protocol(blocks=[{"kind": "tac_test", "repetitions": 2}]),
+                           limb_movements("upper"))
     test = blocks[-1]
-    assert [c.movement for c in test.cues] == 2 * [m for m in emg.movements if m != "rest"]
+    active = [m for m in blocks[1].movements if m != "rest"]
+    assert [c.movement for c in test.cues] == 2 * active
     # REFERENCES.md: time-out 15-20 s, hold 1-2 s
-    assert all(c.end_s - c.start_s == pytest.approx(15.0) for c in test.cues)
-    assert test.duration_s == pytest.approx(8 * 17.0 + 2.0)
-    assert ProtocolSettings().tac_test_dwell_s == 1.0
+    spec = test.spec
+    assert 15.0 <= spec.timeout_s <= 20.0 and 1.0 <= spec.dwell_s <= 2.0
+    assert all(c.end_s - c.start_s == pytest.approx(spec.timeout_s) for c in test.cues)
+    assert test.duration_s == pytest.approx(len(test.cues) * (spec.timeout_s + spec.rest_s)
+                                            + spec.rest_s)
 
 
 @pytest.mark.parametrize("bad, match", [
-    ({"tac_test_allowance": 0.6}, "tac_test_allowance .0.6. must be smaller than "
-                                  "tac_test_target_distance .0.6."),
-    ({"tac_test_dwell_s": 5.0, "tac_test_timeout_s": 4.0}, "tac_test_dwell_s .5.0. must be "
-                                                            "shorter than tac_test_timeout_s"),
-    ({"tac_test_target_distance": 1.5}, "tac_test_target_distance = 1.5"),
+    ({"allowance": 0.6}, r"block 2 \(tac_test\) = .*allowance: 0.6 must be smaller than "
+                         r"target_distance \(0.6\)"),
+    ({"dwell_s": 5.0, "timeout_s": 4.0}, r"dwell_s: 5.0 must be shorter than timeout_s"),
+    ({"target_distance": 1.5}, r"block 2 \(tac_test\): target_distance = 1.5"),
 ])
-def test_bad_tac_settings_are_refused_naming_the_field(bad, match):
+def test_bad_tac_settings_are_refused_naming_the_block_and_field(bad, match):
+    data = {"name": "t", "limb": "upper", "blocks": [
+        {"kind": "calibration"}, {"kind": "tac_test", **bad}]}
     with pytest.raises(ConfigError, match=match):
-        build_config({"protocol": bad})
+        parse_protocol(data)
 
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
-    """A 40 s demo + TAC block; in the first TAC trial (hand_open) the simulated patient
-    attempts hand_close instead."""
-    cfg = build_config({"protocol": {"duration_s": 40.0, **TAC},
-                        "render": {"max_fps": 30.0, "saved_frames": 0}})
+    """A demo rehearsal + a TAC block; in the first TAC trial (hand_open) the simulated
+    patient attempts hand_close instead."""
     clock = FakeClock(T0)
     renderer = StateRenderer(clock)
-    parts = build_session(cfg, tmp_path_factory.mktemp("data"), clock=clock, realtime=False,
+    parts = build_session(CONFIG, tmp_path_factory.mktemp("data"), clock=clock,
+                          realtime=False, protocol=PROTOCOL,
                           window=ScriptedWindow(clock, {}), renderer=renderer)
-    patient = parts.simulated_patient
-    attempt = patient.set_intent
+    tac_start = planned_starts(CONFIG, T0, PROTOCOL)["tac_test"]
+    first_cue = parts.blocks[-1].cues[0]
+    wrong_from, wrong_until = tac_start - 1.0, tac_start + first_cue.end_s + 0.5
+    limb = parts.emg_source
+    attempt = limb.set_intent
 
     def confused(movement, level, t_s=None):
-        if t_s is not None and WRONG_FROM_S <= t_s < WRONG_UNTIL_S:
+        if t_s is not None and wrong_from <= t_s < wrong_until:
             movement = ANTAGONIST.get(movement, movement)
         attempt(movement, level, t_s)
 
-    patient.set_intent = confused
+    limb.set_intent = confused
     summary = SessionRunner(parts).run()
-    write_summary(summary, parts.session_dir)
-    return summary, renderer.frames
+    return summary, renderer.frames, tac_start
 
 
 def test_session_runs_and_records_the_tac_test(session):
-    summary, _ = session
+    summary, _, _ = session
     assert summary["blocks"][-1] == "tac_test"
     tac = summary["tac_test"]
     assert tac["test"] == "tac" and len(tac["trials"]) == 4
-    assert tac["settings"] == {"target_distance": 0.6, "allowance": 0.1, "dwell_s": 1.0,
-                               "timeout_s": 6.0, "speed_per_s": 0.5}
+    spec = PROTOCOL.blocks[-1]
+    settings = {k: getattr(spec, k) for k in ("target_distance", "allowance", "dwell_s",
+                                               "timeout_s")}
+    assert {k: tac["settings"][k] for k in settings} == settings
     saved = json.loads((Path(summary["session_dir"]) / "summary.json").read_text())
     assert saved["tac_test"] == tac
     streams, _ = pyxdf.load_xdf(summary["recording"], dejitter_timestamps=False)
@@ -135,8 +139,8 @@ def test_the_wrong_movement_fails_the_trial(session):
 
 
 def test_the_limb_moves_towards_the_ghost_target(session):
-    summary, frames = session
-    tac = [f for f in frames if f[0] >= T0 + 40.0]
+    summary, frames, tac_start = session
+    tac = [f for f in frames if f[0] >= tac_start]
     cued = [f for f in tac if "to the outline and hold" in f[1]]
     assert cued and all(f[3] is not None for f in cued)  # the target as a ghost limb
     assert all(f[3] is None for f in tac if f[1] == "Relax")  # none between trials

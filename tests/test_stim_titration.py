@@ -151,7 +151,7 @@ def test_cli_titrates_with_a_simulated_patient(tmp_path, capsys):
 def test_cli_reads_the_therapists_answers(tmp_path):
     import argparse
 
-    from mirrorvr.cli_stim import titrate
+    from mirrorvr.cli.stim import titrate
 
     path = tmp_path / "p.toml"
     path.write_text(NEW_PROFILE)
@@ -173,7 +173,7 @@ def test_cli_reads_the_therapists_answers(tmp_path):
 def test_cli_needs_site_and_area_for_a_new_channel(tmp_path):
     import argparse
 
-    from mirrorvr.cli_stim import titrate
+    from mirrorvr.cli.stim import titrate
 
     (tmp_path / "p.toml").write_text(NEW_PROFILE)
     args = argparse.Namespace(profile=tmp_path / "p.toml", channel=3, site=None, area=None,

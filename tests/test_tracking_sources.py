@@ -12,7 +12,7 @@ from mirrorvr.limb.skeleton import limb_spec
 from mirrorvr.record.recorder import Recorder
 from mirrorvr.tracking.driver import MirrorDriver
 from mirrorvr.tracking.intact_emg import IntactEmgSource, calibrate_on_simulated_patient
-from mirrorvr.tracking.manual import GamepadSource, KeyboardSource, joystick_event_names
+from mirrorvr.tracking.manual import GamepadSource, KeyboardSource
 from mirrorvr.tracking.replay import ReplaySource
 from mirrorvr.tracking.scripted import ScriptedIntactHand, ScriptedMovement, ScriptSource
 from mirrorvr.tracking.source import IntactLimbSource
@@ -47,8 +47,8 @@ def test_gamepad_axes_play_proportional_blended_movements_of_the_lower_limb():
     clock = FakeClock(0.0)
     pad = GamepadSource("left", "lower")
     driver = MirrorDriver(pad)
-    assert pad.handle_event("joyaxis 3 0.55") and not pad.handle_event("joyaxis 9 1.0")
-    assert pad.handle_event("joyaxis 1 -1.0")
+    assert pad.handle_key("joyaxis 3 0.55") and not pad.handle_key("joyaxis 9 1.0")
+    assert pad.handle_key("joyaxis 1 -1.0")
     _run(driver, clock, 2.0)
     assert pad.levels() == {"knee_flexion": pytest.approx(0.5), "ankle_dorsiflexion": 1.0}
     assert driver.label_at(clock.now()) == "ankle_dorsiflexion"
@@ -59,12 +59,17 @@ def test_gamepad_axes_play_proportional_blended_movements_of_the_lower_limb():
     assert knee == pytest.approx(rest + 0.5 * (full - rest), abs=0.02)
 
 
-def test_pygame_joystick_events_become_text_for_the_gamepad():
+@pytest.mark.gl
+def test_the_window_hands_gamepad_sticks_over_as_text(gl_window):
     import pygame
 
-    events = [pygame.event.Event(pygame.JOYAXISMOTION, joy=0, instance_id=0, axis=1, value=-0.5),
-              pygame.event.Event(pygame.KEYDOWN, key=pygame.K_a)]
-    assert joystick_event_names(events) == ["joyaxis 1 -0.5000"]
+    pygame.event.post(pygame.event.Event(pygame.JOYAXISMOTION, joy=0, instance_id=0, axis=1,
+                                         value=-0.5))
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_a))
+    names = gl_window.poll_events()
+    assert names == ["joyaxis 1 -0.5000", "a"]
+    pad = GamepadSource("left", "lower")
+    assert pad.handle_key(names[0]) and not pad.handle_key(names[1])
 
 
 def test_a_key_map_with_the_other_limbs_classes_is_refused():

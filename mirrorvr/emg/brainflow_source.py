@@ -273,6 +273,11 @@ class BrainFlowSource:
         return len(self.channel_names)
 
     @property
+    def finished(self) -> bool:
+        """A live board never says it has ended: a silence is a loss (``stall_timeout_s``)."""
+        return False
+
+    @property
     def connected(self) -> bool:
         """True while the board streams (False before start, after stop and while lost)."""
         with self._lock:

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from mirrorvr.clock import Clock
-from mirrorvr.emg.source import EmgChunk
+from mirrorvr.emg.source import ComputedSource, EmgChunk
 from mirrorvr.errors import AcquisitionError, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 MICROVOLT = 1e-6
 
 
-class PlaybackSource:
+class PlaybackSource(ComputedSource):
     """An :class:`~mirrorvr.emg.source.EmgSource` that replays an array of samples.
 
     Parameters

@@ -46,6 +46,7 @@ import numpy as np
 
 from mirrorvr.errors import ConfigError
 from mirrorvr.movements import REST
+from mirrorvr.sim.defaults import ATTEMPT_LEVEL, REACTION_S
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ def _overall_and_per_movement(trials: Sequence, summarise: Callable[[list], dict
     return out
 
 
-def _motion_summary(trials: Sequence[MotionTrial]) -> dict:
+def motion_summary(trials: Sequence[MotionTrial]) -> dict:
     def block(ts):
         done = [t for t in ts if t.completed]
         return {
@@ -215,8 +216,8 @@ def run_motion_test(
     *,
     patient=None,
     on_cue: Callable[[str, float], None] | None = None,
-    level: float = 0.6,
-    reaction_s: float = 0.3,
+    level: float = ATTEMPT_LEVEL,
+    reaction_s: float = REACTION_S,
     timeout_s: float = 5.0,
     rest_s: float = 2.0,
     correct_needed: int = 20,
@@ -265,7 +266,7 @@ def run_motion_test(
                         "completed" if trial.completed else "not completed")
             drive.rest(rest_s)
     return MotionTestResult(tuple(trials), int(correct_needed), float(timeout_s),
-                            _motion_summary(trials))
+                            motion_summary(trials))
 
 
 # ---------------------------------------------------------------------------- TAC test
@@ -532,8 +533,8 @@ def run_tac_test(
     *,
     patient=None,
     on_cue: Callable[[str, float], None] | None = None,
-    level: float = 0.6,
-    reaction_s: float = 0.3,
+    level: float = ATTEMPT_LEVEL,
+    reaction_s: float = REACTION_S,
     target_distance: float = 0.6,
     allowance: float = 0.1,
     dwell_s: float = 1.0,

@@ -65,7 +65,7 @@ from scipy import signal
 
 from mirrorvr.clock import Clock
 from mirrorvr.emg.filters import MAX_EDGE_FRACTION
-from mirrorvr.emg.source import EmgChunk
+from mirrorvr.emg.source import ComputedSource, EmgChunk
 from mirrorvr.errors import AcquisitionError, ConfigError
 from mirrorvr.movements import (
     ALL_MOVEMENTS,
@@ -149,6 +149,23 @@ LOWER_MUSCLES: tuple[Muscle, ...] = (
     Muscle("vastus_medialis", 320, 0.55),
 )
 
+# A ring around the residual thigh (transfemoral), mid-thigh: the quadriceps in front, the
+# hamstrings behind, the adductors medial.
+THIGH_MUSCLES: tuple[Muscle, ...] = (
+    Muscle("rectus_femoris", 0, 0.15),
+    Muscle("vastus_lateralis", 60, 0.2),
+    Muscle("tensor_fasciae_latae_band", 95, 0.1),
+    Muscle("vastus_intermedius", 30, 0.75),
+    Muscle("biceps_femoris", 150, 0.2),
+    Muscle("semitendinosus", 205, 0.2),
+    Muscle("semimembranosus", 225, 0.5),
+    Muscle("adductor_magnus", 250, 0.6),
+    Muscle("gracilis", 275, 0.15),
+    Muscle("adductor_longus", 300, 0.4),
+    Muscle("sartorius", 325, 0.15),
+    Muscle("vastus_medialis", 345, 0.3),
+)
+
 #: Muscle activation per movement at level 1 (prime movers 1, synergists less); muscles
 #: not named get the patient's co-contraction.
 UPPER_SYNERGIES: dict[str, dict[str, float]] = {
@@ -198,6 +215,23 @@ LOWER_SYNERGIES: dict[str, dict[str, float]] = {
 }
 
 
+# Transfemoral: knee movements from the thigh muscles that perform them; the phantom ankle
+# leaves a weaker, distinct co-activation in the thigh (the muscles that moved the ankle are
+# gone), which a decoder can still learn (Hargrove et al.; REFERENCES.md lower-limb classes).
+THIGH_SYNERGIES: dict[str, dict[str, float]] = {
+    "knee_extension": {"vastus_lateralis": 1.0, "vastus_medialis": 1.0,
+                       "vastus_intermedius": 1.0, "rectus_femoris": 0.8},
+    "knee_flexion": {"biceps_femoris": 1.0, "semitendinosus": 1.0, "semimembranosus": 1.0,
+                     "gracilis": 0.4, "sartorius": 0.3},
+    "ankle_dorsiflexion": {"rectus_femoris": 0.5, "sartorius": 0.5,
+                           "tensor_fasciae_latae_band": 0.4, "adductor_longus": 0.2},
+    "ankle_plantarflexion": {"biceps_femoris": 0.5, "adductor_magnus": 0.5,
+                             "semimembranosus": 0.3, "gracilis": 0.3},
+}
+#: The thigh's classes (the rest of the lower-limb classes are not available above the knee).
+THIGH_MOVEMENTS: tuple[str, ...] = (REST, *THIGH_SYNERGIES)
+
+
 def limb_of(movements: Sequence[str]) -> str:
     """``"upper"`` or ``"lower"``: the one limb every non-rest movement belongs to."""
     limbs = {movement_limb(m) for m in movements if m != REST}
@@ -219,7 +253,7 @@ def _band_source(fs: float, low_hz: float, high_hz: float) -> tuple[np.ndarray, 
     return sos, float(np.sqrt(np.sum(signal.sosfilt(sos, impulse) ** 2)))
 
 
-class SimulatedPatient:
+class SimulatedPatient(ComputedSource):
     """Simulated residual-limb EMG implementing :class:`~mirrorvr.emg.source.EmgSource`.
 
     Parameters
@@ -263,6 +297,10 @@ class SimulatedPatient:
         RMS of the slow (< 1 Hz) electrode baseline wander, V.
     electrode_shifts : sequence of (t_s, angle_deg)
         Electrode-shift events scheduled up front (see :meth:`shift_electrodes`).
+    residual : str or None
+        The amputation level, which picks the ring's muscles: "transradial" (forearm),
+        "transtibial" (below the knee), "transfemoral" (thigh: :data:`THIGH_MUSCLES`);
+        None: the movements' limb's default.
     """
 
     def __init__(
@@ -288,6 +326,7 @@ class SimulatedPatient:
         fatigue_amplitude_drop: float = 0.3,
         wander_v: float = 20e-6,
         electrode_shifts: Sequence[tuple[float, float]] = (),
+        residual: str | None = None,
     ) -> None:
         if int(n_channels) != n_channels or not 1 <= n_channels <= 256:
             raise ConfigError(f"n_channels: {n_channels!r} must be an integer in 1..256")
@@ -336,12 +375,20 @@ class SimulatedPatient:
         self.fatigue_amplitude_drop = float(fatigue_amplitude_drop)
         self.wander_v = float(wander_v)
 
-        #: The muscles under the ring and their synergies (this limb's tables).
-        self.muscles: tuple[Muscle, ...] = UPPER_MUSCLES if self.limb == "upper" else LOWER_MUSCLES
-        table = UPPER_SYNERGIES if self.limb == "upper" else LOWER_SYNERGIES
+        #: The muscles under the ring and their synergies (this residual limb's tables).
+        self.residual = residual or ("transradial" if self.limb == "upper" else "transtibial")
+        if self.residual == "transfemoral":
+            self.muscles, table, known = THIGH_MUSCLES, THIGH_SYNERGIES, THIGH_MOVEMENTS
+            missing = [m for m in movements if m not in known]
+            if missing:
+                raise ConfigError(f"movements: {missing!r} cannot be attempted with a "
+                                  f"transfemoral residual limb (allowed: {list(known)})")
+        elif self.limb == "upper":
+            self.muscles, table, known = UPPER_MUSCLES, UPPER_SYNERGIES, HAND_MOVEMENTS
+        else:
+            self.muscles, table, known = LOWER_MUSCLES, LOWER_SYNERGIES, LOWER_LIMB_MOVEMENTS
         index = {m.name: i for i, m in enumerate(self.muscles)}
         n_m = len(self.muscles)
-        known = HAND_MOVEMENTS if self.limb == "upper" else LOWER_LIMB_MOVEMENTS
         #: Muscle activation at level 1 per movement, (n_muscles,); rest is all zeros.
         self.synergies: dict[str, np.ndarray] = {REST: np.zeros(n_m)}
         for movement in known:

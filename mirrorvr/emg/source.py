@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,14 +47,42 @@ class EmgSource(Protocol):
     """A source of multi-channel EMG on the session clock.
 
     ``read`` never blocks: it returns every sample that arrived since the last call, or
-    ``None`` when nothing did.
+    ``None`` when nothing did. ``finished`` is True once a source knows it has nothing more
+    to give (a playback file that ran out); ``gaps`` are the losses it bridged by itself
+    (a board reconnected); ``set_event_listener`` receives ``(t_s, text)`` for each such
+    event; ``insert_marker`` writes a cue into the board's own marker row, if it has one.
     """
 
     sampling_rate_hz: float
     channel_names: tuple[str, ...]
+    gaps: list
+
+    @property
+    def finished(self) -> bool: ...
 
     def start(self) -> None: ...
 
     def read(self) -> EmgChunk | None: ...
 
     def stop(self) -> None: ...
+
+    def set_event_listener(self, listener: Callable[[float, str], None] | None) -> None: ...
+
+    def insert_marker(self, value: float, label: str = "") -> None: ...
+
+
+class ComputedSource:
+    """What an :class:`EmgSource` that is not a board has: no marker row, no losses it
+    bridges by itself, no events; it ends only when it says so (``finished``)."""
+
+    gaps: list = []
+
+    @property
+    def finished(self) -> bool:
+        return False
+
+    def set_event_listener(self, listener: Callable[[float, str], None] | None) -> None:
+        """Nothing to report: a computed source has no connection to lose."""
+
+    def insert_marker(self, value: float, label: str = "") -> None:
+        """No marker row: the recording's own markers hold the cues."""

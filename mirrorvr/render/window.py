@@ -61,6 +61,7 @@ class Window:
         self.samples = samples
         self.gl_renderer = ""  # the driver's GL_RENDERER string
         self._closed = False
+        self._joysticks: list = []  # opened as pygame reports them (JOYDEVICEADDED)
 
     def swap(self) -> float:
         """Show the drawn frame; return the session time (``time.monotonic()``, s) after it."""
@@ -88,8 +89,9 @@ class Window:
         GL.glFinish()
 
     def poll_events(self) -> list[str]:
-        """Pending events as names: ``"quit"``, key names (``"escape"``, ``"space"``, ...) and
-        left clicks as ``"click X Y"`` (pixels, origin top-left)."""
+        """Pending events as names: ``"quit"``, key names (``"escape"``, ``"space"``, ...),
+        left clicks as ``"click X Y"`` (pixels, origin top-left) and gamepad sticks as
+        ``"joyaxis AXIS VALUE"`` (-1..1)."""
         import pygame
 
         self._check_open()
@@ -102,6 +104,10 @@ class Window:
             elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
                 x_px, y_px = event.pos  # pygame's origin is the top-left corner
                 names.append(f"click {x_px} {y_px}")
+            elif event.type == pygame.JOYAXISMOTION:  # a gamepad's stick (tracking.manual)
+                names.append(f"joyaxis {event.axis} {event.value:.4f}")
+            elif event.type == pygame.JOYDEVICEADDED:
+                self._joysticks.append(pygame.joystick.Joystick(event.device_index))
         return names
 
     def read_pixels(self) -> np.ndarray:

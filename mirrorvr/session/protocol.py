@@ -1,31 +1,302 @@
-"""The demo session's protocol: blocks, cues and their times.
+"""Protocols as data: a list of blocks, each with its own parameters (TOML files).
 
-A session is a sequence of blocks. Block times here are relative to the block's own start
-(the runner places each block when the previous one ends, so a rating that waits for a
-patient shifts what follows).
+A protocol file names its limb and lists ``[[blocks]]``; each block has a ``kind`` and the
+fields of that kind only (:data:`BLOCK_SPECS`). Built-in protocols live in ``protocols/``
+(``mirrorvr protocols`` lists them). :func:`plan_protocol` turns a protocol into the
+session's timeline for one patient — cues with times, block durations — optionally shrunk
+to a rehearsal of a given length; everything wrong is refused there, before anything
+starts, naming the block, the field and the value.
+
+Block times are relative to the block's own start: the runner starts each block when the
+previous one ends, so a rating that waits for a patient shifts what follows.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Annotated, Literal
 
-from mirrorvr.config import EmgSettings, ProtocolSettings
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
 from mirrorvr.errors import ConfigError
-from mirrorvr.movements import REST
+from mirrorvr.movements import LOWER_LIMB_MOVEMENTS, REST, UPPER_LIMB_MOVEMENTS
+from mirrorvr.resources import resource_root
 
-#: How long a scripted rating screen stays up, s (a patient answering on screen takes longer).
+if sys.version_info >= (3, 11):
+    pass
+else:  # pragma: no cover
+    pass
+
+#: The classes a limb's blocks may cue (a patient's level narrows them: see limb_movements).
+LIMB_MOVEMENTS = {"upper": UPPER_LIMB_MOVEMENTS, "lower": LOWER_LIMB_MOVEMENTS}
+#: How long a rating screen answered by a script stays up, s (a patient answering takes longer).
 RATING_SCREEN_S = 2.0
-#: Cue text shown to the patient per movement class.
-CUE_TEXT = {
-    "rest": "Relax your hand",
-    "hand_open": "Open your hand",
-    "hand_close": "Close your hand",
-    "wrist_flexion": "Bend your wrist down",
-    "wrist_extension": "Bend your wrist up",
-    "pronation": "Turn your palm down",
-    "supination": "Turn your palm up",
-}
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class _BlockSpec(_Spec):
+    """Fields every block has."""
+
+    name: str | None = Field(None, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$",
+                             description="label in the recording (default: the kind)")
+    breathing_guide: bool = Field(False, description="show the paced-breathing guide too")
+    #: kinds without movements to accompany cannot stimulate (only false is allowed)
+    stimulation: Literal[False] = Field(False, description="EMS accompanies the seen "
+                                        "movements (only movement blocks)")
+
+#: A movement block's stimulation switch (on unless the protocol says otherwise).
+_STIMULATES = Field(True, description="EMS accompanies the seen movements")
+
+
+class RatingSpec(_BlockSpec):
+    """An outcome instrument answered on screen (NRS by default)."""
+
+    kind: Literal["rating"]
+    instrument: str = Field("nrs", min_length=1)
+    prompt: str | None = Field(None, description="replaces the instrument's own question")
+
+
+class CalibrationSpec(_BlockSpec):
+    """Cued contractions of every movement (+ rest), then the decoder is trained on them."""
+
+    kind: Literal["calibration"]
+    movements: tuple[str, ...] | None = Field(
+        None, description="classes to calibrate (rest included); default: the limb's set")
+    contraction_s: float = Field(3.0, gt=0, le=30)
+    rest_s: float = Field(3.0, ge=0, le=30)
+    repetitions: int = Field(3, ge=1, le=10)
+    ramps: bool = Field(False, description="a ramp per movement to scale the level")
+    ramp_s: float = Field(2.0, gt=0, le=10, description="rise (and fall) of each ramp, s")
+    keep_fraction: float = Field(0.7, gt=0, le=1, description="middle share kept (BioPatRec)")
+    min_accuracy_for_stim: float = Field(
+        0.8, ge=0.5, le=1, description="below this cross-validated accuracy, decoded EMG "
+        "never triggers stimulation (SAFETY.md 14)")
+    stimulation: bool = Field(False, description="EMS with the cued contractions; off by "
+                              "default: the evoked contractions would be in the EMG the "
+                              "decoder trains on (their pulses are blanked from it)")
+
+
+class _CuedSpec(_BlockSpec):
+    """A block that cues movements in a cycle for ``duration_s``."""
+
+    duration_s: float = Field(gt=0, le=4 * 3600)
+    cue_s: float = Field(4.0, gt=0, le=60, description="one cue and the rest after it, s")
+    attempt_fraction: float = Field(0.55, gt=0, lt=1, description="share of a cue spent moving")
+    movements: tuple[str, ...] | None = Field(None, description="default: the calibrated ones")
+
+
+class PhantomSpec(_CuedSpec):
+    """Phantom motor execution: decoded EMG drives the virtual limb."""
+
+    kind: Literal["phantom"]
+    stimulation: bool = _STIMULATES
+
+
+class MirrorSpec(_CuedSpec):
+    """Mirror therapy: the intact limb, reflected, is the virtual limb."""
+
+    kind: Literal["mirror"]
+    stimulation: bool = _STIMULATES
+    cue_s: float = Field(3.5, gt=0, le=60)
+    attempt_fraction: float = Field(0.5, gt=0, lt=1)
+    neutral_s: float = Field(0.0, ge=0, le=30, description="a neutral-pose step first ('rest "
+                             "your limb flat'), s; 0: none")
+
+
+class GuidedSpec(_CuedSpec):
+    """The virtual limb plays a cue timeline; optionally when the attempt is detected."""
+
+    kind: Literal["guided"]
+    stimulation: bool = _STIMULATES
+    emg_triggered: bool = Field(False, description="play each movement when the decoder "
+                                "detects the attempt (needs a calibration before)")
+
+
+class ImagerySpec(_CuedSpec):
+    """Phantom motor imagery: the phantom block's screens, movements played from the cue
+    timeline, no EMG control (EMG is still recorded)."""
+
+    kind: Literal["imagery"]
+
+
+class MotionTestSpec(_BlockSpec):
+    """BioPatRec's Motion Test on the live decoder."""
+
+    kind: Literal["motion_test"]
+    repetitions: int = Field(1, ge=1, le=10)
+    timeout_s: float = Field(5.0, gt=0, le=30, description="per trial, s")
+    rest_s: float = Field(2.0, gt=0, le=30, description="rest before each trial, s")
+    correct_needed: int = Field(20, ge=1, le=200)
+
+
+class TacTestSpec(_BlockSpec):
+    """The TAC test: reach and hold a target posture shown as a ghost limb."""
+
+    kind: Literal["tac_test"]
+    repetitions: int = Field(1, ge=1, le=10)
+    # REFERENCES.md (TAC test): hold the target 1-2 s, time-out 15-20 s
+    timeout_s: float = Field(15.0, gt=0, le=60, description="per trial, s")
+    dwell_s: float = Field(1.0, gt=0, le=5)
+    target_distance: float = Field(0.6, gt=0, le=1)
+    allowance: float = Field(0.1, gt=0, lt=1)
+    rest_s: float = Field(2.0, gt=0, le=30)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> TacTestSpec:
+        if self.allowance >= self.target_distance:
+            raise ValueError(f"allowance: {self.allowance} must be smaller than "
+                             f"target_distance ({self.target_distance})")
+        if self.dwell_s >= self.timeout_s:
+            raise ValueError(f"dwell_s: {self.dwell_s} must be shorter than timeout_s "
+                             f"({self.timeout_s})")
+        return self
+
+
+class BiofeedbackSpec(_BlockSpec):
+    """The residual muscles' EMG level shown live, with target zones (EMG biofeedback)."""
+
+    kind: Literal["biofeedback"]
+    duration_s: float = Field(gt=0, le=4 * 3600)
+    target: Literal["relax", "contract"] = "relax"
+    zones: tuple[tuple[float, float], ...] = Field(
+        ((0.0, 0.1),), description="target zones, fractions of the calibrated full scale")
+    cue_s: float = Field(8.0, gt=0, le=120, description="contract / relax phases, s")
+
+    @model_validator(mode="after")
+    def _zones(self) -> BiofeedbackSpec:
+        for low, high in self.zones:
+            if not 0 <= low < high <= 1.5:
+                raise ValueError(f"zones: ({low}, {high}) must satisfy 0 <= low < high <= 1.5")
+        return self
+
+
+class RelaxationSpec(_BlockSpec):
+    """A paced-breathing guide with an animated cue."""
+
+    kind: Literal["relaxation"]
+    duration_s: float = Field(gt=0, le=4 * 3600)
+    inhale_s: float = Field(4.0, gt=0, le=20)
+    hold_s: float = Field(0.0, ge=0, le=20)
+    exhale_s: float = Field(6.0, gt=0, le=20)
+
+
+class RestSpec(_BlockSpec):
+    """A message and a pause."""
+
+    kind: Literal["rest"]
+    duration_s: float = Field(gt=0, le=4 * 3600)
+    message: str = "Rest for a moment"
+
+
+BlockSpec = Annotated[
+    RatingSpec | CalibrationSpec | PhantomSpec | MirrorSpec | GuidedSpec | ImagerySpec
+    | MotionTestSpec | TacTestSpec | BiofeedbackSpec | RelaxationSpec | RestSpec,
+    Field(discriminator="kind"),
+]
+#: Every block kind and its parameters.
+BLOCK_SPECS = {s.model_fields["kind"].annotation.__args__[0]: s for s in (
+    RatingSpec, CalibrationSpec, PhantomSpec, MirrorSpec, GuidedSpec, ImagerySpec,
+    MotionTestSpec, TacTestSpec, BiofeedbackSpec, RelaxationSpec, RestSpec)}
+#: Kinds that need a trained decoder from an earlier calibration block.
+NEEDS_DECODER = frozenset({"phantom", "motion_test", "tac_test"})
+
+
+class Protocol(_Spec):
+    """A session's protocol: its limb and blocks, in order."""
+
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+    title: str = ""
+    limb: Literal["upper", "lower"]
+    description: str = ""
+    blocks: tuple[BlockSpec, ...] = Field(min_length=1)
+
+    @property
+    def nominal_s(self) -> float:
+        """Length at full scale, s (scripted ratings at their screen time)."""
+        return sum(b.duration_s for b in plan_blocks(self, LIMB_MOVEMENTS[self.limb]))
+
+
+# ------------------------------------------------------------------ loading
+
+
+def builtin_protocols() -> dict[str, Path]:
+    """Built-in protocol files by name (``protocols/*.toml``)."""
+    folder = resource_root() / "protocols"
+    return {p.stem: p for p in sorted(folder.glob("*.toml"))}
+
+
+def load_protocol(name_or_path: str | Path) -> Protocol:
+    """A built-in protocol by name, or a protocol file.
+
+    Raises
+    ------
+    ConfigError
+        Unknown name, unreadable file, or a block field that is not allowed (named with the
+        block's number and kind, the field and the value).
+    """
+    builtin = builtin_protocols()
+    text = str(name_or_path)
+    if text in builtin:
+        path = builtin[text]
+    else:
+        path = Path(text)
+        if path.suffix.lower() != ".toml" and not path.exists():
+            raise ConfigError(f"protocol: {text!r} is neither a built-in protocol "
+                              f"({', '.join(builtin)}) nor a .toml file")
+    from mirrorvr.config import read_toml
+
+    return parse_protocol(read_toml(path, "protocol file"), str(path))
+
+
+def parse_protocol(data: dict, source: str = "<dict>") -> Protocol:
+    """Validate a protocol document (a dict as read from TOML)."""
+    try:
+        return Protocol.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err, data, source)) from None
+
+
+def _format_errors(err: ValidationError, data: dict, source: str) -> str:
+    lines = [f"invalid protocol in {source}:"]
+    blocks = data.get("blocks") if isinstance(data, dict) else None
+    for e in err.errors():
+        loc = list(e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        given = e.get("input")
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        if loc[:1] == ["blocks"] and len(loc) >= 2 and isinstance(loc[1], int):
+            i = loc[1]
+            block = blocks[i] if isinstance(blocks, list) and i < len(blocks) else {}
+            kind = block.get("kind", "?") if isinstance(block, dict) else "?"
+            rest = [p for p in loc[3:]] if len(loc) > 2 and loc[2] == kind else loc[2:]
+            field = ".".join(str(p) for p in rest)
+            if e["type"] == "extra_forbidden":
+                allowed = sorted(BLOCK_SPECS[kind].model_fields) if kind in BLOCK_SPECS else []
+                msg = f"not a field of a {kind} block (allowed: {', '.join(allowed)})"
+            elif e["type"] == "union_tag_invalid":
+                msg = f"unknown block kind (allowed: {', '.join(BLOCK_SPECS)})"
+                field = "kind"
+            where = f"block {i + 1} ({kind})" + (f": {field}" if field else "")
+        if e["type"] == "missing":
+            given = "(not given)"
+        lines.append(f"  {where} = {given!r}: {msg}")
+    return "\n".join(lines)
+
+
+def protocol_to_toml(protocol: Protocol) -> str:
+    """The protocol as a TOML document to copy and edit (defaults written out)."""
+    import tomli_w
+
+    return tomli_w.dumps(protocol.model_dump(mode="json", exclude_none=True))
+
+
+# ------------------------------------------------------------------ the timeline
 
 
 @dataclass(frozen=True)
@@ -47,133 +318,241 @@ class Cue:
         half = (self.end_s - self.start_s) / 2
         return max(0.0, 1.0 - abs(t_s - self.start_s - half) / half)
 
-    @property
-    def text(self) -> str:
-        return CUE_TEXT.get(self.movement, self.movement.replace("_", " "))
-
 
 @dataclass(frozen=True)
-class Block:
-    """One block of the session.
+class BlockPlan:
+    """One block as this session will run it: its spec, name, length and cues."""
 
-    ``kind`` is one of "rating", "calibration", "phantom", "mirror", "motion_test",
-    "tac_test".
-    ``duration_s`` is the block's planned length; ``name`` labels it in the recording
-    ("rating_pre", ...).
-    """
-
+    spec: BlockSpec
     name: str
-    kind: str
     duration_s: float
     cues: tuple[Cue, ...] = ()
+    movements: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
 
 
-def _cycle_cues(movements: tuple[str, ...], block_s: float, cue_s: float, attempt_fraction: float):
+def limb_movements(limb: str, amputation_level: str | None = None) -> tuple[str, ...]:
+    """The classes a patient's residual limb can attempt (rest first).
+
+    Transtibial: ankle and toe classes (the knee is the patient's own); transfemoral: knee
+    and ankle classes (decoded from the thigh). Transhumeral is refused: the upper-limb
+    model has no elbow yet.
+    """
+    if amputation_level == "transhumeral":
+        raise ConfigError(
+            "patient.amputation_level = 'transhumeral': elbow movements (elbow flexion and "
+            "extension) are not in the upper-limb model yet, and the hand classes cannot be "
+            "decoded from the upper arm; supported: transradial, transtibial, transfemoral")
+    if limb == "lower" and amputation_level == "transtibial":
+        return tuple(m for m in LOWER_LIMB_MOVEMENTS if not m.startswith("knee"))
+    if limb == "lower" and amputation_level == "transfemoral":
+        return (REST, "knee_extension", "knee_flexion", "ankle_dorsiflexion",
+                "ankle_plantarflexion")
+    return LIMB_MOVEMENTS[limb]
+
+
+def _cycle_cues(movements, block_s: float, cue_s: float, attempt_fraction: float):
     active = [m for m in movements if m != REST]
     n = max(1, int(block_s // cue_s))
     length = block_s / n
-    return tuple(
-        Cue(
-            active[i % len(active)],
-            i * length,
-            i * length + attempt_fraction * length,
-            i // len(active),
-        )
-        for i in range(n)
-    )
+    return tuple(Cue(active[i % len(active)], i * length,
+                     i * length + attempt_fraction * length, i // len(active))
+                 for i in range(n))
 
 
-def build_demo_protocol(protocol: ProtocolSettings, emg: EmgSettings) -> list[Block]:
-    """Rating, calibration, phantom (PME), mirror, rating — scaled to ``protocol.duration_s``.
+def _calibration_cues(spec: CalibrationSpec, movements) -> tuple[tuple[Cue, ...], float]:
+    step_s = spec.contraction_s + spec.rest_s
+    cues = tuple(
+        Cue(m, (rep * len(movements) + i) * step_s,
+            (rep * len(movements) + i) * step_s + spec.contraction_s, rep)
+        for rep in range(spec.repetitions) for i, m in enumerate(movements))
+    held_s = len(cues) * step_s
+    if spec.ramps:
+        ramp_cue_s = 2 * spec.ramp_s
+        active = [m for m in movements if m != REST]
+        cues += tuple(Cue(m, held_s + k * ramp_cue_s, held_s + (k + 1) * ramp_cue_s, 0,
+                          ramp=True) for k, m in enumerate(active))
+        held_s += len(active) * ramp_cue_s
+    return cues, held_s
+
+
+def _trial_cues(movements, repetitions: int, rest_s: float, timeout_s: float):
+    active = [m for m in movements if m != REST]
+    trial_s = rest_s + timeout_s
+    cues = tuple(Cue(m, k * trial_s + rest_s, (k + 1) * trial_s, rep)
+                 for k, (rep, m) in enumerate((rep, m) for rep in range(repetitions)
+                                              for m in active))
+    return cues, len(cues) * trial_s + rest_s
+
+
+def _block_movements(i: int, spec, allowed: tuple[str, ...], calibrated) -> tuple[str, ...]:
+    given = getattr(spec, "movements", None)
+    if given is None:
+        return tuple(calibrated) if calibrated else allowed
+    for m in given:
+        if m not in allowed:
+            raise ConfigError(
+                f"block {i + 1} ({spec.kind}): movements = {list(given)!r}: {m!r} is not a "
+                f"movement this patient's limb has (allowed: {list(allowed)})")
+    if spec.kind == "calibration" and REST not in given:
+        raise ConfigError(f"block {i + 1} (calibration): movements = {list(given)!r}: 'rest' "
+                          "must be one of the calibrated classes")
+    if not [m for m in given if m != REST]:
+        raise ConfigError(f"block {i + 1} ({spec.kind}): movements = {list(given)!r}: no "
+                          "movement besides rest")
+    return tuple(given)
+
+
+def plan_blocks(protocol: Protocol, allowed: tuple[str, ...],
+                window_s: float = 0.2) -> list[BlockPlan]:
+    """The protocol's blocks with their names, cues and lengths, at full scale.
 
     Raises
     ------
     ConfigError
-        When the duration leaves calibration contractions too short to hold two decoder
-        windows after trimming (the message says the shortest duration that works).
+        A movement the patient's limb does not have; a block that needs a decoder with no
+        calibration before it; calibration contractions too short to keep two decoder
+        windows of ``window_s``.
     """
-    rating_s = min(RATING_SCREEN_S, 0.05 * protocol.duration_s)
-    blocks_s = protocol.duration_s - 2 * rating_s
-    calib_s = protocol.calibration_fraction * blocks_s
-    active = [m for m in emg.movements if m != REST]
-    ramp_cue_s = 2 * protocol.ramp_s
-    ramps_s = len(active) * ramp_cue_s if protocol.calibration_ramps else 0.0
-    n_cues = len(emg.movements) * protocol.calibration_repetitions
-    cue_s = max(0.0, calib_s - ramps_s) / n_cues
-    contraction_s = protocol.contraction_fraction * cue_s
-    kept_s = protocol.keep_fraction * contraction_s
-    needed_s = 2 * emg.window_s
-    if kept_s < needed_s:
-        # the shortest duration: calibration = ramps + contractions that keep needed_s each
-        calib_needed = ramps_s + needed_s * n_cues / (
-            protocol.keep_fraction * protocol.contraction_fraction)
-        blocks_needed = calib_needed / protocol.calibration_fraction
-        shortest = blocks_needed + 2 * RATING_SCREEN_S
-        if 0.05 * shortest < RATING_SCREEN_S:
-            shortest = blocks_needed / 0.9
-        ramps = (f" after {len(active)} ramps of {ramp_cue_s:g} s (calibration_ramps)"
-                 if ramps_s else "")
+    plans, calibrated, names = [], None, {}
+    for i, spec in enumerate(protocol.blocks):
+        movements = _block_movements(i, spec, allowed, calibrated)
+        if spec.kind in NEEDS_DECODER and calibrated is None:
+            raise ConfigError(f"block {i + 1} ({spec.kind}): needs a trained decoder: put a "
+                              "calibration block before it")
+        if getattr(spec, "emg_triggered", False) and calibrated is None:
+            raise ConfigError(f"block {i + 1} (guided): emg_triggered = true needs a trained "
+                              "decoder: put a calibration block before it")
+        base = spec.name or spec.kind
+        names[base] = names.get(base, 0) + 1
+        name = base if names[base] == 1 else f"{base}_{names[base]}"
+        cues: tuple[Cue, ...] = ()
+        if spec.kind == "calibration":
+            kept_s = spec.keep_fraction * spec.contraction_s
+            if kept_s < 2 * window_s:
+                raise ConfigError(
+                    f"block {i + 1} (calibration): contraction_s = {spec.contraction_s:g}: "
+                    f"keeps {1000 * kept_s:.0f} ms of each contraction; the decoder needs at "
+                    f"least {2000 * window_s:.0f} ms (two {1000 * window_s:.0f} ms windows), "
+                    f"so contraction_s >= {2 * window_s / spec.keep_fraction:.2f}")
+            cues, duration_s = _calibration_cues(spec, movements)
+            calibrated = movements
+        elif spec.kind in ("motion_test", "tac_test"):
+            cues, duration_s = _trial_cues(movements, spec.repetitions, spec.rest_s,
+                                           spec.timeout_s)
+        elif spec.kind == "rating":
+            duration_s = RATING_SCREEN_S
+        else:
+            duration_s = spec.duration_s
+            if hasattr(spec, "cue_s") and spec.kind != "biofeedback":
+                lead_s = getattr(spec, "neutral_s", 0.0)  # the neutral-pose step comes first
+                if lead_s >= duration_s:
+                    raise ConfigError(
+                        f"block {i + 1} ({spec.kind}): neutral_s = {lead_s:g}: must be shorter "
+                        f"than the block (duration_s = {duration_s:g})")
+                cues = tuple(replace(c, start_s=c.start_s + lead_s, end_s=c.end_s + lead_s)
+                             for c in _cycle_cues(movements, duration_s - lead_s, spec.cue_s,
+                                                  spec.attempt_fraction))
+        plans.append(BlockPlan(spec, name, duration_s, cues, movements))
+    return plans
+
+
+#: The least a rehearsal leaves of a block it shrinks (a calibration and the real-time tests
+#: have their own floors), s.
+MIN_REHEARSAL_BLOCK_S = 2.0
+#: The shortest real-time test trial a rehearsal leaves: time to react and move, s (a TAC
+#: trial keeps its dwell on top of it).
+MIN_TRIAL_S = 2.0
+#: The shortest contraction a rehearsal's calibration asks for, s (shorter ones train a poor
+#: decoder; it never goes below two decoder windows either).
+MIN_CONTRACTION_S = 1.0
+
+
+def _rehearsal_spec(spec, scale: float):
+    """``spec`` with its lengths multiplied by ``scale`` (real-time tests: one repetition)."""
+    if spec.kind == "rating":
+        return spec
+    if spec.kind in ("motion_test", "tac_test"):
+        return spec.model_copy(update={"repetitions": 1, "timeout_s": spec.timeout_s * scale,
+                                       "rest_s": spec.rest_s * scale})
+    if spec.kind == "calibration":
+        return spec.model_copy(update={"contraction_s": spec.contraction_s * scale,
+                                       "rest_s": spec.rest_s * scale,
+                                       "ramp_s": spec.ramp_s * scale})
+    update = {"duration_s": spec.duration_s * scale}
+    if getattr(spec, "neutral_s", 0.0):
+        update["neutral_s"] = spec.neutral_s * scale
+    return spec.model_copy(update=update)
+
+
+def _least_scale(plan: BlockPlan, window_s: float) -> float:
+    """The smallest factor a rehearsal may shrink ``plan`` by."""
+    spec = plan.spec
+    if spec.kind == "calibration":  # contractions of 1 s that keep two decoder windows
+        return max(2 * window_s / (spec.keep_fraction * spec.contraction_s),
+                   min(1.0, MIN_CONTRACTION_S / spec.contraction_s))
+    if spec.kind == "motion_test":
+        return MIN_TRIAL_S / spec.timeout_s
+    if spec.kind == "tac_test":
+        return (spec.dwell_s + MIN_TRIAL_S) / spec.timeout_s
+    return MIN_REHEARSAL_BLOCK_S / plan.duration_s
+
+
+def plan_protocol(protocol: Protocol, allowed: tuple[str, ...], duration_s: float | None = None,
+                  window_s: float = 0.2) -> list[BlockPlan]:
+    """:func:`plan_blocks`, shrunk (or stretched) to ``duration_s`` in all when given.
+
+    A rehearsal keeps the block order; ratings keep their screen time (at most 5 % of the
+    session each) and real-time tests run one repetition. Every other length is scaled by
+    one factor, except that no block goes below its floor (a calibration keeps two decoder
+    windows of every contraction, a test trial time to react and move, any other block
+    :data:`MIN_REHEARSAL_BLOCK_S`): those stay at their floor and the rest share what is left.
+
+    Raises
+    ------
+    ConfigError
+        A duration too short (naming the shortest that works), or what :func:`plan_blocks`
+        refuses.
+    """
+    plans = plan_blocks(protocol, allowed, window_s)
+    if duration_s is None:
+        return plans
+    if not (math.isfinite(duration_s) and duration_s > 0):
+        raise ConfigError(f"duration_s: {duration_s!r} must be a finite number > 0 s")
+    one_rep = protocol.model_copy(update={"blocks": tuple(
+        _rehearsal_spec(p.spec, 1.0) for p in plans)})
+    full = plan_blocks(one_rep, allowed, window_s)
+    rating_s = min(RATING_SCREEN_S, 0.05 * duration_s)
+    fixed_s = sum(rating_s for p in full if p.kind == "rating")
+    scaled = [p for p in full if p.kind != "rating"]
+    least = [_least_scale(p, window_s) for p in scaled]
+
+    def length(scale: float) -> float:
+        return sum(p.duration_s * max(scale, m) for p, m in zip(scaled, least, strict=True))
+
+    shortest = fixed_s + length(0.0)
+    if duration_s < shortest * (1 + 1e-9):
+        with_full_ratings = RATING_SCREEN_S * (len(full) - len(scaled)) + length(0.0)
         raise ConfigError(
-            f"duration_s: {protocol.duration_s:g} s is too short for calibration: each of the "
-            f"{n_cues} cued contractions would keep {kept_s * 1000:.0f} ms of EMG{ramps}, and "
-            f"the decoder needs at least {needed_s * 1000:.0f} ms (two "
-            f"{emg.window_s * 1000:.0f} ms windows); use duration_s >= {math.ceil(shortest)}"
-        )
-    calib_cues = tuple(
-        Cue(
-            movement,
-            (rep * len(emg.movements) + i) * cue_s,
-            (rep * len(emg.movements) + i) * cue_s + contraction_s,
-            rep,
-        )
-        for rep in range(protocol.calibration_repetitions)
-        for i, movement in enumerate(emg.movements)
-    )
-    if ramps_s:
-        held_s = n_cues * cue_s
-        calib_cues += tuple(
-            Cue(movement, held_s + k * ramp_cue_s, held_s + (k + 1) * ramp_cue_s, 0, ramp=True)
-            for k, movement in enumerate(active)
-        )
-    phantom_s = protocol.phantom_fraction * blocks_s
-    mirror_s = protocol.mirror_fraction * blocks_s
-    blocks = [
-        Block("rating_pre", "rating", rating_s),
-        Block("calibration", "calibration", calib_s, calib_cues),
-        Block("phantom", "phantom", phantom_s, _cycle_cues(emg.movements, phantom_s, 4.0, 0.55)),
-        Block("mirror", "mirror", mirror_s, _cycle_cues(emg.movements, mirror_s, 3.5, 0.5)),
-        Block("rating_post", "rating", rating_s),
-    ]
-    if protocol.motion_test:
-        blocks.append(motion_test_block(protocol, emg))
-    if protocol.tac_test:
-        blocks.append(tac_test_block(protocol, emg))
-    return blocks
-
-
-def _trial_block(kind: str, emg: EmgSettings, repetitions: int, rest_s: float,
-                 timeout_s: float) -> Block:
-    """A real-time test block: per repetition every movement once, each cue after ``rest_s``
-    of rest and lasting the trial's time-out ``timeout_s``, then a last rest."""
-    active = [m for m in emg.movements if m != REST]
-    trial_s = rest_s + timeout_s
-    cues = tuple(
-        Cue(m, k * trial_s + rest_s, (k + 1) * trial_s, rep)
-        for k, (rep, m) in enumerate((rep, m) for rep in range(repetitions) for m in active)
-    )
-    return Block(kind, kind, len(cues) * trial_s + rest_s, cues)
-
-
-def motion_test_block(protocol: ProtocolSettings, emg: EmgSettings) -> Block:
-    """The Motion Test (REFERENCES.md): per repetition every movement once, each cue after
-    ``motion_test_rest_s`` of rest and lasting the trial's time-out."""
-    return _trial_block("motion_test", emg, protocol.motion_test_repetitions,
-                        protocol.motion_test_rest_s, protocol.motion_test_timeout_s)
-
-
-def tac_test_block(protocol: ProtocolSettings, emg: EmgSettings) -> Block:
-    """The TAC test (REFERENCES.md): per repetition every movement once, each cue after
-    ``tac_test_rest_s`` of rest and lasting the trial's time-out (``tac_test_timeout_s``);
-    a trial that completes earlier holds its posture until its cue ends."""
-    return _trial_block("tac_test", emg, protocol.tac_test_repetitions,
-                        protocol.tac_test_rest_s, protocol.tac_test_timeout_s)
+            f"duration_s: {duration_s:g} s is too short for protocol {protocol.name!r}: its "
+            f"blocks need at least {length(0.0):.0f} s (a calibration's contractions of "
+            f"{MIN_CONTRACTION_S:g} s that keep two {1000 * window_s:.0f} ms decoder windows, "
+            f"a test trial "
+            f"{MIN_TRIAL_S:g} s to react and move, any other block {MIN_REHEARSAL_BLOCK_S:g} "
+            f"s) and its ratings {fixed_s:.0f} s; use duration_s >= "
+            f"{math.ceil(with_full_ratings + 1e-6)}")
+    low, high = 0.0, max(1.0, (duration_s - fixed_s) / max(length(0.0), 1e-9) * max(least))
+    while length(high) < duration_s - fixed_s:
+        high *= 2
+    for _ in range(60):  # the one factor that fills the session (length is monotonic)
+        mid = (low + high) / 2
+        low, high = (mid, high) if length(mid) < duration_s - fixed_s else (low, mid)
+    factors = iter(max(high, m) for m in least)
+    rehearsal = one_rep.model_copy(update={"blocks": tuple(
+        p.spec if p.kind == "rating" else _rehearsal_spec(p.spec, next(factors))
+        for p in full)})
+    out = plan_blocks(rehearsal, allowed, window_s)
+    return [replace(p, duration_s=rating_s) if p.kind == "rating" else p for p in out]

@@ -54,17 +54,3 @@ class RatingInput:
 
     def screen_text(self) -> str:
         return f"{PROMPT}\n[ {self.value} ]   (digits or arrows, Enter to confirm)"
-
-
-class ScriptedRater:
-    """Answers ratings from a script, for demos: ``{"pre": 6, "post": 4}``."""
-
-    def __init__(self, answers: dict[str, int]) -> None:
-        self.answers = {name: check_nrs(v) for name, v in answers.items()}
-
-    def answer(self, name: str) -> int:
-        if name not in self.answers:
-            raise ConfigError(
-                f"rating {name!r}: the script has no answer (has: {sorted(self.answers)})"
-            )
-        return self.answers[name]

@@ -38,6 +38,81 @@ def interval_percentiles_ms(times_s) -> dict:
             "p99": round(float(p99), 2), "max": round(float(intervals.max()), 2)}
 
 
+def session_summary(runner) -> dict:
+    """The figures of a finished session (:class:`~mirrorvr.session.runner.SessionRunner`)."""
+    p, ctx, presenter = runner.p, runner.ctx, runner.presenter
+    elapsed = runner.t_end_s - runner.t_start_s
+    stim = runner.stimulation
+    by_kind: dict[str, dict] = {}
+    for block in runner.blocks:
+        if block.name in ctx.results:
+            by_kind.setdefault(block.kind, ctx.results[block.name])
+    frames = presenter.frames if presenter is not None else 0
+    summary = {
+        "session_dir": str(p.session_dir),
+        "recording": str(Path(p.session_dir) / "recording.xdf"),
+        "protocol": p.protocol,
+        "limb": runner.texts.limb,
+        "clock": "real" if p.loop.realtime else "simulated",
+        "ended": runner.end_reason,
+        "duration_s": round(elapsed, 3),
+        "blocks": [b.name for b in runner.blocks],
+        "results": dict(ctx.results),
+        "decoder": by_kind.get("calibration"),
+        "frames": {
+            "rendered": frames,
+            "mean_fps": round(frames / elapsed, 2) if elapsed > 0 else 0.0,
+            "width": runner.cfg.render.width,
+            "height": runner.cfg.render.height,
+            "headless": bool(p.window.headless),
+            "interval_ms": interval_percentiles_ms(
+                presenter.swap_times_s if presenter is not None else []),
+        },
+        "watchdog": {
+            "timeout_s": p.watchdog.timeout_s,
+            "trips": len(p.watchdog.fired_at_s),
+            "trip_times_s": [round(t, 4) for t in p.watchdog.fired_at_s],
+        },
+        "ems": stim.summary(runner.stim_state_at_end, runner.estops),
+        "presentation_delay_s": round(runner.presentation_delay_s, 4),
+        "movements_seen": sum(1 for m in runner.plan.movements if m.photon_s is not None),
+        # SAFETY.md 9: a movement whose train was cut short is not counted as in sync
+        "asynchrony": asynchrony_stats_ms([m for m in runner.plan.movements
+                                           if not stim.cut_short(m)]),
+        "acquisition_gaps": _acquisition_gaps(runner),
+        "signal_quality": runner.quality.summary(),
+        "ratings": {r["name"]: r["value"] for r in ctx.results.values()
+                    if isinstance(r, dict) and "instrument" in r and "value" in r},
+        "motion_test": by_kind.get("motion_test"),
+        "tac_test": by_kind.get("tac_test"),
+    }
+    if summary["decoder"] is not None:
+        summary["ems"]["pulses_blanked_from_calibration"] = summary["decoder"]["pulses_blanked"]
+    if runner.video_summary is not None:
+        summary["video"] = {k: (str(v) if isinstance(v, Path) else v)
+                            for k, v in runner.video_summary.items()}
+    return summary
+
+
+def _acquisition_gaps(runner) -> list[dict]:
+    """Every stretch without EMG the session saw, with the board's own account of the
+    losses it bridged by reconnecting (reason, attempts) where one overlaps."""
+    source = runner.p.emg_source
+    gaps = [g.to_dict(source.sampling_rate_hz) for g in runner.stream_watch.gaps]
+    for board_gap in source.gaps:
+        seen = next((g for g in gaps if g["start_s"] <= board_gap.end_s
+                     and (g["end_s"] is None or g["end_s"] >= board_gap.start_s)), None)
+        if seen is None:
+            gaps.append({"start_s": board_gap.start_s, "detected_s": None,
+                         "end_s": board_gap.end_s, "reason": board_gap.reason,
+                         "duration_s": board_gap.duration_s,
+                         "missing_samples": board_gap.missing_samples})
+            continue
+        seen["reason"] = board_gap.reason
+        seen["reconnection_attempts"] = board_gap.attempts
+    return sorted(gaps, key=lambda g: g["start_s"])
+
+
 def write_summary(summary: dict, session_dir: Path) -> Path:
     path = Path(session_dir) / "summary.json"
     path.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")

@@ -63,3 +63,24 @@ def slowest_path_latency_s(settings: StimSettings, patient: PatientProfile) -> f
         for cmd in commands_for(movement, 0.0, settings, patient)[0]:
             worst = max(worst, latency(cmd))
     return worst
+
+
+#: Which stimulation channel accompanies which movement, by residual limb: the channel over
+#: the muscles that would perform it (the profile's sites name them). Upper: forearm flexors
+#: (0) and extensors (1). Transtibial: anterior-lateral compartment (tibialis anterior,
+#: peronei; 0) and posterior (gastrocnemius, soleus; 1). Transfemoral: quadriceps (0) and
+#: hamstrings (1).
+DEFAULT_MOVEMENT_CHANNELS: dict[str, dict[str, tuple[int, ...]]] = {
+    "transradial": {"hand_close": (0,), "wrist_flexion": (0,), "power_grasp": (0,),
+                    "hand_open": (1,), "wrist_extension": (1,)},
+    "transtibial": {"ankle_dorsiflexion": (0,), "toe_extension": (0,), "ankle_eversion": (0,),
+                    "ankle_plantarflexion": (1,), "toe_flexion": (1,), "ankle_inversion": (1,)},
+    "transfemoral": {"knee_extension": (0,), "ankle_dorsiflexion": (0,),
+                     "knee_flexion": (1,), "ankle_plantarflexion": (1,)},
+}
+
+
+def default_movement_channels(amputation_level: str) -> dict[str, tuple[int, ...]]:
+    """The default movement -> channels map of a residual limb (see the table above)."""
+    return dict(DEFAULT_MOVEMENT_CHANNELS.get(amputation_level,
+                                              DEFAULT_MOVEMENT_CHANNELS["transradial"]))

@@ -2,7 +2,7 @@
 
 Neither polls pygame: the session's event loop (the window's ``poll_events`` on the main
 thread) hands each key name or joystick event over with :meth:`KeyboardSource.handle_key` /
-:meth:`GamepadSource.handle_event`, and the control thread reads the resulting poses.
+:meth:`GamepadSource.handle_key`, and the control thread reads the resulting poses.
 
 Keyboard (``"keyboard"``): a digit key selects a movement class, ``0`` rest; ``up`` /
 ``down`` change the level in steps of 0.1. The pose follows the choice with a first-order
@@ -11,8 +11,8 @@ lag (:class:`~mirrorvr.limb.poses.PoseFollower`, 0.15 s), sampled at every read.
 Gamepad (``"gamepad"``): each stick axis plays a pair of opposite movements proportionally
 (e.g. the left stick's vertical axis: up = hand open, down = hand close); several at once
 blend (:func:`~mirrorvr.limb.poses.blended_pose`). The dominant one is the movement class.
-Joystick events arrive as text, ``"joyaxis <axis> <value>"``; :func:`joystick_event_names`
-turns pygame events into it.
+Joystick events arrive as text, ``"joyaxis <axis> <value>"``, from the window's
+``poll_events``.
 """
 
 from __future__ import annotations
@@ -123,8 +123,9 @@ class GamepadSource:
         self._values: dict[int, float] = {}
         self._lock = threading.Lock()
 
-    def handle_event(self, event: str) -> bool:
-        """``"joyaxis <axis> <value>"``; True when this source used it."""
+    def handle_key(self, event: str) -> bool:
+        """``"joyaxis <axis> <value>"`` from the window's events; True when this source used
+        it (other names are left for others)."""
         parts = event.split()
         if len(parts) != 3 or parts[0] != "joyaxis":
             return False
@@ -161,12 +162,3 @@ class GamepadSource:
 
     def stop(self) -> None:
         pass
-
-
-def joystick_event_names(events) -> list[str]:
-    """pygame ``JOYAXISMOTION`` events as ``"joyaxis <axis> <value>"`` (others skipped), for
-    the window's event loop to hand to :meth:`GamepadSource.handle_event`."""
-    import pygame
-
-    return [f"joyaxis {e.axis} {e.value:.4f}" for e in events
-            if e.type == pygame.JOYAXISMOTION]

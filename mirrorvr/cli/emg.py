@@ -20,13 +20,14 @@ import json
 import sys
 from pathlib import Path
 
-from mirrorvr.cli import _positive_float
+from mirrorvr.cli.common import positive_float
+from mirrorvr.sim.defaults import ATTEMPT_LEVEL
 
 
 def _mains(text: str) -> float | None:
     if text.lower() in ("none", "off", "0"):
         return None
-    return _positive_float(text)
+    return positive_float(text)
 
 
 def add_commands(subparsers) -> None:
@@ -48,7 +49,7 @@ def add_commands(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     ev.add_argument("directory", type=Path, metavar="DIR", help="folder of C_<class>_R_<rep>.csv")
-    ev.add_argument("--fs", type=_positive_float, required=True, metavar="HZ",
+    ev.add_argument("--fs", type=positive_float, required=True, metavar="HZ",
                     help="sampling rate of the recordings, Hz")
     ev.add_argument(
         "--pipeline", action="append", metavar="FEATURES:CLASSIFIER",
@@ -57,11 +58,11 @@ def add_commands(subparsers) -> None:
         "features, e.g. log-HTD) and a classifier (lda, qda, svm, knn, lr, rf, mlp or "
         "sklearn.<module>.<Class>); repeat to compare (default log-HTD:lda, the live decoder's)",
     )
-    ev.add_argument("--window-ms", type=_positive_float, default=200.0, help="window length")
-    ev.add_argument("--increment-ms", type=_positive_float, default=50.0, help="window step")
-    ev.add_argument("--keep", type=_positive_float, default=1.0, metavar="FRACTION",
+    ev.add_argument("--window-ms", type=positive_float, default=200.0, help="window length")
+    ev.add_argument("--increment-ms", type=positive_float, default=50.0, help="window step")
+    ev.add_argument("--keep", type=positive_float, default=1.0, metavar="FRACTION",
                     help="middle share of each file used (BioPatRec uses 0.7 on raw cues)")
-    ev.add_argument("--bandpass", type=_positive_float, nargs=2, default=(20.0, 450.0),
+    ev.add_argument("--bandpass", type=positive_float, nargs=2, default=(20.0, 450.0),
                     metavar=("LOW", "HIGH"), help="band-pass edges, Hz")
     ev.add_argument("--mains", type=_mains, default=50.0, metavar="HZ",
                     help="mains notch frequency, Hz, or 'none'")
@@ -83,7 +84,7 @@ def add_commands(subparsers) -> None:
         rt.add_argument("--repetitions", type=int, default=3, help="trials per movement")
         rt.add_argument("--calibration-repetitions", type=int, default=3,
                         help="3 s contract / 3 s rest cues per movement")
-        rt.add_argument("--level", type=_positive_float, default=0.6,
+        rt.add_argument("--level", type=positive_float, default=ATTEMPT_LEVEL,
                         help="contraction level the patient attempts, (0, 1]")
         rt.add_argument("--realtime", action="store_true",
                         help="run on the real clock (default: a fake clock, faster)")

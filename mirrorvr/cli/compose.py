@@ -1,180 +1,43 @@
-"""The ``mirrorvr`` command: the only composition root.
+"""The composition root: builds every concrete backend of a session and wires them.
 
-It parses the command line, builds the concrete backends (EMG source, window, renderer,
-stimulator behind the safety governor, scheduler, watchdog, recorder) and wires them into a
-:class:`~mirrorvr.session.runner.SessionRunner`.
+Only this module (and the CLI commands that call it) names concrete devices, sources and
+windows. It checks everything a session needs before anything starts (:func:`preflight`),
+then builds the EMG source, the stimulator behind the safety governor, the scheduler, the
+watchdog, the recorder, the window and renderer, the loop (real time or stepped), the
+intact-limb driver and — when the patient is simulated — the simulated person watching the
+screen, and hands them to a :class:`~mirrorvr.session.runner.SessionRunner`.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as _dt
 import json
 import logging
 import os
 import signal
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from mirrorvr import __version__
-from mirrorvr.config import SessionConfig, build_config, config_to_toml_dict, load_config
+from mirrorvr.config import SessionConfig, config_to_toml_dict
 from mirrorvr.errors import ConfigError, MirrorVRError
+from mirrorvr.session.protocol import (
+    BlockPlan,
+    Protocol,
+    limb_movements,
+    load_protocol,
+    plan_protocol,
+    protocol_to_toml,
+)
 
 log = logging.getLogger("mirrorvr")
 
-DEFAULT_DATA_DIR = "data"
-#: Exit codes of a session ended by a signal (128 + the signal's number, as shells report).
-SIGNAL_EXIT_CODES = {"interrupted (SIGINT)": 130, "terminated (SIGTERM)": 143}
-#: Endings that are the session's or the user's own choice (exit code 0).
-NORMAL_ENDINGS = ("completed", "ended by the user (Esc)", "the window was closed")
-
-
-def session_exit_code(ended: str) -> int:
-    """0 for a session that ended as planned or as the user chose, 128 + N for signal N,
-    1 for one that a failure ended (the recording, a device, an error)."""
-    if ended in NORMAL_ENDINGS:
-        return 0
-    return SIGNAL_EXIT_CODES.get(ended, 1)
+#: What the demo's simulated patient answers on the rating screens (NRS).
 DEMO_RATINGS = {"pre": 6, "post": 4}
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
-    return value
-
-
-def _verbose_flag() -> argparse.ArgumentParser:
-    """``-v`` that every (sub)command accepts, before or after its name."""
-    flag = argparse.ArgumentParser(add_help=False)
-    flag.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                      help="debug logging")
-    return flag
-
-
-class _SubParsers(argparse._SubParsersAction):
-    """Sub-command parsers that all take ``-v`` (``mirrorvr demo -v`` as ``mirrorvr -v demo``)."""
-
-    def add_parser(self, name, **kwargs):
-        kwargs["parents"] = [*kwargs.get("parents", []), _verbose_flag()]
-        parser = super().add_parser(name, **kwargs)
-        parser.register("action", "parsers", _SubParsers)
-        return parser
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mirrorvr",
-        description="Mirror therapy and phantom motor execution with EMG decoding and "
-        "synchronised EMS.",
-        parents=[_verbose_flag()],
-    )
-    parser.register("action", "parsers", _SubParsers)
-    parser.add_argument("--version", action="version", version=f"mirrorvr {__version__}")
-    sub = parser.add_subparsers(dest="command")
-    demo = sub.add_parser(
-        "demo",
-        help="run a short complete session on the simulated patient and stimulator (default)",
-        description=(
-            "A complete short session: NRS rating, cued calibration of the EMG decoder, a phantom "
-            "motor execution block, a mirror block, NRS rating. Everything is recorded under the "
-            "data directory."
-        ),
-    )
-    _session_arguments(demo)
-    check = sub.add_parser(
-        "check",
-        help="check a configuration as a session would before it starts; run nothing",
-        description="Every check a session makes before it starts (patient profile, "
-        "protocol, data folder, EMG source, stimulation limits), without running it.",
-    )
-    _session_arguments(check)
-    from mirrorvr import cli_emg
-
-    cli_emg.add_commands(sub)  # mirrorvr emg ... (sets args.handler)
-    from mirrorvr import cli_stim
-
-    cli_stim.add_commands(sub)  # mirrorvr stim titrate ... (sets args.handler)
-    return parser
-
-
-def _session_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--headless",
-        action="store_true",
-        default=None,
-        help="render offscreen (automatic when there is no display)",
-    )
-    p.add_argument(
-        "--window",
-        dest="headless",
-        action="store_false",
-        help="open a window even if no display was detected",
-    )
-    p.add_argument(
-        "--duration",
-        type=_positive_float,
-        metavar="SECONDS",
-        help="length of the whole session, scaled across blocks (default 60)",
-    )
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("MIRRORVR_DATA", DEFAULT_DATA_DIR)),
-        metavar="DIR",
-        help="where sessions are recorded (default ./data)",
-    )
-    p.add_argument("--seed", type=int, help="seed of the simulated patient and devices (default 0)")
-    p.add_argument("--config", type=Path, metavar="FILE.toml", help="session configuration (TOML)")
-    p.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x720")
-    p.add_argument("--no-stim", action="store_true", help="run without stimulation")
-    p.add_argument("--view", choices=["mono", "stereo-sbs", "mirror-box"],
-                   help="mono (default), stereo side by side for headsets, or mirror box")
-    p.add_argument("--timing-overlay", action="store_true",
-                   help="show frame timing for the therapist")
-    p.add_argument("--record-video", action="store_true",
-                   help="record the session as MP4 in the session folder")
-    p.add_argument(
-        "--ask-ratings",
-        action="store_true",
-        help="the patient answers the pain ratings on screen (keys 0-9, arrows, Enter)",
-    )
-
-
-def resolve_config(args: argparse.Namespace) -> SessionConfig:
-    """The configuration file (or defaults) with command-line overrides applied."""
-    base = load_config(args.config) if args.config else SessionConfig()
-    data = config_to_toml_dict(base)
-    if args.seed is not None:
-        data["seed"] = args.seed
-    if args.duration is not None:
-        data["protocol"]["duration_s"] = args.duration
-    if args.no_stim:
-        data["stim"]["enabled"] = False
-    if args.view:
-        data["render"]["view"] = args.view.replace("-", "_")
-    if args.timing_overlay:
-        data["render"]["timing_overlay"] = True
-    if args.record_video:
-        data["render"]["record_video"] = True
-    if args.headless is not None:
-        data["render"]["headless"] = args.headless
-    if args.size:
-        try:
-            w, h = (int(v) for v in args.size.lower().split("x"))
-        except ValueError:
-            raise ConfigError(
-                f"--size: {args.size!r} is not WIDTHxHEIGHT (e.g. 1280x720)"
-            ) from None
-        data["render"]["width"], data["render"]["height"] = w, h
-    return build_config(data, str(args.config or "command line"))
+#: The limb of each amputation level.
+LEVEL_LIMB = {"transradial": "upper", "transhumeral": "upper", "transtibial": "lower",
+              "transfemoral": "lower"}
 
 
 #: Pseudonym of a session run with a real stimulator but no patient profile (it cannot arm).
@@ -304,31 +167,76 @@ class Preflight:
     """What a session needs that was checked before anything started."""
 
     config: SessionConfig
+    protocol: Protocol
+    limb: str
+    blocks: list[BlockPlan]
     stim_refusal: str | None
     data_dir: Path
     source: object
     simulated_patient: object | None
 
 
-def preflight(config: SessionConfig, data_dir: Path, clock) -> Preflight:
+def resolve_protocol(config: SessionConfig, protocol: Protocol | str | None = None):
+    """The protocol, the patient's limb and the session's blocks (rehearsal-scaled).
+
+    Raises
+    ------
+    ConfigError
+        A protocol for the other limb, a level the models cannot show, or what
+        :func:`~mirrorvr.session.protocol.plan_protocol` refuses.
+    """
+    if not isinstance(protocol, Protocol):
+        protocol = load_protocol(protocol or config.protocol.name)
+    patient = config.patient
+    limb = LEVEL_LIMB[patient.amputation_level]
+    allowed = limb_movements(limb, patient.amputation_level)
+    if protocol.limb != limb:
+        raise ConfigError(
+            f"protocol: {protocol.name!r} is a {protocol.limb}-limb protocol and patient "
+            f"{patient.pseudonym} is a {patient.amputated_side} {patient.amputation_level} "
+            f"amputee: choose a {limb}-limb protocol (mirrorvr protocols)")
+    given = config.emg.movements if "movements" in config.emg.model_fields_set else None
+    if given is not None:  # the configuration's classes are the calibrations' default
+        protocol = protocol.model_copy(update={"blocks": tuple(
+            b.model_copy(update={"movements": given})
+            if b.kind == "calibration" and b.movements is None else b
+            for b in protocol.blocks)})
+    blocks = plan_protocol(protocol, allowed, config.protocol.duration_s, config.emg.window_s)
+    return protocol, limb, blocks
+
+
+def with_limb_defaults(config: SessionConfig) -> SessionConfig:
+    """``config`` with the stimulation channel map of the patient's limb when none is given."""
+    from mirrorvr.stim.prescription import default_movement_channels
+
+    if config.stim.movement_channels is not None:
+        return config
+    channels = default_movement_channels(config.patient.amputation_level)
+    return config.model_copy(update={"stim": config.stim.model_copy(
+        update={"movement_channels": channels})})
+
+
+def preflight(config: SessionConfig, data_dir: Path, clock,
+              protocol: Protocol | str | None = None) -> Preflight:
     """Every check a session makes before it starts, in the order a user would fix them:
-    the patient (SAFETY.md 12), the protocol, the data folder, the EMG source (opened
-    lazily: nothing streams yet) against the configuration, and the stimulation settings.
+    the patient (SAFETY.md 12), the protocol for this patient's limb, the data folder, the
+    stimulation settings against the governor's limits, and the EMG source (opened lazily:
+    nothing streams yet) against the configuration.
 
     Raises
     ------
     ConfigError, AcquisitionError
         Naming the field, the value and what is allowed; nothing is recorded yet.
     """
-    from mirrorvr.session.protocol import build_demo_protocol
-
     config, stim_refusal = resolve_patient(config)
-    build_demo_protocol(config.protocol, config.emg)  # refuses a too-short duration
+    protocol, limb, blocks = resolve_protocol(config, protocol)
+    config = with_limb_defaults(config)
     data_dir = check_data_dir(data_dir)
     check_stimulation(config, clock)
-    source, simulated = build_emg_source(config, clock)
+    movements = tuple(dict.fromkeys(m for b in blocks for m in b.movements)) or ("rest",)
+    source, simulated = build_emg_source(config, clock, movements)
     check_source_matches(source, config)
-    return Preflight(config, stim_refusal, data_dir, source, simulated)
+    return Preflight(config, protocol, limb, blocks, stim_refusal, data_dir, source, simulated)
 
 
 def describe_preflight(ready: Preflight) -> str:
@@ -338,9 +246,12 @@ def describe_preflight(ready: Preflight) -> str:
     stim = ("disabled" if not cfg.stim.enabled else
             f"{cfg.stim.driver}, would not arm: {ready.stim_refusal}" if ready.stim_refusal
             else f"{cfg.stim.driver}")
+    length_s = sum(b.duration_s for b in ready.blocks)
     return "\n".join([
         "configuration ok",
         f"  patient      {p.pseudonym} ({p.amputated_side} {p.amputation_level})",
+        f"  protocol     {ready.protocol.name}: {len(ready.blocks)} blocks, "
+        f"{length_s / 60:.1f} min",
         f"  EMG          {cfg.emg.source}: {len(ready.source.channel_names)} channels at "
         f"{ready.source.sampling_rate_hz:g} Hz",
         f"  stimulation  {stim}",
@@ -362,15 +273,17 @@ def new_session_dir(data_dir: Path, pseudonym: str, kind: str) -> Path:
     raise MirrorVRError(f"could not create a new session folder under {base}")
 
 
-def build_emg_source(config: SessionConfig, clock):
-    """The EMG source the configuration names, and the simulated patient (or None)."""
+def build_emg_source(config: SessionConfig, clock, movements=("rest",)):
+    """The EMG source the configuration names, and the simulated patient's residual limb
+    (or None): its muscles are those of the patient's amputation level, for ``movements``."""
     emg = config.emg
     if emg.source == "simulated":
         from mirrorvr.emg.simulator import SimulatedPatient
 
         patient = SimulatedPatient(
             clock, n_channels=emg.n_channels, sampling_rate_hz=emg.sampling_rate_hz,
-            mains_hz=emg.mains_hz, seed=config.seed,
+            mains_hz=emg.mains_hz, seed=config.seed, movements=movements,
+            residual=config.patient.amputation_level,
         )
         return patient, patient
     if emg.source == "playback":
@@ -477,20 +390,24 @@ def build_session(
     config: SessionConfig,
     data_dir: Path,
     *,
+    protocol: Protocol | str | None = None,
     clock=None,
     realtime: bool = True,
     ask_ratings: bool = False,
     window=None,
     renderer=None,
 ):
-    """Build every concrete backend for a demo session and return its :class:`SessionParts`.
+    """Build every concrete backend of a session and return its :class:`SessionParts`.
 
-    ``window`` and ``renderer`` replace the OpenGL ones when given (tests without GL).
+    ``protocol`` defaults to ``config.protocol.name``. ``realtime=False`` runs on ``clock`` (a
+    :class:`~mirrorvr.clock.FakeClock`) stepped frame by frame. ``window`` and ``renderer``
+    replace the OpenGL ones when given (tests without GL). With ``ask_ratings`` the person at
+    the keyboard answers the rating screens, also when the patient is simulated.
     """
     from mirrorvr.clock import SessionClock
     from mirrorvr.record.recorder import Recorder
     from mirrorvr.render.renderer import Renderer
-    from mirrorvr.session.ratings import ScriptedRater
+    from mirrorvr.session.loop import RealtimeLoop, SteppedLoop
     from mirrorvr.session.runner import SessionParts
     from mirrorvr.stim.governor import SafetyGovernor
     from mirrorvr.stim.prescription import motor_thresholds_ma
@@ -498,31 +415,25 @@ def build_session(
     from mirrorvr.stim.watchdog import Watchdog
 
     clock = clock or SessionClock()
-    ready = preflight(config, data_dir, clock)
-    config, stim_refusal, source, simulated = (
-        ready.config, ready.stim_refusal, ready.source, ready.simulated_patient)
-    session_dir = new_session_dir(ready.data_dir, config.patient.pseudonym, "demo")
+    ready = preflight(config, data_dir, clock, protocol)
+    config = ready.config
+    session_dir = new_session_dir(ready.data_dir, config.patient.pseudonym, ready.protocol.name)
     (session_dir / "config.json").write_text(
         json.dumps(config_to_toml_dict(config), indent=2) + "\n", encoding="utf-8"
     )
-
+    (session_dir / "protocol.toml").write_text(protocol_to_toml(ready.protocol),
+                                               encoding="utf-8")
     stim = config.stim
     driver = build_stimulator(config, clock)
     recorder = Recorder(session_dir, clock)
-    governor = SafetyGovernor(
-        stim.device,
-        config.patient,
-        driver,
-        clock,
-    )
-    scheduler = SyncScheduler(
-        governor,
-        clock,
-        command_latency(stim, motor_thresholds_ma(config.patient)),
-        late_tolerance_s=stim.late_tolerance_s,
-    )
+    governor = SafetyGovernor(stim.device, config.patient, driver, clock)
+    scheduler = SyncScheduler(governor, clock,
+                              command_latency(stim, motor_thresholds_ma(config.patient)),
+                              late_tolerance_s=stim.late_tolerance_s)
     watchdog = Watchdog(clock, stim.watchdog_timeout_s, on_timeout=governor.all_off)
-
+    loop = (RealtimeLoop if realtime else SteppedLoop)(clock, scheduler, watchdog, governor)
+    person = simulated_person(ready, ask_ratings)
+    intact_limb = intact_limb_driver(ready, person)
     if window is None:
         window = open_session_window(config)
     if renderer is None:
@@ -532,47 +443,100 @@ def build_session(
         )
     frames_dir = session_dir / "frames"
     frames_dir.mkdir()
-    parts = SessionParts(
-        config=config,
-        session_dir=session_dir,
-        clock=clock,
-        emg_source=source,
-        window=window,
-        renderer=renderer,
-        governor=governor,
-        scheduler=scheduler,
-        watchdog=watchdog,
-        recorder=recorder,
-        tracker=None,
-        simulated_patient=simulated,
-        rater=None if ask_ratings else ScriptedRater(DEMO_RATINGS),
-        realtime=realtime,
+    return SessionParts(
+        config=config, protocol=ready.protocol.name, limb=ready.limb, blocks=ready.blocks,
+        session_dir=session_dir, clock=clock, emg_source=ready.source, window=window,
+        renderer=renderer, governor=governor, scheduler=scheduler, watchdog=watchdog,
+        recorder=recorder, loop=loop,
+        observers=[person] if person is not None else [],
+        stim_listeners=[person.feel] if person is not None else [],
+        intact_limb=intact_limb,
+        # a tracker played by hand reads the window's keys and gamepad events
+        input_listeners=[intact_limb.source.handle_key]
+        if config.tracker.source in ("keyboard", "gamepad") and intact_limb is not None else [],
         save_frames_to=frames_dir if config.render.saved_frames else None,
         video=session_video(config, session_dir),
-        stim_refusal=stim_refusal,
+        stim_refusal=ready.stim_refusal,
     )
-    return parts
 
 
-def run_demo(
-    config: SessionConfig,
-    data_dir: Path,
-    *,
-    clock=None,
-    realtime: bool = True,
-    ask_ratings: bool = False,
-    window=None,
-    renderer=None,
-) -> dict:
-    """Build, run and summarise one demo session; returns the summary (also in summary.json)."""
+def simulated_person(ready: Preflight, ask_ratings: bool):
+    """The simulated patient watching the screen, for whatever part of the patient is
+    simulated: the residual-limb EMG (when the EMG source is the simulated patient), the
+    intact limb (``tracker.source = "simulated"``) and the rating answers (unless a person
+    at the keyboard gives them); None when nothing is."""
+    config = ready.config
+    scripted_limb = config.tracker.source == "simulated"
+    if ready.simulated_patient is None and not scripted_limb and ask_ratings:
+        return None
+    from mirrorvr.sim.person import SimulatedPerson, intact_limb_source
+
+    return SimulatedPerson(
+        emg=ready.simulated_patient,
+        intact=intact_limb_source(config.patient.intact_side, ready.limb)
+        if scripted_limb else None,
+        pain=None if ask_ratings else DEMO_RATINGS,
+        stim_delay_s=config.stim.transport_latency_s + config.stim.device_latency_s,
+    )
+
+
+def intact_limb_driver(ready: Preflight, person):
+    """The mirror blocks' intact limb: the configured source (the simulated person's for
+    ``tracker.source = "simulated"``), conditioned like any tracker (MirrorDriver); None
+    when the protocol has no mirror block and nothing is simulated."""
+    from mirrorvr.tracking.driver import DriverSettings, MirrorDriver
+
+    tracker = ready.config.tracker
+    if tracker.source == "simulated":
+        if person is None or person.intact is None:
+            return None
+        source = person.intact
+    elif not any(b.kind == "mirror" for b in ready.blocks):
+        return None
+    else:
+        source = intact_limb_source(ready)
+    settings = DriverSettings(
+        min_cutoff_hz=tracker.min_cutoff_hz, beta=tracker.beta, d_cutoff_hz=tracker.d_cutoff_hz,
+        min_confidence=tracker.min_confidence, lost_after_s=tracker.lost_after_s,
+        ease_s=tracker.ease_s)
+    return MirrorDriver(source, settings)
+
+
+def intact_limb_source(ready: Preflight):
+    """The intact-limb pose source ``tracker.source`` names, for the patient's intact side."""
+    tracker, side, limb = ready.config.tracker, ready.config.patient.intact_side, ready.limb
+    if tracker.source == "lsl":
+        from mirrorvr.tracking.lsl_pose import LslPoseSource
+
+        return LslPoseSource(side, limb, stream_name=tracker.stream_name)
+    if tracker.source == "webcam":
+        from mirrorvr.tracking.webcam import WebcamSource
+
+        return WebcamSource(side, limb, tracker.camera)
+    if tracker.source == "keyboard":
+        from mirrorvr.tracking.manual import KeyboardSource
+
+        return KeyboardSource(side, limb)
+    if tracker.source == "gamepad":
+        from mirrorvr.tracking.manual import GamepadSource
+
+        return GamepadSource(side, limb)
+    from mirrorvr.tracking.replay import ReplaySource
+
+    return ReplaySource(tracker.replay_file, side)
+
+
+def run_demo(config: SessionConfig, data_dir: Path, **kwargs) -> dict:
+    """Build, run and summarise one session; returns the summary (also in summary.json).
+
+    Takes :func:`build_session`'s arguments; the protocol defaults to the configuration's
+    (the demo's unless it names another).
+    """
     from mirrorvr.render.capture import contact_sheet
     from mirrorvr.session.runner import SessionRunner
     from mirrorvr.session.summary import write_summary
 
-    parts = build_session(
-        config, data_dir, clock=clock, realtime=realtime, ask_ratings=ask_ratings,
-        window=window, renderer=renderer,
-    )
+    parts = build_session(config, data_dir, **kwargs)
     try:
         runner = SessionRunner(parts)
         with _signals_end(runner):
@@ -584,7 +548,7 @@ def run_demo(
         labels, images = zip(*runner.captured, strict=True)
         contact_sheet(list(images), list(labels), sheet)
         summary["contact_sheet"] = str(sheet)
-    write_summary(summary, parts.session_dir)
+        write_summary(summary, parts.session_dir)
     return summary
 
 
@@ -611,41 +575,3 @@ def _signals_end(runner):
         for sig, old in previous.items():
             signal.signal(sig, old)
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
-        argv = ["demo", *argv]
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    try:
-        if args.command == "demo":
-            from mirrorvr.session.summary import format_summary
-
-            config = resolve_config(args)
-            summary = run_demo(config, args.data_dir, ask_ratings=args.ask_ratings)
-            print(format_summary(summary))
-            return session_exit_code(summary["ended"])
-        if args.command == "check":
-            from mirrorvr.clock import SessionClock
-
-            ready = preflight(resolve_config(args), args.data_dir, SessionClock())
-            print(describe_preflight(ready))
-            return 0
-        if getattr(args, "handler", None) is not None:
-            return args.handler(args)
-        parser.print_help()
-        return 2
-    except MirrorVRError as err:
-        print(f"mirrorvr: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            "mirrorvr: interrupted; stimulation is off and the recording is closed", file=sys.stderr
-        )
-        return 130
