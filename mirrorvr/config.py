@@ -218,15 +218,6 @@ class StimSettings(_Model):
     )
     refractory_s: float = Field(2.0, ge=0, description="minimum gap between trains of a channel")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _moved(cls, data):
-        if isinstance(data, dict) and "stimulate_in_calibration" in data:
-            raise ValueError(
-                "stimulate_in_calibration: stimulation is set per block now: give the "
-                "protocol's calibration block 'stimulation = true'")
-        return data
-
     @model_validator(mode="after")
     def _movements_known(self) -> StimSettings:
         if self.driver == "rehastim2" and not self.serial_port:
@@ -435,19 +426,6 @@ class ProtocolSettings(_Model):
         0.05, ge=0, le=0.5, description="least D: reactive onsets are placed at detection + D"
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _moved(cls, data):
-        if isinstance(data, dict):
-            for key in data:
-                base = key.split("_test_")[0] + "_test" if "_test_" in key else key
-                if base in _MOVED_TO_PROTOCOL_FILES:
-                    raise ValueError(
-                        f"{key}: block settings live in protocol files now (a "
-                        f"{_MOVED_TO_PROTOCOL_FILES[base]} block); copy a built-in one with "
-                        "'mirrorvr protocols show demo' and give it as protocol.name")
-        return data
-
 
 class SessionConfig(_Model):
     """Everything a session needs, resolved. Written into every session folder."""
@@ -539,6 +517,25 @@ def _json_scalar(value):
     return str(value)
 
 
+def _refuse_moved(data: dict, source: str) -> None:
+    """Fields that moved elsewhere get a message saying where (not just "extra input")."""
+    protocol = data.get("protocol")
+    for key in protocol if isinstance(protocol, dict) else ():
+        base = key.split("_test_")[0] + "_test" if "_test_" in key else key
+        if base in _MOVED_TO_PROTOCOL_FILES:
+            raise ConfigError(
+                f"invalid configuration in {source}:\n  protocol.{key} = {protocol[key]!r}: "
+                f"block settings live in protocol files now (a "
+                f"{_MOVED_TO_PROTOCOL_FILES[base]} block); copy a built-in one with "
+                "'mirrorvr protocols show demo' and give it as protocol.name")
+    stim = data.get("stim")
+    if isinstance(stim, dict) and "stimulate_in_calibration" in stim:
+        raise ConfigError(
+            f"invalid configuration in {source}:\n  stim.stimulate_in_calibration = "
+            f"{stim['stimulate_in_calibration']!r}: stimulation is set per block now: give "
+            "the protocol's calibration block 'stimulation = true'")
+
+
 def build_config(data: dict, source: str = "<dict>") -> SessionConfig:
     """Validate a nested mapping into a :class:`SessionConfig`, raising :class:`ConfigError`.
 
@@ -548,6 +545,7 @@ def build_config(data: dict, source: str = "<dict>") -> SessionConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"invalid configuration in {source}: a table of sections is needed "
                           f"(given {type(data).__name__})")
+    _refuse_moved(data, source)
     try:
         document = json.dumps(data, default=_json_scalar)
     except ValueError as err:  # a circular structure: not from TOML

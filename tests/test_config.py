@@ -24,10 +24,11 @@ def test_a_profile_must_state_the_person():
 
 def test_the_demo_patient_can_stimulate_every_mapped_channel():
     from mirrorvr.sim.demo import demo_patient
+    from mirrorvr.stim.prescription import default_movement_channels
 
-    cfg, patient = default_config(), demo_patient()
+    patient = demo_patient()
     assert patient.screening is not None and not patient.screening.contraindications()
-    for channels in cfg.stim.movement_channels.values():
+    for channels in default_movement_channels(patient.amputation_level).values():
         for ch in channels:
             assert patient.stim_channel(ch).max_tolerated_ma is not None
 
@@ -47,7 +48,8 @@ def test_the_demo_patient_can_stimulate_every_mapped_channel():
         ({"patient": {"pseudonym": "p", "amputation_level": "transradial",
                       "amputated_side": "middle"}},
          "patient.amputated_side", "'left' or 'right'"),
-        ({"protocol": {"calibration_fraction": 0.9}}, "protocol", "must be 1"),
+        ({"protocol": {"calibration_fraction": 0.9}}, "protocol.calibration_fraction",
+         "block settings live in protocol files now"),
         ({"rendr": {}}, "rendr", "Extra inputs"),
     ],
 )

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from mirrorvr.cli import run_demo
+from mirrorvr.cli.compose import DEMO_RATINGS
 from mirrorvr.clock import FakeClock
 from mirrorvr.config import build_config
 from mirrorvr.limb.skeleton import DOF_NAMES
@@ -44,11 +45,12 @@ def test_summary_reports_a_trained_decoder_and_synchronised_stimulation(demo):
     assert summary["decoder"]["cv_accuracy"] > 0.8  # 5 classes: chance is 0.2
     assert summary["ems"]["sent"] >= 2 and summary["ems"]["late"] == 0
     asy = summary["asynchrony"]
-    assert asy["n"] == summary["ems"]["sent"] or asy["n"] >= 2
+    # every movement whose trains were all delivered is in the statistics
+    assert asy["n"] >= 2 and asy["n"] <= summary["ems"]["delivered"]
     # planned on presentation timestamps: contraction and first photon meet within the
     # simulated transport jitter (1 ms), not a frame (33 ms)
     assert asy["p99_abs_ms"] <= 2.0
-    assert summary["ratings"] == {"pre": 6, "post": 4}
+    assert summary["ratings"] == DEMO_RATINGS
     with open(summary["session_dir"] + "/summary.json") as f:
         on_disk = json.load(f)
     assert on_disk["decoder"]["cv_accuracy"] == summary["decoder"]["cv_accuracy"]
@@ -79,7 +81,7 @@ def test_recording_holds_every_stream_on_one_clock(demo):
         assert f"block_start {block}" in markers
     assert any(m.startswith("cue calibration: Close your hand") for m in markers)
     ratings = streams["ratings"]["time_series"][:, 0]
-    np.testing.assert_array_equal(ratings, [6, 4])
+    np.testing.assert_array_equal(ratings, [DEMO_RATINGS["pre"], DEMO_RATINGS["post"]])
 
 
 def test_dose_log_lists_every_train_and_each_respects_the_patient_limit(demo):
@@ -87,7 +89,7 @@ def test_dose_log_lists_every_train_and_each_respects_the_patient_limit(demo):
     events = [json.loads(e[0]) for e in streams["stimulation"]["time_series"]]
     sent = [e for e in events if e["kind"] == "sent"]
     assert len(sent) == summary["ems"]["sent"]
-    limits = {0: 26.0, 1: 24.0}  # the demo profile's max tolerated, mA
+    limits = {c.channel: c.max_tolerated_ma for c in demo_patient().stim_channels}
     for e in sent:
         assert 0 < e["detail"]["amplitude_ma"] <= limits[e["channel"]]
     assert any(e["kind"] == "stopped" for e in events)
@@ -123,14 +125,16 @@ def test_frames_and_contact_sheet_are_saved(demo):
 
 @pytest.mark.slow
 def test_real_clock_session_with_threads(tmp_path):
-    summary = run_demo(_config(22.0), tmp_path, realtime=True)
+    summary = run_demo(_config(25.0), tmp_path, realtime=True)
     assert summary["clock"] == "real"
-    # 22 s session: each calibration cue keeps only ~0.46 s (two 200 ms windows' worth) and
+    # 25 s session: each calibration contraction lasts 1 s (the rehearsal floor) and
     # the simulated patient's repetitions differ (synergy and effort variability), so a
     # leave-one-repetition-out score well above chance (0.2) is what can be asked.
     assert summary["decoder"]["cv_accuracy"] > 0.5
     assert summary["frames"]["rendered"] > 50
-    assert summary["ems"]["sent"] + summary["ems"]["late"] + summary["ems"]["refused"] >= 1
+    # the timing thread sent trains with the movements (on a loaded machine one may be
+    # refused as late: the scheduler never sends late silently)
+    assert summary["ems"]["sent"] >= 1
 
 
 def _cli(*args, cwd):
@@ -168,7 +172,7 @@ def test_cli_bad_arguments_say_what_is_wrong(tmp_path, args, message):
 def test_stereo_session_with_overlay_records_a_video_of_every_frame(tmp_path):
     cfg = build_config({
         "protocol": {"duration_s": 36.0},
-        "render": {"width": 256, "height": 144, "headless": True, "max_fps": 10,
+        "render": {"width": 256, "height": 144, "headless": True, "max_fps": 20,
                    "saved_frames": 0, "view": "stereo_sbs", "timing_overlay": True,
                    "record_video": True, "residual": "distinct"},
         "patient": demo_patient().model_dump(mode="json")

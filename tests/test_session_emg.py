@@ -12,6 +12,7 @@ import pytest
 from test_session_runner import CONFIG, T0
 
 from mirrorvr.cli import build_session, run_demo
+from mirrorvr.cli.compose import DEMO_RATINGS
 from mirrorvr.clock import FakeClock
 from mirrorvr.config import build_config
 from mirrorvr.emg.decoder import Decoder
@@ -21,7 +22,7 @@ from mirrorvr.session.quality import PROBLEM_BITS
 from mirrorvr.session.runner import SessionRunner
 from mirrorvr.session.summary import format_summary, write_summary
 
-from fakes import NullRenderer, ScriptedWindow
+from fakes import NullRenderer, ScriptedWindow, block_spans, planned_starts, protocol
 
 pyxdf = pytest.importorskip("pyxdf")
 
@@ -63,8 +64,9 @@ def test_the_simulated_patient_s_emg_has_no_quality_problem(demo):
 
 # ---------------------------------------------------------------------- signal quality
 
-FLAT_CH, FLAT_FROM_S = 2, T0 + 22.0  # EMG3 reads 0 V from 2 s into the phantom block
-NAN_CH, NAN_FROM_S = 5, T0 + 31.0  # EMG6 reads NaN from 2 s into the mirror block
+_STARTS = planned_starts(CONFIG, T0)
+FLAT_CH, FLAT_FROM_S = 2, _STARTS["phantom"] + 2.0  # EMG3 reads 0 V from 2 s into phantom
+NAN_CH, NAN_FROM_S = 5, _STARTS["mirror"] + 2.0  # EMG6 reads NaN from 2 s into the mirror
 
 
 class DefectiveSource:
@@ -148,7 +150,7 @@ def test_a_defect_on_one_channel_is_recorded_shown_and_summarised_for_that_chann
     emg = streams["EMG"]
     assert np.isnan(emg["time_series"][emg["time_stamps"] > NAN_FROM_S + 0.1, NAN_CH]).all()
     assert np.isfinite(streams["decoder"]["time_series"]).all()
-    assert summary["ratings"] == {"pre": 6, "post": 4}
+    assert summary["ratings"] == DEMO_RATINGS
 
 
 # ---------------------------------------------------------------------- stimulation artefacts
@@ -161,8 +163,9 @@ def _decisions_and_trains(summary):
     decisions = dict(zip(np.round(intents["time_stamps"], 4),
                          intents["time_series"][:, 0].astype(int), strict=True))
     events = [json.loads(e[0]) for e in by_name["stimulation"]["time_series"]]
+    mirror_s = block_spans(summary["recording"])["mirror"][0]
     trains = [(e["detail"]["start_s"], e["detail"]["start_s"] + e["detail"]["on_time_s"])
-              for e in events if e["kind"] == "sent" and e["t_s"] < T0 + 29.0]
+              for e in events if e["kind"] == "sent" and e["t_s"] < mirror_s]
     return decisions, trains, by_name["EMG"]["time_series"]
 
 
@@ -173,7 +176,7 @@ def _run(tmp_path, artefacts: bool, blanking: bool):
     parts = build_session(build_config(data), tmp_path, clock=clock, realtime=False,
                           window=ScriptedWindow(clock, {}), renderer=NullRenderer())
     if not artefacts:
-        parts.simulated_patient.stim_artefact_v_per_ma = 0.0
+        parts.emg_source.stim_artefact_v_per_ma = 0.0
     runner = SessionRunner(parts)
     summary = runner.run()
     return (*_decisions_and_trains(summary), summary, runner)
@@ -195,7 +198,7 @@ def test_blanking_keeps_stimulation_artefacts_from_poisoning_the_decisions(tmp_p
     assert CONFIG.stim.blank_emg
     assert demo["ems"]["pulses_blanked_from_decoder"] > 100
     assert bad["ems"]["sent"] > 0 and bad["ems"]["pulses_blanked_from_decoder"] == 0
-    assert runner.decoder.blanker.blanked_samples == 0
+    assert runner.ctx.decoder.blanker.blanked_samples == 0
     # the artefacts are in the recorded EMG (spikes of several mV)
     assert np.abs(bad_emg).max() > 3 * np.abs(clean_emg).max()
     w = CONFIG.emg.window_s
@@ -219,18 +222,20 @@ def test_blanking_keeps_stimulation_artefacts_from_poisoning_the_decisions(tmp_p
 
 
 def _calibrate_with_stimulation(tmp_path, monkeypatch, artefacts: bool, blanking: bool):
-    """Rating and calibration with stim.stimulate_in_calibration, ended with Esc once the
-    phantom block has begun; returns the summary and the recording the decoder trained on."""
-    import mirrorvr.session.runner as runner_module
+    """Rating and a calibration block that stimulates, ended with Esc once the phantom block
+    has begun; returns the summary and the recording the decoder trained on."""
+    import mirrorvr.session.blocks.calibration as runner_module
 
     data = CONFIG.model_dump(mode="json")
-    data["stim"].update(stimulate_in_calibration=True, blank_emg=blanking)
+    data["stim"].update(blank_emg=blanking)
+    config, stimulating = build_config(data), protocol(calibration={"stimulation": True})
     clock = FakeClock(T0)
-    parts = build_session(build_config(data), tmp_path, clock=clock, realtime=False,
-                          window=ScriptedWindow(clock, {T0 + 20.1: "escape"}),
+    phantom_s = planned_starts(config, T0, stimulating)["phantom"]
+    parts = build_session(config, tmp_path, clock=clock, realtime=False, protocol=stimulating,
+                          window=ScriptedWindow(clock, {phantom_s + 0.1: "escape"}),
                           renderer=NullRenderer())
     if not artefacts:
-        parts.simulated_patient.stim_artefact_v_per_ma = 0.0
+        parts.emg_source.stim_artefact_v_per_ma = 0.0
     trained_on = []
     train = runner_module.train_decoder
 
