@@ -43,7 +43,7 @@ def test_rehastim2_without_port_is_refused_by_name():
 
 def test_rehastim2_driver_is_built_on_its_port_at_the_session_rate():
     pytest.importorskip("pysciencemode")
-    emulator_module = pytest.importorskip("mirrorvr.stim.rehastim_emulator")
+    emulator_module = pytest.importorskip("emulators.rehastim2")
     from mirrorvr.stim.rehastim import RehaStimDriver
 
     emulator = emulator_module.RehaStim2Emulator()

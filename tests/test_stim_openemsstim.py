@@ -162,7 +162,7 @@ posix = pytest.mark.skipif(sys.platform == "win32", reason="pty needs POSIX")
 
 @pytest.fixture
 def board():
-    from mirrorvr.stim.openemsstim_emulator import OpenEMSStimEmulator
+    from emulators.openemsstim import OpenEMSStimEmulator
 
     emulator = OpenEMSStimEmulator()
     clock = SessionClock()

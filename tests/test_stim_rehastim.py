@@ -18,7 +18,7 @@ from mirrorvr.stim.rehastim import RehaStimDriver, _replies, period_ms_for, ramp
 pytest.importorskip("pysciencemode")
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pty needs POSIX")
 
-from mirrorvr.stim.rehastim_emulator import (  # noqa: E402
+from emulators.rehastim2 import (  # noqa: E402
     INIT_CLM,
     START_CLM,
     STOP_CLM,

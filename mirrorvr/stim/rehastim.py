@@ -27,7 +27,7 @@ a command). This driver switches that library thread off (``reha_connected = Fal
 connection) and sends the keep-alive from its own ramp thread, the same thread that ends
 every train, so the device is never kept alive by a host that can no longer stop it. That
 the device then stops by itself is the protocol's promise, modelled by the emulator
-(:mod:`mirrorvr.stim.rehastim_emulator`) and not verified here on a device.
+(``emulators/rehastim2.py``, a test twin outside the package) and not verified here on a device.
 
 pysciencemode also starts a thread that compares commands and acks (only when it prints
 its log); it is ended the same way (``stimulation_active = False``), so no library thread

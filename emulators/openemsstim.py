@@ -1,4 +1,4 @@
-"""An openEMSstim firmware emulator on a pseudo-terminal (Linux/macOS), for tests and demos.
+"""An openEMSstim firmware emulator on a pseudo-terminal (Linux/macOS), for tests.
 
 Like BrainFlow's device emulators, it lets the unchanged driver talk to something that
 behaves like the board: it parses ``C<ch>I<intensity>T<ms>G`` byte by byte, switches the
@@ -13,11 +13,10 @@ It records every change of output as ``(time s, channel, intensity %)`` on
 from __future__ import annotations
 
 import logging
-import os
-import select
 import threading
 import time
-import tty
+
+from emulators.pty_peer import PtyPeer
 
 logger = logging.getLogger(__name__)
 
@@ -25,16 +24,10 @@ MAX_ON_TIME_MS = 5000
 N_CHANNELS = 2
 
 
-class OpenEMSStimEmulator:
+class OpenEMSStimEmulator(PtyPeer):
     """Firmware-like peer on the master side of a pty; the driver opens :attr:`port_name`."""
 
     def __init__(self) -> None:
-        import pty  # POSIX only; imported when an emulator is made
-
-        self._master, slave = pty.openpty()
-        tty.setraw(slave)
-        self.port_name = os.ttyname(slave)
-        self._slave = slave  # kept open until the driver has opened the port
         self._lock = threading.Lock()
         self.intensity_pct = [0] * N_CHANNELS
         self.off_at_s: list[float | None] = [None] * N_CHANNELS
@@ -44,17 +37,7 @@ class OpenEMSStimEmulator:
         self.errors: list[str] = []
         self.disconnected = False
         self._buf = ""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="openemsstim-emulator",
-                                        daemon=True)
-        self._thread.start()
-
-    def release_slave(self) -> None:
-        """Close the emulator's copy of the slave side (call once the driver has opened it),
-        so that the driver closing its port reads as a disconnect."""
-        if self._slave is not None:
-            os.close(self._slave)
-            self._slave = None
+        super().__init__("openemsstim-emulator")
 
     def is_on(self, channel: int) -> bool:
         with self._lock:
@@ -62,17 +45,6 @@ class OpenEMSStimEmulator:
 
     def any_on(self) -> bool:
         return any(self.is_on(ch) for ch in range(N_CHANNELS))
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=1.0)
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self._slave = None
 
     # ------------------------------------------------------------------ firmware
 
@@ -90,10 +62,7 @@ class OpenEMSStimEmulator:
         logger.info("emulator: all channels off (%s)", why)
 
     def _reply(self, text: str) -> None:
-        try:
-            os.write(self._master, (text + "\r\n").encode("ascii"))
-        except OSError:
-            pass
+        self._write((text + "\r\n").encode("ascii"))
 
     def _command(self, text: str, now: float) -> None:
         self.commands.append(text)
@@ -119,9 +88,8 @@ class OpenEMSStimEmulator:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                ready, _, _ = select.select([self._master], [], [], 0.001)
-            except (OSError, ValueError):
+            ready = self._wait_readable(0.001)
+            if ready is None:
                 break
             now = time.monotonic()
             with self._lock:
@@ -131,10 +99,7 @@ class OpenEMSStimEmulator:
                         self._set(ch, 0, None, off)
             if not ready:
                 continue
-            try:
-                data = os.read(self._master, 256)
-            except OSError:  # EIO: the host closed the port
-                data = b""
+            data = self._read(256)  # b"": the host closed the port
             now = time.monotonic()
             with self._lock:
                 if not data:
