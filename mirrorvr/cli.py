@@ -171,52 +171,6 @@ def build_emg_source(config: SessionConfig, clock):
     return BrainFlowSource.from_settings(clock, emg), None
 
 
-def build_stimulator(config: SessionConfig, clock):
-    """The stimulator driver the configuration names (the governor will be its only user)."""
-    from mirrorvr.stim.prescription import motor_thresholds_ma
-
-    stim = config.stim
-    thresholds = motor_thresholds_ma(config.patient)
-    if stim.driver == "openemsstim":
-        from mirrorvr.stim.openemsstim import OpenEMSStimDriver
-
-        return OpenEMSStimDriver(
-            stim.serial_port,
-            clock,
-            stim.full_scale_ma,
-            stim.pulse_width_us,
-            stim.frequency_hz,
-            transport_latency_s=stim.transport_latency_s,
-            device_latency_s=stim.device_latency_s,
-            electromechanical_delay_s=stim.electromechanical_delay_s,
-            motor_threshold_ma=thresholds,
-        )
-    if stim.driver == "rehastim2":
-        from mirrorvr.stim.rehastim import RehaStimDriver
-
-        return RehaStimDriver(
-            stim.serial_port,
-            clock,
-            stim.frequency_hz,
-            transport_latency_s=stim.transport_latency_s,
-            device_latency_s=stim.device_latency_s,
-            electromechanical_delay_s=stim.electromechanical_delay_s,
-            motor_threshold_ma=thresholds,
-        )
-    from mirrorvr.stim.simulated import SimulatedStimulator
-
-    return SimulatedStimulator(
-        clock,
-        transport_latency_s=stim.transport_latency_s,
-        transport_jitter_s=stim.transport_jitter_s,
-        device_latency_s=stim.device_latency_s,
-        electromechanical_delay_s=stim.electromechanical_delay_s,
-        n_channels=stim.device.n_channels,
-        seed=config.seed,
-        motor_threshold_ma=thresholds,
-    )
-
-
 def patient_appearance(config: SessionConfig):
     """The renderer's :class:`~mirrorvr.render.appearance.Appearance` of this patient."""
     from mirrorvr.render.appearance import Appearance
@@ -280,28 +234,23 @@ def build_session(
     from mirrorvr.session.protocol import build_demo_protocol
     from mirrorvr.session.ratings import ScriptedRater
     from mirrorvr.session.runner import SessionParts
-    from mirrorvr.stim.governor import SafetyGovernor
+    from mirrorvr.stim.factory import open_governor
     from mirrorvr.stim.prescription import motor_thresholds_ma
     from mirrorvr.stim.scheduler import SyncScheduler, command_latency
     from mirrorvr.stim.watchdog import Watchdog
 
     clock = clock or SessionClock()
     build_demo_protocol(config.protocol, config.emg)  # refuses a too-short duration before any I/O
+    stim = config.stim  # the stimulator first: a device held by another owner refuses here
+    governor = open_governor(stim, config.patient, clock, seed=config.seed,
+                             purpose=f"session of {config.patient.pseudonym}")
     session_dir = new_session_dir(data_dir, config.patient.pseudonym, "demo")
     (session_dir / "config.json").write_text(
         json.dumps(config_to_toml_dict(config), indent=2) + "\n", encoding="utf-8"
     )
     source, simulated = build_emg_source(config, clock)
 
-    stim = config.stim
-    driver = build_stimulator(config, clock)
     recorder = Recorder(session_dir, clock)
-    governor = SafetyGovernor(
-        stim.device,
-        config.patient,
-        driver,
-        clock,
-    )
     scheduler = SyncScheduler(
         governor,
         clock,
