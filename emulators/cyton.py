@@ -97,24 +97,19 @@ class CytonEmulator(PtyPeer):
             logger.debug("cyton emulator: command %r answered, not acted on", c)
             self._write(b"Success$$$")
 
-    def _run(self) -> None:
+    def _received(self, data: bytes, now: float) -> None:
+        for byte in data:
+            self._command(byte)
+
+    def _tick(self, now: float) -> None:
+        if not self._streaming:
+            return
         n = self._counts.shape[1]
-        while not self._stop.is_set():
-            ready = self._wait_readable(0.002)
-            if ready is None:
-                return  # pty closed
-            if ready:
-                data = self._read(64)
-                if not data:
-                    return  # the host closed the port
-                for byte in data:
-                    self._command(byte)
-            if self._streaming:
-                due = int((time.monotonic() - self._t0) * SAMPLING_RATE_HZ) + 1
-                if due > self._sent:
-                    packets = b"".join(
-                        encode_packet(k, self._counts[:, k % n]) for k in range(self._sent, due)
-                    )
-                    self._write(packets)
-                    self.packets_sent += due - self._sent
-                    self._sent = due
+        due = int((now - self._t0) * SAMPLING_RATE_HZ) + 1
+        if due > self._sent:
+            packets = b"".join(
+                encode_packet(k, self._counts[:, k % n]) for k in range(self._sent, due)
+            )
+            self._write(packets)
+            self.packets_sent += due - self._sent
+            self._sent = due

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from emulators.pty_peer import PtyPeer
 
@@ -26,6 +25,8 @@ N_CHANNELS = 2
 
 class OpenEMSStimEmulator(PtyPeer):
     """Firmware-like peer on the master side of a pty; the driver opens :attr:`port_name`."""
+
+    poll_s = 0.001  # the on-time expiry's resolution
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -86,36 +87,28 @@ class OpenEMSStimEmulator(PtyPeer):
         self.on_time_ms[ch] = ms
         self._set(ch, pct, now + ms / 1000.0 if ms > 0 else None, now)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            ready = self._wait_readable(0.001)
-            if ready is None:
-                break
-            now = time.monotonic()
-            with self._lock:
-                for ch in range(N_CHANNELS):
-                    off = self.off_at_s[ch]
-                    if off is not None and now >= off:
-                        self._set(ch, 0, None, off)
-            if not ready:
-                continue
-            data = self._read(256)  # b"": the host closed the port
-            now = time.monotonic()
-            with self._lock:
-                if not data:
-                    if not self.disconnected:
-                        self.disconnected = True
-                        self._shutdown(now, "host disconnected")
+    def _tick(self, now: float) -> None:
+        with self._lock:
+            for ch in range(N_CHANNELS):
+                off = self.off_at_s[ch]
+                if off is not None and now >= off:
+                    self._set(ch, 0, None, off)
+
+    def _host_closed(self, now: float) -> None:
+        with self._lock:
+            if not self.disconnected:
+                self.disconnected = True
+                self._shutdown(now, "host disconnected")
+
+    def _received(self, data: bytes, now: float) -> None:
+        with self._lock:
+            for char in data.decode("ascii", errors="replace"):
+                if char in "\r\n ":
                     continue
-                for char in data.decode("ascii", errors="replace"):
-                    if char in "\r\n ":
-                        continue
-                    self._buf += char
-                    if char == "G":
-                        self._command(self._buf[:-1], now)
-                        self._buf = ""
-                    elif len(self._buf) > 32:
-                        self._command(self._buf, now)
-                        self._buf = ""
-            if self.disconnected:
-                time.sleep(0.005)  # EIO repeats until a host opens the port again
+                self._buf += char
+                if char == "G":
+                    self._command(self._buf[:-1], now)
+                    self._buf = ""
+                elif len(self._buf) > 32:
+                    self._command(self._buf, now)
+                    self._buf = ""

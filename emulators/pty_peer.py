@@ -14,6 +14,7 @@ import logging
 import os
 import select
 import threading
+import time
 
 logger = logging.getLogger(__name__)
 
@@ -22,14 +23,19 @@ class PtyPeer:
     """Base of the device twins: owns the pty and the peer thread.
 
     A subclass sets up its state, then calls ``super().__init__(thread_name)``, which opens
-    the pty and starts :meth:`_run` on the peer thread; ``_run`` loops until
-    :attr:`_stop` is set, using :meth:`_wait_readable`, :meth:`_read` and :meth:`_write`.
+    the pty and starts the peer loop: every :attr:`poll_s` (or sooner, when the host writes)
+    it calls :meth:`_received` with what the host wrote (or :meth:`_host_closed` when the
+    host has closed the port), then :meth:`_tick` (the device's own timers). Replies go out
+    with :meth:`_write`.
 
     Attributes
     ----------
     port_name : str
         The slave side's device path (e.g. ``/dev/pts/5``) for the driver to open.
     """
+
+    #: longest wait for the host between two ticks, s
+    poll_s = 0.002
 
     def __init__(self, thread_name: str) -> None:
         import pty  # POSIX only; imported when a twin is made
@@ -64,21 +70,15 @@ class PtyPeer:
 
     # ------------------------------------------------------------------ for the subclass
 
-    def _wait_readable(self, timeout_s: float) -> bool | None:
-        """True when the host has written something, False on time-out, None when the pty
-        is closed (the twin is stopping)."""
-        try:
-            ready, _, _ = select.select([self._master], [], [], timeout_s)
-        except (OSError, ValueError):
-            return None
-        return bool(ready)
+    def _tick(self, now: float) -> None:
+        """The device's own timers (``time.monotonic()`` s); nothing by default."""
 
-    def _read(self, n: int) -> bytes:
-        """Up to ``n`` bytes from the host; ``b""`` when the host closed the port (EIO)."""
-        try:
-            return os.read(self._master, n)
-        except OSError:
-            return b""
+    def _received(self, data: bytes, now: float) -> None:
+        """Bytes the host wrote, read at ``now``."""
+        raise NotImplementedError
+
+    def _host_closed(self, now: float) -> None:
+        """The host has closed the port (repeated while it stays closed)."""
 
     def _write(self, data: bytes) -> None:
         """Send ``data`` to the host; nothing happens when the host is gone."""
@@ -88,4 +88,19 @@ class PtyPeer:
             logger.debug("pty peer: write failed (host gone): %s", err)
 
     def _run(self) -> None:
-        raise NotImplementedError
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([self._master], [], [], self.poll_s)
+            except (OSError, ValueError):
+                return  # the pty is closed: the twin is stopping
+            if ready:  # what the host sent first, then the timers (an Init the device
+                try:   # repeats stops as soon as the host's answer has arrived)
+                    data = os.read(self._master, 4096)
+                except OSError:  # EIO: the host closed the port
+                    data = b""
+                if data:
+                    self._received(data, time.monotonic())
+                else:
+                    self._host_closed(time.monotonic())
+                    self._stop.wait(0.005)  # EIO repeats until a host opens the port again
+            self._tick(time.monotonic())

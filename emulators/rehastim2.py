@@ -167,6 +167,7 @@ class RehaStim2Emulator(PtyPeer):
         self._last_packet_s = time.monotonic()
         self._count = 0
         self._buf = bytearray()
+        self._next_init_s = 0.0
         super().__init__("rehastim2-emulator")
 
     # ------------------------------------------------------------------ test API
@@ -288,35 +289,23 @@ class RehaStim2Emulator(PtyPeer):
         self._all_off(now, f"parameter error: {why}")
         self._send(ack, [PARAMETER_ERROR])
 
-    def _run(self) -> None:
-        next_init_s = 0.0
-        while not self._stop.is_set():
-            ready = self._wait_readable(0.002)
-            if ready is None:
-                break
-            now = time.monotonic()
-            with self._lock:
-                if not self.connected and not self.disconnected and now >= next_init_s:
-                    self._send(INIT, [1])  # protocol version; repeated until acknowledged
-                    next_init_s = now + 0.05
-                if (any(self.current_ma)
-                        and now - self._last_packet_s > self.watchdog_timeout_s):
-                    self._all_off(now, "watchdog")
-            if not ready:
-                continue
-            data = self._read(4096)  # b"": the host closed the port
-            now = time.monotonic()
-            with self._lock:
-                if not data:
-                    if not self.disconnected and self.connected:
-                        self.disconnected = True
-                        self._all_off(now, "host disconnected")
-                    if not self.connected:
-                        time.sleep(0.005)
-                    continue
-                self._last_packet_s = now
-                self._buf += data
-                for frame in split_frames(self._buf):
-                    self._packet(frame, now)
-            if self.disconnected:
-                time.sleep(0.005)
+    def _tick(self, now: float) -> None:
+        with self._lock:
+            if not self.connected and not self.disconnected and now >= self._next_init_s:
+                self._send(INIT, [1])  # protocol version; repeated until acknowledged
+                self._next_init_s = now + 0.05
+            if any(self.current_ma) and now - self._last_packet_s > self.watchdog_timeout_s:
+                self._all_off(now, "watchdog")
+
+    def _host_closed(self, now: float) -> None:
+        with self._lock:
+            if not self.disconnected and self.connected:
+                self.disconnected = True
+                self._all_off(now, "host disconnected")
+
+    def _received(self, data: bytes, now: float) -> None:
+        with self._lock:
+            self._last_packet_s = now
+            self._buf += data
+            for frame in split_frames(self._buf):
+                self._packet(frame, now)
