@@ -223,6 +223,8 @@ def test_pty_board_shuts_down_on_an_invalid_channel_and_the_governor_faults(boar
 @posix
 def test_pty_board_shuts_down_when_the_host_disconnects_mid_train(board):
     emulator, driver, gov = board
+    events = []
+    gov.set_event_listener(events.append)
     gov.submit(make(on_time_s=4.0, ramp_up_s=0.2, ramp_down_s=0.2))
     assert wait_for(lambda: emulator.intensity_pct[0] == 50)
     driver._port.close()  # cable pulled: no stop command is sent
@@ -230,3 +232,7 @@ def test_pty_board_shuts_down_when_the_host_disconnects_mid_train(board):
     assert not emulator.any_on()
     gov.poll()
     assert gov.state == "faulted"
+    # the dose log reports the train as cut short, with how long it ran (SAFETY.md item 9)
+    (stopped,) = [e.detail for e in events if e.kind == "stopped"]
+    assert stopped["cut_short"] and stopped["reason"].startswith("fault")
+    assert 0 < stopped["duration_s"] < 4.0

@@ -13,7 +13,6 @@ the twins' received commands are compared with the drivers' own write logs (same
 order), so the timing checked is the drivers' and the content the devices'.
 """
 
-import math
 import sys
 import time
 
@@ -114,12 +113,16 @@ class Session:
             assert self.ramp.caught_up()
 
     def play(self, ops):
+        self.first_writes = []  # per train sent, in order: index of its first write
         for op, arg in ops:
             if op == "submit":
+                n_written = len(getattr(self.driver, "written", ()))
                 try:
                     self.gov.submit(arg)
                 except SafetyLimitError:
                     pass
+                else:
+                    self.first_writes.append(n_written)
             elif op == "advance":
                 self.advance(arg)
             elif op == "stop":
@@ -130,16 +133,20 @@ class Session:
         self.gov.poll()
 
     def trains(self):
-        """``(command, start_s, stop_s, cut_short)`` of every train the governor sent."""
-        stops = {(e.channel, e.detail["start_s"]): e.detail for e in self.gov.events()
-                 if e.kind == "stopped"}
+        """``(command, start_s, stop_s, cut_short, first write)`` of every train sent."""
+        events = self.gov.events()
+        stops = [e.detail for e in events if e.kind == "stopped"]
+        sent = [e for e in events if e.kind == "sent"]
         out = []
-        for e in self.gov.events():
-            if e.kind == "sent":
-                d = e.detail
-                stop = stops[(e.channel, d["start_s"])]
-                cmd = StimCommand(**{k: d[k] for k in StimCommand.__dataclass_fields__})
-                out.append((cmd, d["start_s"], stop["stop_s"], stop["cut_short"]))
+        for k, e in enumerate(sent):
+            d = e.detail
+            # a channel's trains stop in the order they were sent
+            stop = next(s for s in stops if s["channel"] == e.channel
+                        and s["start_s"] == d["start_s"])
+            stops.remove(stop)
+            cmd = StimCommand(**{f: d[f] for f in StimCommand.__dataclass_fields__})
+            first = self.first_writes[k] if self.first_writes else None
+            out.append((cmd, d["start_s"], stop["stop_s"], stop["cut_short"], first))
         return out
 
 
@@ -154,22 +161,23 @@ def check_output(cmd, start_s, points, cut_short, rule, motor, fall_slack_s, lev
     assert bad == [], (cmd, points)
 
 
-def staircase(updates, start_s, end_s):
-    """``(t, level)`` updates of one channel in ``[start_s, end_s)``, equal levels merged."""
+def staircase(updates):
+    """``(t, level)`` updates of one train, equal levels merged."""
     points = []
     for t, level in updates:
-        if start_s - 1e-9 <= t < end_s - 1e-9 and (not points or points[-1][1] != level):
+        if not points or points[-1][1] != level:
             points.append((t, level))
     return points
 
 
 def by_train(session):
-    """Each train with the time the next train on its channel starts (or inf)."""
+    """Each train with the slice of the driver's write log from its first write up to the
+    next train's on the same channel (two trains can start at one fake-clock instant)."""
     trains = session.trains()
     out = []
-    for k, (cmd, start, stop, cut) in enumerate(trains):
-        later = [s for c, s, _, _ in trains[k + 1:] if c.channel == cmd.channel]
-        out.append((cmd, start, stop, cut, min(later, default=math.inf)))
+    for k, (cmd, start, stop, cut, first) in enumerate(trains):
+        later = [f for c, _, _, _, f in trains[k + 1:] if c.channel == cmd.channel]
+        out.append((cmd, start, stop, cut, slice(first, min(later, default=None))))
     return out
 
 
@@ -233,20 +241,20 @@ def test_the_openemsstim_boards_byte_stream_follows_the_envelope_rule(scenario):
         driver.close()
         board.stop()
     event(f"trains: {min(len(session.trains()), 3)}")
+    writes = []  # (t, level mA, on-time s, channel) of every command, in order
+    for t, text in written:
+        ch = int(text[1:text.index("I")])
+        pct, ms = (int(v) for v in text[text.index("I") + 1:-1].split("T"))
+        writes.append((t, pct * FULL_SCALE_MA / 100, ms / 1000, ch))
     for ch in (0, 1):
-        writes = []
-        for t, text in written:
-            if text.startswith(f"C{ch}I"):
-                pct, ms = (int(v) for v in text[text.index("I") + 1:-1].split("T"))
-                writes.append((t, pct * FULL_SCALE_MA / 100, ms / 1000))
-        for cmd, start, stop, cut, next_start in by_train(session):
+        for cmd, start, stop, cut, train_writes in by_train(session):
             if cmd.channel != ch:
                 continue
-            mine = [w for w in writes if start - 1e-9 <= w[0] < next_start - 1e-9]
+            mine = [w for w in writes[train_writes] if w[3] == ch]
             # the board holds a level until the next command or its on-time ends
-            assert all(t + on_s <= start + cmd.on_time_s + 1e-6 for t, _, on_s in mine)
-            points = staircase([(t, level) for t, level, _ in mine], start, next_start)
-            t_last, level_last, on_last = mine[-1]
+            assert all(t + on_s <= start + cmd.on_time_s + 1e-6 for t, _, on_s, _ in mine)
+            points = staircase([(t, level) for t, level, _, _ in mine])
+            t_last, level_last, on_last, _ = mine[-1]
             if level_last > 0:
                 points.append((t_last + on_last, 0.0))  # the board's own expiry
             if cut:
@@ -282,9 +290,9 @@ def test_the_rehastim2s_channel_list_updates_follow_the_envelope_rule(scenario):
         currents for _, currents in written]
     assert device.errors == []
     event(f"trains: {min(len(session.trains()), 3)}")
-    for cmd, start, stop, cut, next_start in by_train(session):
+    for cmd, start, stop, cut, train_writes in by_train(session):
         ch = cmd.channel
-        points = staircase([(t, float(c[ch])) for t, c in written], start, next_start + 1e-6)
+        points = staircase([(t, float(c[ch])) for t, c in written[train_writes]])
         if cut:
             assert points[-1] == (pytest.approx(stop), 0.0)  # off at the stop
         check_output(cmd, start, points, cut, rule, motors[ch], STEP_S, 1.0,

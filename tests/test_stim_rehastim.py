@@ -231,10 +231,14 @@ def test_a_device_error_reply_mid_train_faults_the_governor(rig):
     assert wait_for(lambda: emulator.current_ma[2] == 20)
     emulator.inject_stimulation_error(-2)
     assert not emulator.any_on()
-    assert wait_for(lambda: driver._dev.port.in_waiting > 0)
+    # read by the next health check, or already with the ack of a ramp update in flight
+    assert wait_for(lambda: driver._dev.port.in_waiting > 0 or driver._error)
     gov.poll()
     assert gov.state == "faulted" and "Electrode error" in gov.last_fault
     assert [e.detail["all_off_ok"] for e in events if e.kind == "fault"] == [True]
+    (stopped,) = [e.detail for e in events if e.kind == "stopped"]  # SAFETY.md item 9
+    assert stopped["cut_short"] and stopped["reason"] == "fault"
+    assert 0 < stopped["duration_s"] < stopped["on_time_s"]
     time.sleep(0.1)
     assert not emulator.any_on()
 
