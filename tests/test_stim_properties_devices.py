@@ -272,7 +272,7 @@ def test_the_openemsstim_boards_byte_stream_follows_the_envelope_rule(scenario):
 
 
 @posix
-@settings(PROPERTY, max_examples=20)
+@settings(PROPERTY, max_examples=12)
 @given(scenarios())
 def test_the_rehastim2s_channel_list_updates_follow_the_envelope_rule(scenario):
     pytest.importorskip("pysciencemode")
