@@ -151,14 +151,14 @@ class OpenEMSStimDriver:
             max_frequency_hz=self.frequency_hz + 1e-6,
             max_on_time_s=FIRMWARE_MAX_ON_TIME_MS / 1000.0,
         )
-        self._lock: DeviceLock | None = None
+        self._owner: DeviceLock | None = None
         if isinstance(port, str):
-            self._lock = DeviceLock.acquire(port, purpose)  # before the port is opened
+            self._owner = DeviceLock.acquire(port, purpose)  # before the port is opened
             try:
                 port = _open_port(port, write_timeout_s)
             except StimulationError:
-                if self._lock is not None:
-                    self._lock.release()
+                if self._owner is not None:
+                    self._owner.release()
                 raise
         self._port = port
         self._error: str = ""
@@ -241,8 +241,8 @@ class OpenEMSStimDriver:
             self._port.close()
         except Exception as err:  # closing a broken port: logged, nothing else to do
             logger.warning("openEMSstim: close failed: %r", err)
-        if self._lock is not None:
-            self._lock.release()
+        if self._owner is not None:
+            self._owner.release()
 
     # ------------------------------------------------------------------ internals
 

@@ -251,13 +251,13 @@ class RehaStimDriver:
         self.written: list[tuple[float, tuple[int, ...]]] = []  # (t_s, currents mA): updates
         self.ramp = HostRamp(clock, N_CHANNELS, self._write_level, name="mirrorvr-rehastim",
                              idle=self._keepalive)
-        self._lock = DeviceLock.acquire(port, purpose)  # before the port is opened
+        self._owner = DeviceLock.acquire(port, purpose)  # before the port is opened
         factory = stimulator_factory or _open_rehastim2
         try:
             self._dev = factory(port, ack_timeout_s)
         except Exception as err:  # serial.SerialException, OSError, a closed port on time-out
-            if self._lock is not None:
-                self._lock.release()
+            if self._owner is not None:
+                self._owner.release()
             raise StimulationError(
                 f"RehaStim 2: no device answered on {port!r} within {ack_timeout_s} s, or "
                 f"the port could not be opened exclusively ({err!r})"
@@ -374,8 +374,8 @@ class RehaStimDriver:
             self._dev.close_port()
         except Exception as err:  # closing a broken port: logged, nothing else to do
             logger.warning("RehaStim 2: close failed: %r", err)
-        if self._lock is not None:
-            self._lock.release()
+        if self._owner is not None:
+            self._owner.release()
 
     def _check_usable(self) -> None:
         if self._closed:
