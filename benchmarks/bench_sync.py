@@ -9,10 +9,11 @@ naive peer: fire the train when the frame showing the movement is rendered (at i
 its contraction is predicted by a twin of the same simulated stimulator (same latency,
 jitter, ramp and electromechanical-delay model), for the same movements.
 
-Also printed: the presentation delay D of reactive modes for several ramp settings (the
-trade-off between SAFETY.md's ramps and how late a detected movement is shown).
+Also printed: the presentation delay D of reactive modes for several envelope settings (the
+trade-off between SAFETY.md item 6's ramps and how late a detected movement is shown), each
+as a ratio of the plain 0.5 s comfort ramp from 0 (the peer).
 
-    .venv/bin/python benchmarks/bench_sync.py [--duration 40]
+    .venv/bin/python benchmarks/bench_sync.py [--duration 40] [--fast-rise] [--delay-only]
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _row(name, values_s) -> str:
             f"(n = {v.size})")
 
 
-def session_asynchrony(duration_s: float, seed: int = 0):
+def session_asynchrony(duration_s: float, seed: int = 0, fast_rise: bool = False):
     import pyxdf
 
     from mirrorvr.cli import run_demo
@@ -52,7 +53,8 @@ def session_asynchrony(duration_s: float, seed: int = 0):
         "seed": seed,
         "protocol": {"duration_s": duration_s},
         "render": {"headless": True, "saved_frames": 0},
-        "stim": {"stimulate_in_calibration": True, "refractory_s": 1.0},
+        "stim": {"stimulate_in_calibration": True, "refractory_s": 1.0,
+                 "fast_rise_below_motor_threshold": fast_rise},
     })
     with tempfile.TemporaryDirectory() as tmp:
         summary = run_demo(config, Path(tmp))
@@ -81,13 +83,16 @@ def session_asynchrony(duration_s: float, seed: int = 0):
 def delay_table():
     rows = []
     for label, stim in [
-        ("0.5 s ramp from 0 (SAFETY.md default)", {}),
-        ("0.5 s ramp from the sensory threshold", {"ramp_from_sensory_threshold": True}),
-        ("0.5 s ramp, intensity at max tolerated", {"intensity_fraction": 1.0}),
-        ("0.5 s ramp from sensory, max tolerated",
-         {"ramp_from_sensory_threshold": True, "intensity_fraction": 1.0}),
-        ("0.3 s ramp from 0 (below the default)", {"ramp_up_s": 0.3}),
-        ("0.1 s ramp from 0 (device minimum)", {"ramp_up_s": 0.1}),
+        ("plain 0.5 s ramp from 0 (SAFETY.md default)", {}),
+        ("two-slope: 0 -> motor threshold in 50 ms, then 0.5 s",
+         {"fast_rise_below_motor_threshold": True}),
+        ("two-slope, 100 ms below the motor threshold",
+         {"fast_rise_below_motor_threshold": True, "subthreshold_rise_s": 0.1}),
+        ("plain 0.5 s ramp, intensity at max tolerated", {"intensity_fraction": 1.0}),
+        ("two-slope, intensity at max tolerated",
+         {"fast_rise_below_motor_threshold": True, "intensity_fraction": 1.0}),
+        ("plain 0.3 s ramp from 0 (below the default)", {"ramp_up_s": 0.3}),
+        ("plain 0.1 s ramp from 0 (device minimum)", {"ramp_up_s": 0.1}),
     ]:
         cfg = build_config({"stim": stim})
         stim_s = slowest_path_latency_s(cfg.stim, cfg.patient)
@@ -100,19 +105,29 @@ def delay_table():
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--duration", type=float, default=40.0, help="session length, s")
+    p.add_argument("--fast-rise", action="store_true",
+                   help="the session uses the two-slope envelope")
+    p.add_argument("--delay-only", action="store_true", help="print the D table only")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.CRITICAL)
 
     print("\npresentation delay D of reactive modes (slowest channel of the demo patient)")
-    print(f"  {'ramp setting':<42} {'stim path':>10} {'D':>8}")
-    for label, stim_s, d_s in delay_table():
-        print(f"  {label:<42} {stim_s * 1000:8.0f} ms {d_s * 1000:6.0f} ms")
+    print(f"  {'envelope':<54} {'stim path':>10} {'D':>8} {'D / peer':>9}")
+    rows = delay_table()
+    peer_d_s = rows[0][2]
+    for label, stim_s, d_s in rows:
+        print(f"  {label:<54} {stim_s * 1000:7.0f} ms {d_s * 1000:5.0f} ms "
+              f"{d_s / peer_d_s:8.2f}x")
+    if args.delay_only:
+        return 0
 
-    summary, ours, naive, by_source = session_asynchrony(args.duration)
+    summary, ours, naive, by_source = session_asynchrony(args.duration,
+                                                         fast_rise=args.fast_rise)
     fr = summary["frames"]
+    envelope = "two-slope" if args.fast_rise else "plain"
     print(f"\nasynchrony, predicted contraction onset - photon time, real clock, "
-          f"{summary['duration_s']:.0f} s session, {fr['mean_fps']:.1f} frames/s, "
-          f"D = {summary['presentation_delay_s'] * 1000:.0f} ms")
+          f"{summary['duration_s']:.0f} s session, {envelope} envelope, "
+          f"{fr['mean_fps']:.1f} frames/s, D = {summary['presentation_delay_s'] * 1000:.0f} ms")
     print(_row("mirrorvr (presentation timestamps)", ours))
     for source, values in sorted(by_source.items()):
         print(_row(f"  of which {source}", values))

@@ -38,6 +38,9 @@ class _Model(BaseModel):
 
 # --------------------------------------------------------------------------- stimulation
 
+#: SAFETY.md item 6: never faster than this from zero to the motor threshold (and back), s.
+MIN_SUBTHRESHOLD_RISE_S = 0.05
+
 
 class DeviceLimits(_Model):
     """Hard limits of a stimulator model (SAFETY.md item 1). Not editable by a scene.
@@ -189,9 +192,17 @@ class StimSettings(_Model):
     ramp_up_s: float = Field(0.5, ge=0)
     ramp_down_s: float = Field(0.5, ge=0)
     on_time_s: float = Field(1.5, gt=0)
-    ramp_from_sensory_threshold: bool = Field(
+    fast_rise_below_motor_threshold: bool = Field(
         False,
-        description="start each up-ramp at the channel's titrated sensory threshold, not 0",
+        description="two-slope envelope (SAFETY.md item 6): 0 -> the channel's motor "
+        "threshold in subthreshold_rise_s, then the comfort ramp (ramp_up_s) to the "
+        "amplitude; the fall in reverse. Off: the plain comfort ramp from 0. Off by default "
+        "until the latency work adopts it",
+    )
+    subthreshold_rise_s: float = Field(
+        MIN_SUBTHRESHOLD_RISE_S, ge=MIN_SUBTHRESHOLD_RISE_S, le=1.0,
+        description="two-slope envelope: 0 -> motor threshold (and back), s; never below "
+        "50 ms",
     )
     blank_emg: bool = Field(
         True,
@@ -231,6 +242,13 @@ class StimSettings(_Model):
                 f"full_scale_ma (given {self.full_scale_ma!r}): the port the board is on and "
                 "the certified unit's output at 100 % intensity, measured at set-up"
             )
+        if self.fast_rise_below_motor_threshold:
+            envelope_s = self.ramp_up_s + self.ramp_down_s + 2 * self.subthreshold_rise_s
+            if envelope_s > self.on_time_s:
+                raise ValueError(
+                    f"on_time_s: {self.on_time_s} is shorter than the two-slope envelope "
+                    f"(ramp_up_s + ramp_down_s + 2 x subthreshold_rise_s = {envelope_s:g} s)"
+                )
         for movement in self.movement_channels or {}:
             if movement not in ALL_MOVEMENTS or movement == "rest":
                 raise ValueError(
@@ -529,6 +547,13 @@ def _refuse_moved(data: dict, source: str) -> None:
                 f"{_MOVED_TO_PROTOCOL_FILES[base]} block); copy a built-in one with "
                 "'mirrorvr protocols show demo' and give it as protocol.name")
     stim = data.get("stim")
+    if isinstance(stim, dict) and "ramp_from_sensory_threshold" in stim:
+        raise ConfigError(
+            f"invalid configuration in {source}:\n  stim.ramp_from_sensory_threshold = "
+            f"{stim['ramp_from_sensory_threshold']!r}: retired: starting a train at the sensory "
+            "threshold is a step from zero (SAFETY.md item 6). Remove it; for a faster rise "
+            "below the motor threshold set fast_rise_below_motor_threshold = true (0 -> motor "
+            "threshold in subthreshold_rise_s >= 0.05 s, then the comfort ramp ramp_up_s)")
     if isinstance(stim, dict) and "stimulate_in_calibration" in stim:
         raise ConfigError(
             f"invalid configuration in {source}:\n  stim.stimulate_in_calibration = "

@@ -20,3 +20,12 @@ def gl_window():
     window = open_window(320, 240, headless=True, title="mirrorvr-test")
     yield window
     window.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _device_locks_in_a_private_folder(tmp_path_factory):
+    """The stimulator owner locks (SAFETY.md item 13) of this test run live in a folder of
+    its own; subprocesses inherit it through the environment."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MIRRORVR_LOCK_DIR", str(tmp_path_factory.mktemp("device-locks")))
+        yield

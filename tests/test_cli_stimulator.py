@@ -1,17 +1,25 @@
-"""The CLI builds the stimulator the configuration names; a serial one needs its port and scale."""
+"""The factory builds the stimulator the configuration names; a serial one needs its port and
+scale."""
 
 import pytest
 
-from mirrorvr.cli import build_stimulator
 from mirrorvr.clock import FakeClock
 from mirrorvr.config import build_config
 from mirrorvr.errors import ConfigError
+from mirrorvr.stim.factory import build_stimulator
 
 
-def test_default_is_the_simulated_stimulator():
+def build(cfg):
+    return build_stimulator(cfg.stim, FakeClock(), cfg.patient, seed=cfg.seed)
+
+
+def test_default_is_the_simulated_stimulator_standing_in_for_the_configured_device():
     from mirrorvr.stim.simulated import SimulatedStimulator
 
-    assert isinstance(build_stimulator(build_config({}), FakeClock()), SimulatedStimulator)
+    cfg = build_config({"stim": {"device": {"n_channels": 6, "max_amplitude_ma": 150.0}}})
+    driver = build(cfg)
+    assert isinstance(driver, SimulatedStimulator)
+    assert driver.capabilities == cfg.stim.device and driver.n_channels == 6
 
 
 def test_openemsstim_driver_is_built_on_its_serial_port():
@@ -21,7 +29,7 @@ def test_openemsstim_driver_is_built_on_its_serial_port():
     cfg = build_config(
         {"stim": {"driver": "openemsstim", "serial_port": "loop://", "full_scale_ma": 40.0}}
     )
-    driver = build_stimulator(cfg, FakeClock())
+    driver = build(cfg)
     try:
         assert isinstance(driver, OpenEMSStimDriver)
     finally:
@@ -45,14 +53,14 @@ def test_rehastim2_without_port_is_refused_by_name():
 
 def test_rehastim2_driver_is_built_on_its_port_at_the_session_rate():
     pytest.importorskip("pysciencemode")
-    emulator_module = pytest.importorskip("mirrorvr.stim.rehastim_emulator")
+    emulator_module = pytest.importorskip("emulators.rehastim2")
     from mirrorvr.stim.rehastim import RehaStimDriver
 
     emulator = emulator_module.RehaStim2Emulator()
     cfg = build_config({"stim": {"driver": "rehastim2", "serial_port": emulator.port_name,
                                  "frequency_hz": 40.0}})
     try:
-        driver = build_stimulator(cfg, FakeClock())
+        driver = build(cfg)
         try:
             assert isinstance(driver, RehaStimDriver)
             assert driver.period_ms == 25.0 and emulator.period_ms == 25.0

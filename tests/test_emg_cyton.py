@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX p
 
 
 def test_cyton_session_through_the_real_driver():
-    from mirrorvr.emg.cyton_emulator import UV_PER_COUNT, CytonEmulator, test_pattern_uv
+    from emulators.cyton import UV_PER_COUNT, CytonEmulator, test_pattern_uv
 
     emu = CytonEmulator()
     try:
@@ -51,7 +51,7 @@ def test_cyton_session_through_the_real_driver():
 
 
 def test_emulator_validates_its_signal():
-    from mirrorvr.emg.cyton_emulator import CytonEmulator, encode_packet
+    from emulators.cyton import CytonEmulator, encode_packet
 
     with pytest.raises(ConfigError, match="data_uv"):
         CytonEmulator(np.zeros((4, 10)))

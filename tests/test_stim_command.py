@@ -55,3 +55,44 @@ def test_command_for_untitrated_channel_raises():
     ch = StimChannelProfile(channel=1, site="x", electrode_area_cm2=20)
     with pytest.raises(StimulationError, match="not titrated"):
         command_for(StimSettings(), ch)
+
+
+def test_plain_envelope_rises_from_zero_holds_and_falls_to_zero():
+    cmd = make(amplitude_ma=20.0, on_time_s=1.5, ramp_up_s=0.5, ramp_down_s=0.25)
+    assert cmd.envelope() == ((0.0, 0.0), (0.5, 20.0), (1.25, 20.0), (1.5, 0.0))
+    assert [cmd.amplitude_at(t) for t in (0.0, 0.25, 0.5, 1.0, 1.375, 1.5, 1.6, -0.1)] == [
+        pytest.approx(v) for v in (0.0, 10.0, 20.0, 20.0, 10.0, 0.0, 0.0, 0.0)]
+    assert (cmd.rise_s, cmd.fall_s) == (0.5, 0.25) and not cmd.two_slope
+
+
+def test_two_slope_envelope_reaches_the_threshold_fast_and_the_amplitude_over_the_comfort_ramp():
+    cmd = make(amplitude_ma=20.0, on_time_s=1.5, ramp_up_s=0.5, ramp_down_s=0.4,
+               threshold_ma=14.0, threshold_ramp_s=0.05)
+    assert cmd.two_slope and cmd.rise_s == pytest.approx(0.55) and cmd.fall_s == pytest.approx(0.45)
+    assert cmd.envelope() == ((0.0, 0.0), (0.05, 14.0), (0.55, 20.0), (1.05, 20.0),
+                              (1.45, 14.0), (1.5, 0.0))
+    assert cmd.amplitude_at(0.025) == pytest.approx(7.0)
+    assert cmd.amplitude_at(0.3) == pytest.approx(14.0 + 6.0 * 0.25 / 0.5)
+    assert cmd.amplitude_at(1.25) == pytest.approx(14.0 + 6.0 * 0.2 / 0.4)
+    assert cmd.amplitude_at(1.475) == pytest.approx(7.0)
+    # the motor threshold is reached at the knee; above it along the comfort ramp
+    assert cmd.time_to_reach_ma(14.0) == pytest.approx(0.05)
+    assert cmd.time_to_reach_ma(7.0) == pytest.approx(0.025)
+    assert cmd.time_to_reach_ma(17.0) == pytest.approx(0.05 + 0.5 * 3.0 / 6.0)
+    assert cmd.time_to_reach_ma(21.0) == math.inf
+    assert cmd.contraction_onset_s(2.0, 14.0, 0.017) == pytest.approx(2.0 + 0.05 + 0.017)
+    plain = make(amplitude_ma=20.0, on_time_s=1.5, ramp_up_s=0.5, ramp_down_s=0.4)
+    assert plain.contraction_onset_s(2.0, 14.0, 0.017) == pytest.approx(2.0 + 0.35 + 0.017)
+
+
+def test_command_for_shapes_the_envelope_the_settings_ask_for():
+    ch = StimChannelProfile(channel=0, site="x", electrode_area_cm2=20, motor_threshold_ma=10,
+                            max_tolerated_ma=20)
+    plain = command_for(StimSettings(), ch)
+    assert (plain.threshold_ma, plain.threshold_ramp_s) == (0.0, 0.0)
+    settings = StimSettings(fast_rise_below_motor_threshold=True, subthreshold_rise_s=0.08)
+    fast = command_for(settings, ch)
+    assert fast.threshold_ma == ch.motor_threshold_ma
+    assert fast.threshold_ramp_s == settings.subthreshold_rise_s
+    assert fast.ramp_up_s == settings.ramp_up_s and fast.ramp_down_s == settings.ramp_down_s
+    assert fast.to_dict()["threshold_ma"] == ch.motor_threshold_ma

@@ -6,8 +6,8 @@ import pytest
 
 from mirrorvr.clock import FakeClock
 from mirrorvr.config import DeviceLimits, Screening, StimChannelProfile
-from mirrorvr.errors import SafetyLimitError, StimulationError
-from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand
+from mirrorvr.errors import ConfigError, SafetyLimitError, StimulationError
+from mirrorvr.stim import RampRule, SafetyGovernor, SimulatedStimulator, StimCommand
 
 from profiles import patient_profile
 
@@ -224,13 +224,45 @@ def test_all_off_stays_armed(rig):
     gov.submit(make())
 
 
-def test_new_train_supersedes_running_one(rig):
+def test_a_running_train_is_never_replaced_mid_envelope(rig):
+    """Replacing a running train would cut it off at its amplitude (a fall faster than
+    SAFETY.md item 6 allows): the new one is refused until the first ends or is stopped."""
     gov, driver, clock, events = rig
     gov.submit(make())
     clock.advance(0.5)
+    with pytest.raises(SafetyLimitError, match="train_running") as info:
+        gov.submit(make(amplitude_ma=18.0))
+    assert info.value.channel == 0 and info.value.value == pytest.approx(101.5)
+    assert len(driver.trains()) == 1 and [e.kind for e in events][-1] == "refused"
+    clock.advance(1.0)  # the first train's on-time ran out
     gov.submit(make(amplitude_ma=18.0))
-    assert [e.detail["reason"] for e in events if e.kind == "stopped"] == ["superseded"]
-    assert driver.trains()[0].stop_reason == "superseded"
+    gov.stop_channel(0, "therapist")
+    gov.submit(make(amplitude_ma=16.0))
+    assert [t.command.amplitude_ma for t in driver.trains()] == [20.0, 18.0, 16.0]
+
+
+def test_stopped_events_say_whether_the_train_was_cut_short_and_how_long_it_ran(rig):
+    """SAFETY.md item 9: a train stopped early (watchdog, e-stop, fault, stop) is cut short,
+    with its actual duration; one that ran out its on-time is not."""
+    gov, driver, clock, events = rig
+    gov.submit(make(channel=0))
+    clock.advance(2.0)
+    gov.poll()
+    gov.submit(make(channel=0))
+    gov.submit(make(channel=1, amplitude_ma=10.0))
+    clock.advance(0.4)
+    gov.all_off("watchdog: render loop silent")
+    gov.submit(make(channel=0))
+    clock.advance(0.25)
+    driver.inject_fault(OSError("device error reply"), on=("check",))
+    gov.poll()
+    stopped = [e.detail for e in events if e.kind == "stopped"]
+    assert [(d["reason"], d["cut_short"]) for d in stopped] == [
+        ("on_time_expired", False), ("watchdog: render loop silent", True),
+        ("watchdog: render loop silent", True), ("fault", True)]
+    assert [d["duration_s"] for d in stopped] == [
+        pytest.approx(v) for v in (make().on_time_s, 0.4, 0.4, 0.25)]
+    assert all(d["planned_stop_s"] == d["start_s"] + d["on_time_s"] for d in stopped)
 
 
 def test_event_handler_errors_do_not_break_safety(caplog):
@@ -263,43 +295,82 @@ def test_events_serialise_to_strict_json(rig):
     assert json.loads(events[-1].to_json())["detail"]["value"] == "nan"
 
 
-def test_ramp_may_start_only_up_to_the_sensory_threshold():
+def two_slope_rig(rule):
     clock = FakeClock(0.0)
-    prof = patient_profile(stim_channels=(StimChannelProfile(
-        channel=0, site="flexors", electrode_area_cm2=20.0, sensory_threshold_ma=6.0,
-        motor_threshold_ma=14.0, max_tolerated_ma=26.0),) + patient().stim_channels[1:])
-    gov = SafetyGovernor(DeviceLimits(), prof, SimulatedStimulator(clock), clock)
+    driver = SimulatedStimulator(clock)
+    gov = SafetyGovernor(DeviceLimits(), patient(), driver, clock, ramps=rule)
     gov.arm()
-    gov.submit(make(ramp_start_ma=6.0))
-    with pytest.raises(SafetyLimitError, match="ramp_start_ma above sensory threshold"):
-        gov.submit(make(ramp_start_ma=6.5))
-    with pytest.raises(SafetyLimitError, match="no titrated sensory threshold"):
-        gov.submit(make(channel=1, amplitude_ma=13.0, ramp_start_ma=1.0))
-    with pytest.raises(SafetyLimitError, match="ramp_start_ma"):
-        gov.submit(make(ramp_start_ma=-1.0))
+    return gov, driver
 
 
-def test_ramp_start_shortens_time_to_motor_threshold():
-    cmd = make(amplitude_ma=20.0, ramp_up_s=0.5)
-    assert cmd.time_to_reach_ma(14.0) == pytest.approx(0.35)
-    assert make(amplitude_ma=20.0, ramp_up_s=0.5, ramp_start_ma=6.0).time_to_reach_ma(
-        14.0) == pytest.approx(0.5 * 8 / 14)
+def test_two_slope_envelopes_need_the_setting_and_the_channels_motor_threshold():
+    """SAFETY.md item 6: 0 -> motor threshold in >= 50 ms, then the comfort ramp; only when
+    the therapist chose it, only at the channel's titrated motor threshold."""
+    fast = dict(threshold_ma=14.0, threshold_ramp_s=0.05)
+    gov, driver = two_slope_rig(RampRule(0.5, 0.5))  # fast rise not chosen
+    with pytest.raises(SafetyLimitError, match="two_slope_envelope"):
+        gov.submit(make(**fast))
+    rule = RampRule(0.5, 0.5, subthreshold_rise_s=0.08, two_slope=True)
+    gov, driver = two_slope_rig(rule)
+    for kw, limit in [
+        (dict(threshold_ma=14.0, threshold_ramp_s=0.05), "subthreshold_rise_s"),  # < 80 ms
+        (dict(threshold_ma=13.0, threshold_ramp_s=0.08), "threshold_ma"),  # not the threshold
+        (dict(threshold_ma=14.0, threshold_ramp_s=0.08, amplitude_ma=13.5), "threshold_ma"),
+        (dict(threshold_ma=14.0, threshold_ramp_s=0.08, ramp_up_s=0.4), "comfort_ramp_up_s"),
+        (dict(threshold_ma=14.0, threshold_ramp_s=0.08, ramp_down_s=0.3),
+         "comfort_ramp_down_s"),
+        (dict(threshold_ma=14.0, threshold_ramp_s=0.3), "ramps_within_on_time"),
+        (dict(threshold_ramp_s=0.08), "threshold_ramp_s"),  # a knee time without a knee
+        (dict(threshold_ma=-1.0, threshold_ramp_s=0.08), "threshold_ma"),
+        (dict(threshold_ma=math.inf, threshold_ramp_s=0.08), "threshold_ma"),
+        (dict(channel=2, amplitude_ma=4.0, threshold_ma=4.0, threshold_ramp_s=0.08),
+         "not titrated"),
+    ]:
+        with pytest.raises(SafetyLimitError, match=limit) as info:
+            gov.submit(make(**kw))
+        assert info.value.channel == kw.get("channel", 0)
+    assert driver.trains() == []
+    gov.submit(make(threshold_ma=14.0, threshold_ramp_s=0.08))
+    assert driver.trains()[0].command.threshold_ma == 14.0
+
+
+def test_a_plain_ramp_must_not_reach_the_motor_threshold_in_under_50_ms():
+    gov, driver = two_slope_rig(RampRule(0.1, 0.1))
+    # 0 -> 14 mA along a 0.1 s ramp to 26 mA takes 54 ms: allowed
+    gov.submit(make(amplitude_ma=26.0, ramp_up_s=0.1, ramp_down_s=0.1))
+    prof = patient().stim_channels[0]
+    low = patient_profile(stim_channels=(prof.model_copy(update={"motor_threshold_ma": 6.0}),))
+    clock = FakeClock(0.0)
+    gov = SafetyGovernor(DeviceLimits(), low, SimulatedStimulator(clock), clock,
+                         ramps=RampRule(0.1, 0.1))
+    gov.arm()
+    with pytest.raises(SafetyLimitError, match="subthreshold_rise_s") as info:
+        gov.submit(make(amplitude_ma=20.0, ramp_up_s=0.1, ramp_down_s=0.2))
+    assert info.value.value == pytest.approx(0.1 * 6.0 / 20.0)
+    with pytest.raises(SafetyLimitError, match="subthreshold_fall_s"):
+        gov.submit(make(amplitude_ma=20.0, ramp_up_s=0.2, ramp_down_s=0.1))
+    gov.submit(make(amplitude_ma=20.0, ramp_up_s=0.2, ramp_down_s=0.2))
+
+
+def test_the_comfort_ramp_is_the_configured_one_and_never_below_50_ms_subthreshold():
+    from mirrorvr.config import StimSettings
+
+    settings = StimSettings(ramp_up_s=0.8, ramp_down_s=0.6)
+    gov, driver = two_slope_rig(RampRule.from_settings(settings))
+    with pytest.raises(SafetyLimitError, match="comfort_ramp_up_s"):
+        gov.submit(make(ramp_up_s=0.5, ramp_down_s=0.6, on_time_s=2.0))
+    gov.submit(make(ramp_up_s=0.8, ramp_down_s=0.6, on_time_s=2.0))
+    with pytest.raises(ConfigError, match="subthreshold_rise_s"):
+        RampRule(0.5, 0.5, subthreshold_rise_s=0.049)
+    with pytest.raises(ConfigError, match="comfort ramp comfort_up_s"):
+        RampRule(0.0, 0.5)
 
 
 class _Capable(SimulatedStimulator):
-    capabilities = DeviceLimits(model="rehastim2", max_amplitude_ma=130.0,
-                                min_pulse_width_us=20.0, max_pulse_width_us=500.0)
-
-
-def test_hard_limits_beyond_the_drivers_own_are_refused_at_construction():
-    clock = FakeClock(0.0)
-    with pytest.raises(SafetyLimitError, match="beyond the driver's own limit"):
-        SafetyGovernor(DeviceLimits(min_pulse_width_us=10.0), patient(),
-                       _Capable(clock), clock)
-    gov = SafetyGovernor(DeviceLimits(min_pulse_width_us=20.0), patient(), _Capable(clock), clock)
-    gov.arm()
-    with pytest.raises(SafetyLimitError, match="min_pulse_width_us"):
-        gov.submit(make(pulse_width_us=10.0))
+    def __init__(self, clock):
+        super().__init__(clock, capabilities=DeviceLimits(
+            model="rehastim2", max_amplitude_ma=130.0, min_pulse_width_us=20.0,
+            max_pulse_width_us=500.0))
 
 
 def test_lost_link_found_by_poll_faults_once_and_switches_all_off(rig):

@@ -10,7 +10,7 @@ import pytest
 from mirrorvr.clock import FakeClock, SessionClock
 from mirrorvr.config import StimChannelProfile
 from mirrorvr.errors import SafetyLimitError, StimulationError
-from mirrorvr.stim import SafetyGovernor, StimCommand
+from mirrorvr.stim import RampRule, SafetyGovernor, StimCommand
 from mirrorvr.stim.openemsstim import OpenEMSStimDriver, encode_command, ramp_steps
 
 from profiles import patient_profile
@@ -38,10 +38,14 @@ def make(**kw):
     return StimCommand(**(base | kw))
 
 
+#: the comfort ramps of the trains below (shorter than the default to keep the tests short)
+RAMPS = RampRule(comfort_up_s=0.2, comfort_down_s=0.1)
+
+
 def rig(port, clock):
     driver = OpenEMSStimDriver(port, clock, FULL_SCALE_MA, PW_US, F_HZ,
                                motor_threshold_ma={0: 14.0, 1: 12.0})
-    gov = SafetyGovernor(driver.capabilities, profile(), driver, clock)
+    gov = SafetyGovernor(driver.capabilities, profile(), driver, clock, ramps=RAMPS)
     gov.arm()
     return driver, gov
 
@@ -68,24 +72,33 @@ def test_ramp_steps_floor_rise_and_fall():
     steps = ramp_steps(make(), FULL_SCALE_MA, 0.025)
     times = [t for t, _ in steps]
     pcts = [p for _, p in steps]
-    assert times == sorted(times) and times[0] == 0.0 and times[-1] < 1.0
+    assert times == sorted(times) and times[0] == 0.0 and steps[-1] == (1.0, 0)
     assert pcts[0] == 0 and max(pcts) == 50  # 20 mA of 40 mA, never rounded up
     peak = pcts.index(50)
     assert pcts[:peak + 1] == sorted(pcts[:peak + 1])
     assert pcts[peak:] == sorted(pcts[peak:], reverse=True)
-    started = ramp_steps(make(ramp_start_ma=6.0), FULL_SCALE_MA, 0.025)
-    assert started[0] == (0.0, 15)  # starts at the sensory threshold, 6 mA = 15 %
     assert max(p for _, p in ramp_steps(make(amplitude_ma=19.99), FULL_SCALE_MA, 0.05)) == 49
+
+
+def test_two_slope_steps_meet_the_knee_on_time_and_never_exceed_the_envelope():
+    cmd = make(threshold_ma=14.0, threshold_ramp_s=0.05, on_time_s=1.2)
+    steps = ramp_steps(cmd, FULL_SCALE_MA, 0.025)
+    assert steps[:3] == [(0.0, 0), (0.025, 17), (0.05, 35)]  # 14 mA = 35 % at the knee
+    for t, pct in steps:
+        assert pct * FULL_SCALE_MA / 100 <= cmd.amplitude_at(t) + 1e-9
+    assert (1.15, 35) in steps and steps[-1] == (1.2, 0)
 
 
 def test_loop_sends_the_ramp_with_shrinking_on_time():
     clock = FakeClock(0.0)
     driver, gov = rig("loop://", clock)
     onset = gov.submit_receipt(make()).predicted_onset_s
-    assert onset == pytest.approx(0.007 + 0.001 + 0.5 * 14 / 20 + 0.017)
+    path = driver.path  # the configured stimulation path
+    assert onset == pytest.approx(path.output_delay_s + 0.5 * 14 / 20
+                                  + path.electromechanical_delay_s)
     for _ in range(60):
         clock.advance(0.02)
-        wait_for(lambda: not driver._pending or driver._pending[0][0] > clock.now())
+        assert driver.ramp.caught_up()
     echoed = driver._port.read(driver._port.in_waiting)
     cmds = [tuple(int(v) for v in m.groups()) for m in COMMAND.finditer(echoed)]
     assert len(cmds) == len(driver.written) > 10
@@ -164,7 +177,7 @@ posix = pytest.mark.skipif(sys.platform == "win32", reason="pty needs POSIX")
 
 @pytest.fixture
 def board():
-    from mirrorvr.stim.openemsstim_emulator import OpenEMSStimEmulator
+    from emulators.openemsstim import OpenEMSStimEmulator
 
     emulator = OpenEMSStimEmulator()
     clock = SessionClock()
@@ -212,6 +225,8 @@ def test_pty_board_shuts_down_on_an_invalid_channel_and_the_governor_faults(boar
 @posix
 def test_pty_board_shuts_down_when_the_host_disconnects_mid_train(board):
     emulator, driver, gov = board
+    events = []
+    gov.set_event_listener(events.append)
     gov.submit(make(on_time_s=4.0, ramp_up_s=0.2, ramp_down_s=0.2))
     assert wait_for(lambda: emulator.intensity_pct[0] == 50)
     driver._port.close()  # cable pulled: no stop command is sent
@@ -219,3 +234,7 @@ def test_pty_board_shuts_down_when_the_host_disconnects_mid_train(board):
     assert not emulator.any_on()
     gov.poll()
     assert gov.state == "faulted"
+    # the dose log reports the train as cut short, with how long it ran (SAFETY.md item 9)
+    (stopped,) = [e.detail for e in events if e.kind == "stopped"]
+    assert stopped["cut_short"] and stopped["reason"].startswith("fault")
+    assert 0 < stopped["duration_s"] < 4.0

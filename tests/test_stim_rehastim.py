@@ -12,7 +12,7 @@ import pytest
 from mirrorvr.clock import SessionClock
 from mirrorvr.config import DeviceLimits, StimChannelProfile
 from mirrorvr.errors import SafetyLimitError, StimulationError
-from mirrorvr.stim import SafetyGovernor, StimCommand
+from mirrorvr.stim import RampRule, SafetyGovernor, StimCommand
 from mirrorvr.stim.rehastim import RehaStimDriver, _replies, period_ms_for, ramp_levels
 
 from profiles import patient_profile
@@ -20,7 +20,7 @@ from profiles import patient_profile
 pytest.importorskip("pysciencemode")
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pty needs POSIX")
 
-from mirrorvr.stim.rehastim_emulator import (  # noqa: E402
+from emulators.rehastim2 import (  # noqa: E402
     INIT_CLM,
     START_CLM,
     STOP_CLM,
@@ -31,6 +31,8 @@ from mirrorvr.stim.rehastim_emulator import (  # noqa: E402
 )
 
 PW_US, F_HZ = 300.0, 35.0
+#: the comfort ramps of the trains below (shorter than the default to keep the tests short)
+RAMPS = RampRule(comfort_up_s=0.2, comfort_down_s=0.1)
 
 
 def profile():
@@ -63,10 +65,12 @@ def wait_for(predicate, timeout_s=5.0):
 def rig():
     emulator = RehaStim2Emulator()
     clock = SessionClock()
-    driver = RehaStimDriver(emulator.port_name, clock, F_HZ, ack_timeout_s=0.3,
+    # an ack time-out that a loaded test machine's twin keeps to, and shorter than the
+    # twin's 1 s link watchdog (a silent device is found by the host first)
+    driver = RehaStimDriver(emulator.port_name, clock, F_HZ, ack_timeout_s=0.6,
                             motor_threshold_ma={2: 14.0, 5: 12.0})
     emulator.release_slave()
-    gov = SafetyGovernor(driver.capabilities, profile(), driver, clock)
+    gov = SafetyGovernor(driver.capabilities, profile(), driver, clock, ramps=RAMPS)
     gov.arm()
     yield emulator, driver, gov
     driver.close()
@@ -96,7 +100,8 @@ def test_ramp_levels_floor_rise_fall_and_end_at_the_on_time():
     peak = mas.index(20)
     assert mas[:peak + 1] == sorted(mas[:peak + 1])
     assert mas[peak:] == sorted(mas[peak:], reverse=True)
-    assert ramp_levels(make(ramp_start_ma=6.0), 0.025)[0] == (0.0, 6)
+    two_slope = ramp_levels(make(threshold_ma=14.0, threshold_ramp_s=0.05), 0.025)
+    assert two_slope[:3] == [(0.0, 0), (0.025, 7), (0.05, 14)]  # the knee on time
 
 
 def test_packet_codec_round_trip_with_stuffing():
@@ -140,8 +145,9 @@ def test_connection_initialises_eight_channels_at_zero_with_the_session_rate(rig
 def test_a_train_ramps_on_its_channel_and_ends_by_itself(rig):
     emulator, driver, gov = rig
     receipt = gov.submit_receipt(make())
+    path = driver.path  # the configured stimulation path
     assert receipt.predicted_onset_s == pytest.approx(
-        receipt.sent_s + 0.004 + 0.002 + 0.2 * 14 / 20.6 + 0.017)
+        receipt.sent_s + path.output_delay_s + 0.2 * 14 / 20.6 + path.electromechanical_delay_s)
     assert wait_for(lambda: emulator.current_ma[2] == 20)
     # the bytes pysciencemode sent for the hold: every channel in order, channel 3 (0-based
     # 2) with mode single, pulse width 300 us as MSB 1 / LSB 44, current 20 mA
@@ -229,10 +235,14 @@ def test_a_device_error_reply_mid_train_faults_the_governor(rig):
     assert wait_for(lambda: emulator.current_ma[2] == 20)
     emulator.inject_stimulation_error(-2)
     assert not emulator.any_on()
-    assert wait_for(lambda: driver._dev.port.in_waiting > 0)
+    # read by the next health check, or already with the ack of a ramp update in flight
+    assert wait_for(lambda: driver._dev.port.in_waiting > 0 or driver._error)
     gov.poll()
     assert gov.state == "faulted" and "Electrode error" in gov.last_fault
     assert [e.detail["all_off_ok"] for e in events if e.kind == "fault"] == [True]
+    (stopped,) = [e.detail for e in events if e.kind == "stopped"]  # SAFETY.md item 9
+    assert stopped["cut_short"] and stopped["reason"] == "fault"
+    assert 0 < stopped["duration_s"] < stopped["on_time_s"]
     time.sleep(0.1)
     assert not emulator.any_on()
 
@@ -266,15 +276,14 @@ def test_a_stalled_host_is_not_kept_alive_by_the_library():
     (modelled at 0.3 s) switches the output off and the health check reports the stall."""
     emulator = RehaStim2Emulator(watchdog_timeout_s=0.3)
     clock = SessionClock()
-    driver = RehaStimDriver(emulator.port_name, clock, F_HZ, ack_timeout_s=0.3)
+    driver = RehaStimDriver(emulator.port_name, clock, F_HZ, ack_timeout_s=1.0)
     emulator.release_slave()
     try:
-        gov = SafetyGovernor(driver.capabilities, profile(), driver, clock)
+        gov = SafetyGovernor(driver.capabilities, profile(), driver, clock, ramps=RAMPS)
         gov.arm()
         gov.submit(make(on_time_s=4.0))
         assert wait_for(lambda: emulator.current_ma[2] == 20)
-        driver._stop.set()  # the host's ramp and keep-alive thread stalls
-        driver._thread.join()
+        driver.ramp.close()  # the host's ramp and keep-alive thread stalls
         assert wait_for(lambda: not emulator.any_on())
         assert emulator.off_reasons == ["watchdog"]
         gov.poll()
@@ -291,7 +300,7 @@ def test_keepalive_holds_an_idle_link_past_the_device_watchdog():
     emulator.release_slave()
     try:
         assert wait_for(lambda: len(emulator.commands(4)) >= 3)  # Watchdog packets
-        gov = SafetyGovernor(driver.capabilities, profile(), driver, clock)
+        gov = SafetyGovernor(driver.capabilities, profile(), driver, clock, ramps=RAMPS)
         gov.arm()
         gov.submit(make(on_time_s=1.2, ramp_up_s=0.3, ramp_down_s=0.3))
         assert wait_for(lambda: emulator.current_ma[2] == 20)

@@ -6,7 +6,7 @@ import pytest
 
 from mirrorvr.clock import FakeClock, SessionClock
 from mirrorvr.config import DeviceLimits, StimChannelProfile, StimSettings
-from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand, SyncScheduler
+from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand, StimPath, SyncScheduler
 from mirrorvr.stim.scheduler import path_latency
 
 from profiles import patient_profile
@@ -23,26 +23,26 @@ CMD = StimCommand(channel=0, amplitude_ma=20.0, pulse_width_us=300.0, frequency_
 
 def rig(clock, jitter_s=0.0):
     settings = StimSettings(transport_jitter_s=jitter_s)
-    driver = SimulatedStimulator(
-        clock, settings.transport_latency_s, settings.transport_jitter_s,
-        settings.device_latency_s, settings.electromechanical_delay_s,
-        motor_threshold_ma={0: 10.0, 1: 10.0},
-    )
+    driver = SimulatedStimulator(clock, StimPath.from_settings(settings),
+                                 motor_threshold_ma={0: 10.0, 1: 10.0})
     gov = SafetyGovernor(DeviceLimits(), PATIENT, driver, clock)
     gov.arm()
     latency_s = path_latency(settings, CMD.time_to_reach_ma(10.0))
     return gov, driver, SyncScheduler(gov, clock, latency_s), latency_s
 
 
-def test_path_latency_sums_the_path():
-    s = StimSettings()
-    assert path_latency(s, 0.25) == pytest.approx(0.004 + 0.002 + 0.25 + 0.017)
+def test_path_latency_sums_the_configured_path():
+    s = StimSettings(transport_latency_s=0.006, device_latency_s=0.003,
+                     electromechanical_delay_s=0.02)
+    assert path_latency(s, 0.25) == pytest.approx(0.006 + 0.003 + 0.25 + 0.02)
 
 
 def test_sends_at_onset_minus_latency_and_predicts_onset():
     clock = FakeClock(10.0)
     gov, driver, sched, latency_s = rig(clock)
-    assert latency_s == pytest.approx(0.273)
+    s = StimSettings()  # the rig's path; CMD reaches the 10 mA threshold half-way up its ramp
+    assert latency_s == pytest.approx(s.transport_latency_s + s.device_latency_s
+                                      + CMD.ramp_up_s / 2 + s.electromechanical_delay_s)
     recs = sched.schedule(12.0, [CMD, StimCommand(**(CMD.to_dict() | {"channel": 1}))])
     assert [r.planned_send_s for r in recs] == [pytest.approx(12.0 - latency_s)] * 2
     assert sched.fire_due() == []
@@ -60,7 +60,7 @@ def test_sends_at_onset_minus_latency_and_predicts_onset():
 def test_late_commands_are_refused_and_recorded_not_sent():
     clock = FakeClock(10.0)
     gov, driver, sched, latency_s = rig(clock)
-    (rec,) = sched.schedule(10.1, [CMD])  # send time 9.827 already past
+    (rec,) = sched.schedule(10.1, [CMD])  # send time already past
     assert rec.status == "late" and "late" in rec.reason
     (rec2,) = sched.schedule(11.0, [CMD])
     clock.advance(1.5)  # the timing thread overslept
@@ -126,10 +126,8 @@ def test_per_command_latency_makes_channels_with_different_thresholds_meet_the_o
     clock = FakeClock(0.0)
     settings = StimSettings(transport_jitter_s=0.0)
     thresholds = {0: 6.0, 1: 14.0}  # mA: channel 1 needs a longer ramp to contract
-    driver = SimulatedStimulator(
-        clock, settings.transport_latency_s, 0.0, settings.device_latency_s,
-        settings.electromechanical_delay_s, motor_threshold_ma=thresholds,
-    )
+    driver = SimulatedStimulator(clock, StimPath.from_settings(settings),
+                                 motor_threshold_ma=thresholds)
     gov = SafetyGovernor(DeviceLimits(), PATIENT, driver, clock)
     gov.arm()
     sched = SyncScheduler(gov, clock, command_latency(settings, thresholds))
@@ -141,3 +139,35 @@ def test_per_command_latency_makes_channels_with_different_thresholds_meet_the_o
     assert [r.status for r in recs] == ["sent", "sent"]
     for rec in recs:
         assert rec.predicted_onset_s == pytest.approx(2.0, abs=1e-9)
+
+
+def test_a_two_slope_envelope_is_sent_later_and_still_meets_the_onset():
+    """The latency follows the envelope: with the fast rise the contraction starts at the
+    knee (subthreshold_rise_s after the first pulse), not along the comfort ramp."""
+    from mirrorvr.stim import RampRule, command_for
+    from mirrorvr.stim.scheduler import command_latency
+
+    clock = FakeClock(0.0)
+    results = {}
+    for fast in (False, True):
+        settings = StimSettings(transport_jitter_s=0.0, fast_rise_below_motor_threshold=fast)
+        thresholds = {c.channel: c.motor_threshold_ma for c in PATIENT.stim_channels}
+        driver = SimulatedStimulator(clock, StimPath.from_settings(settings),
+                                     motor_threshold_ma=thresholds)
+        gov = SafetyGovernor(DeviceLimits(), PATIENT, driver, clock,
+                             ramps=RampRule.from_settings(settings))
+        gov.arm()
+        latency = command_latency(settings, thresholds)
+        cmd = command_for(settings, PATIENT.stim_channels[0])
+        onset_s = clock.now() + 1.0
+        (rec,) = SyncScheduler(gov, clock, latency).schedule(onset_s, [cmd])
+        clock.sleep_until(rec.planned_send_s)
+        gov.submit_receipt(rec.command)
+        predicted = driver.trains()[-1].predicted_onset_s
+        assert predicted == pytest.approx(onset_s)
+        results[fast] = onset_s - rec.planned_send_s
+        clock.advance(2.0)
+    path = StimPath.from_settings(settings)
+    assert results[True] == pytest.approx(path.latency_s(settings.subthreshold_rise_s))
+    assert results[False] == pytest.approx(path.latency_s(
+        settings.ramp_up_s * 10.0 / command_for(settings, PATIENT.stim_channels[0]).amplitude_ma))

@@ -12,7 +12,6 @@ from mirrorvr.cli.common import SubParsers, verbose_flag
 from mirrorvr.cli.compose import (
     build_emg_source,
     build_session,
-    build_stimulator,
     new_session_dir,
     preflight,
     run_demo,
@@ -20,8 +19,8 @@ from mirrorvr.cli.compose import (
 from mirrorvr.cli.session import resolve_config
 from mirrorvr.errors import MirrorVRError
 
-__all__ = ["build_emg_source", "build_session", "build_stimulator", "main", "new_session_dir",
-           "preflight", "resolve_config", "run_demo"]
+__all__ = ["build_emg_source", "build_session", "main", "new_session_dir", "preflight",
+           "resolve_config", "run_demo"]
 
 
 def _parser() -> argparse.ArgumentParser:

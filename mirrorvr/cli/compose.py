@@ -70,19 +70,23 @@ def resolve_patient(config: SessionConfig) -> tuple[SessionConfig, str | None]:
 
 
 def check_data_dir(data_dir: Path) -> Path:
-    """``data_dir``, created if missing, once it is known to be a writable folder.
+    """``data_dir`` once it is known that a session folder can be written in it; nothing is
+    created (the session's folder is made when everything else has been checked).
 
     Raises
     ------
     ConfigError
-        If it is a file, cannot be created, or cannot be written to.
+        If it (or the nearest folder above it that exists) is a file or cannot be written to.
     """
     data_dir = Path(data_dir)
-    if data_dir.exists() and not data_dir.is_dir():
-        raise ConfigError(f"--data-dir: {str(data_dir)!r} is a file, not a folder")
+    existing = data_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "" if existing == data_dir else f" (its parent {str(existing)!r} is a file)"
+        raise ConfigError(f"--data-dir: {str(data_dir)!r} is not a folder{where}")
+    probe = existing / f".mirrorvr-write-test-{os.getpid()}"
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        probe = data_dir / f".mirrorvr-write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
@@ -127,6 +131,11 @@ _FIELD_OF_LIMIT = {
     "max_rms_current_ma": "stim.pulse_width_us, stim.frequency_hz or the amplitude",
     "max_current_density_ma_rms_per_cm2":
         "patient.stim_channels[].electrode_area_cm2 or stim.intensity_fraction",
+    "comfort_ramp_up_s": "stim.ramp_up_s", "comfort_ramp_down_s": "stim.ramp_down_s",
+    "subthreshold_rise_s": "stim.subthreshold_rise_s",
+    "subthreshold_fall_s": "stim.subthreshold_rise_s",
+    "two_slope_envelope": "stim.fast_rise_below_motor_threshold",
+    "threshold_ma": "patient.stim_channels[].motor_threshold_ma",
 }
 
 
@@ -142,12 +151,15 @@ def check_stimulation(config: SessionConfig, clock) -> None:
     from mirrorvr.errors import SafetyLimitError
     from mirrorvr.stim.governor import SafetyGovernor
     from mirrorvr.stim.prescription import commands_for
+    from mirrorvr.stim.ramp_rule import RampRule
     from mirrorvr.stim.simulated import SimulatedStimulator
 
     device = config.stim.device
-    try:
+    ramps = RampRule.from_settings(config.stim)
+    try:  # the configured limits and ramp rule over a stand-in with the device's limits
         limits = SafetyGovernor(device, config.patient,
-                                SimulatedStimulator(clock, n_channels=device.n_channels), clock)
+                                SimulatedStimulator(clock, capabilities=device), clock,
+                                ramps=ramps)
     except SafetyLimitError as err:  # the configuration's own checks should have said it
         raise ConfigError(f"patient.stim_channels: {err}") from None
     for movement in config.stim.movement_channels:
@@ -219,9 +231,9 @@ def with_limb_defaults(config: SessionConfig) -> SessionConfig:
 def preflight(config: SessionConfig, data_dir: Path, clock,
               protocol: Protocol | str | None = None) -> Preflight:
     """Every check a session makes before it starts, in the order a user would fix them:
-    the patient (SAFETY.md 12), the protocol for this patient's limb, the data folder, the
-    stimulation settings against the governor's limits, and the EMG source (opened lazily:
-    nothing streams yet) against the configuration.
+    the patient (SAFETY.md 12), the protocol for this patient's limb, the stimulation
+    settings against the governor's limits, the EMG source (opened lazily: nothing streams
+    yet) against the configuration, and last the data folder (created if missing).
 
     Raises
     ------
@@ -231,11 +243,11 @@ def preflight(config: SessionConfig, data_dir: Path, clock,
     config, stim_refusal = resolve_patient(config)
     protocol, limb, blocks = resolve_protocol(config, protocol)
     config = with_limb_defaults(config)
-    data_dir = check_data_dir(data_dir)
     check_stimulation(config, clock)
     movements = tuple(dict.fromkeys(m for b in blocks for m in b.movements)) or ("rest",)
     source, simulated = build_emg_source(config, clock, movements)
     check_source_matches(source, config)
+    data_dir = check_data_dir(data_dir)  # last: the only check that creates anything
     return Preflight(config, protocol, limb, blocks, stim_refusal, data_dir, source, simulated)
 
 
@@ -295,52 +307,6 @@ def build_emg_source(config: SessionConfig, clock, movements=("rest",)):
     from mirrorvr.emg.brainflow_source import BrainFlowSource
 
     return BrainFlowSource.from_settings(clock, emg), None
-
-
-def build_stimulator(config: SessionConfig, clock):
-    """The stimulator driver the configuration names (the governor will be its only user)."""
-    from mirrorvr.stim.prescription import motor_thresholds_ma
-
-    stim = config.stim
-    thresholds = motor_thresholds_ma(config.patient)
-    if stim.driver == "openemsstim":
-        from mirrorvr.stim.openemsstim import OpenEMSStimDriver
-
-        return OpenEMSStimDriver(
-            stim.serial_port,
-            clock,
-            stim.full_scale_ma,
-            stim.pulse_width_us,
-            stim.frequency_hz,
-            transport_latency_s=stim.transport_latency_s,
-            device_latency_s=stim.device_latency_s,
-            electromechanical_delay_s=stim.electromechanical_delay_s,
-            motor_threshold_ma=thresholds,
-        )
-    if stim.driver == "rehastim2":
-        from mirrorvr.stim.rehastim import RehaStimDriver
-
-        return RehaStimDriver(
-            stim.serial_port,
-            clock,
-            stim.frequency_hz,
-            transport_latency_s=stim.transport_latency_s,
-            device_latency_s=stim.device_latency_s,
-            electromechanical_delay_s=stim.electromechanical_delay_s,
-            motor_threshold_ma=thresholds,
-        )
-    from mirrorvr.stim.simulated import SimulatedStimulator
-
-    return SimulatedStimulator(
-        clock,
-        transport_latency_s=stim.transport_latency_s,
-        transport_jitter_s=stim.transport_jitter_s,
-        device_latency_s=stim.device_latency_s,
-        electromechanical_delay_s=stim.electromechanical_delay_s,
-        n_channels=stim.device.n_channels,
-        seed=config.seed,
-        motor_threshold_ma=thresholds,
-    )
 
 
 def patient_appearance(config: SessionConfig):
@@ -405,17 +371,32 @@ def build_session(
     the keyboard answers the rating screens, also when the patient is simulated.
     """
     from mirrorvr.clock import SessionClock
+    from mirrorvr.stim.factory import open_governor
+
+    clock = clock or SessionClock()
+    ready = preflight(config, data_dir, clock, protocol)
+    config = ready.config
+    # the stimulator first: a device another session or titration holds refuses here,
+    # before this session's folder exists (SAFETY.md 13)
+    governor = open_governor(config.stim, config.patient, clock, seed=config.seed,
+                             purpose=f"session of {config.patient.pseudonym}")
+    try:
+        return _build_session(ready, governor, clock, realtime, ask_ratings, window, renderer)
+    except BaseException:
+        governor.close("session set-up failed")  # the device is released
+        raise
+
+
+def _build_session(ready: Preflight, governor, clock, realtime: bool, ask_ratings: bool,
+                   window, renderer):
     from mirrorvr.record.recorder import Recorder
     from mirrorvr.render.renderer import Renderer
     from mirrorvr.session.loop import RealtimeLoop, SteppedLoop
     from mirrorvr.session.runner import SessionParts
-    from mirrorvr.stim.governor import SafetyGovernor
     from mirrorvr.stim.prescription import motor_thresholds_ma
     from mirrorvr.stim.scheduler import SyncScheduler, command_latency
     from mirrorvr.stim.watchdog import Watchdog
 
-    clock = clock or SessionClock()
-    ready = preflight(config, data_dir, clock, protocol)
     config = ready.config
     session_dir = new_session_dir(ready.data_dir, config.patient.pseudonym, ready.protocol.name)
     (session_dir / "config.json").write_text(
@@ -424,9 +405,7 @@ def build_session(
     (session_dir / "protocol.toml").write_text(protocol_to_toml(ready.protocol),
                                                encoding="utf-8")
     stim = config.stim
-    driver = build_stimulator(config, clock)
     recorder = Recorder(session_dir, clock)
-    governor = SafetyGovernor(stim.device, config.patient, driver, clock)
     scheduler = SyncScheduler(governor, clock,
                               command_latency(stim, motor_thresholds_ma(config.patient)),
                               late_tolerance_s=stim.late_tolerance_s)

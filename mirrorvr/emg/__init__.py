@@ -7,10 +7,10 @@ Pieces: :mod:`~mirrorvr.emg.source` (EmgChunk, EmgSource), :mod:`~mirrorvr.emg.s
 (SimulatedPatient), :mod:`~mirrorvr.emg.brainflow_source` (BrainFlowSource),
 :mod:`~mirrorvr.emg.playback` (PlaybackSource: XDF recordings and BrainFlow files),
 :mod:`~mirrorvr.emg.filters`, :mod:`~mirrorvr.emg.windowing`, :mod:`~mirrorvr.emg.features`,
-:mod:`~mirrorvr.emg.classifier`, :mod:`~mirrorvr.emg.decoder` (Decoder) and
-:mod:`~mirrorvr.emg.calibration` (train_decoder), :mod:`~mirrorvr.emg.realtime_tests`
-(Motion Test, TAC test) and :mod:`~mirrorvr.emg.cyton_emulator` (an OpenBCI Cyton on a pty
-for BrainFlow's unchanged driver).
+:mod:`~mirrorvr.emg.classifier`, :mod:`~mirrorvr.emg.decoder` (Decoder),
+:mod:`~mirrorvr.emg.calibration` (train_decoder) and :mod:`~mirrorvr.emg.realtime_tests`
+(Motion Test, TAC test). The OpenBCI Cyton twin the tests run BrainFlow's unchanged driver
+against lives outside the package, in ``emulators/cyton.py``.
 """
 
 from mirrorvr.emg.calibration import (

@@ -149,11 +149,12 @@ class SimulatedPerson:
         d = event.detail
         if event.kind == "sent":
             first_s = d["start_s"] + self.stim_delay_s
+            two_slope_s = d["threshold_ramp_s"] if d["threshold_ma"] > 0 else 0.0
             self._trains[event.channel] = self.emg.add_stimulation(
                 first_s, first_s + d["on_time_s"], d["frequency_hz"],
                 self.emg.artefact_amplitudes_v(d["movement"], d["amplitude_ma"]),
-                pulse_width_us=d["pulse_width_us"], ramp_up_s=d["ramp_up_s"],
-                ramp_down_s=d["ramp_down_s"])
+                pulse_width_us=d["pulse_width_us"], ramp_up_s=d["ramp_up_s"] + two_slope_s,
+                ramp_down_s=d["ramp_down_s"] + two_slope_s)
         elif event.kind == "stopped":
             train = self._trains.pop(event.channel, None)
             if train is not None:

@@ -7,6 +7,7 @@ command may reach a device (SAFETY.md), so a command may hold any value, even Na
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -22,34 +23,46 @@ class StimCommand:
     ``pulse_width_us`` followed by an equal phase of opposite sign, so the net charge of
     every pulse is zero.
 
-    The train lasts ``on_time_s`` in total: the amplitude ramps linearly from
-    ``ramp_start_ma`` (0 by default) to ``amplitude_ma`` over ``ramp_up_s``, holds, and ramps
-    back to 0 over the last ``ramp_down_s``. The device stops by itself when ``on_time_s``
-    runs out (SAFETY.md item 5). A non-zero ``ramp_start_ma`` may be at most the channel's
-    titrated *sensory* threshold (the governor checks it): the train then starts where it is
-    first felt, never with a step to a contracting amplitude (SAFETY.md item 6).
+    The train lasts ``on_time_s`` in total and its amplitude follows a piecewise-linear
+    envelope that starts and ends at 0 (SAFETY.md item 6; :meth:`envelope` gives its
+    corners). Two shapes exist:
+
+    - *plain* (``threshold_ma`` 0): 0 -> ``amplitude_ma`` over ``ramp_up_s``, hold, back to
+      0 over the last ``ramp_down_s``;
+    - *two-slope* (``threshold_ma`` > 0, the channel's titrated motor threshold): 0 ->
+      ``threshold_ma`` over ``threshold_ramp_s`` (below the motor threshold nothing moves,
+      so this may be fast, never a step), then -> ``amplitude_ma`` over the comfort ramp
+      ``ramp_up_s``; the fall in reverse (``ramp_down_s`` down to the threshold, then
+      ``threshold_ramp_s`` to 0).
+
+    The device stops by itself when ``on_time_s`` runs out (SAFETY.md item 5). Whether a
+    shape is allowed for a channel is the governor's decision
+    (:class:`~mirrorvr.stim.ramp_rule.RampRule`).
 
     Attributes
     ----------
     channel : int
         Stimulator output channel (0-based).
     amplitude_ma : float
-        Peak current of each phase, mA.
+        Peak current of each phase at the envelope's top, mA.
     pulse_width_us : float
         Width of one phase, µs.
     frequency_hz : float
         Pulse rate, Hz.
     on_time_s : float
-        Total duration of the train including ramps, s.
+        Total duration of the train including the rise and the fall, s.
     ramp_up_s, ramp_down_s : float
-        Durations of the linear amplitude ramps, s.
-    ramp_start_ma : float
-        Amplitude of the first pulse of the up-ramp, mA (0: the ramp starts from nothing).
+        The comfort ramps, s: the whole rise (fall) of a plain envelope, the part above the
+        threshold of a two-slope one.
     movement : str
         The movement class this train accompanies ("" if none).
     onset_s : float or None
         The presentation timestamp (session clock, s) at which the contraction is meant
         to start, if the command was scheduled.
+    threshold_ma : float
+        The knee of a two-slope envelope, mA (0: plain).
+    threshold_ramp_s : float
+        Time from 0 to ``threshold_ma`` on the rise, and back on the fall, s (0: plain).
     """
 
     channel: int
@@ -61,7 +74,8 @@ class StimCommand:
     ramp_down_s: float
     movement: str = ""
     onset_s: float | None = None
-    ramp_start_ma: float = 0.0
+    threshold_ma: float = 0.0
+    threshold_ramp_s: float = 0.0
 
     @property
     def charge_per_phase_uc(self) -> float:
@@ -86,37 +100,68 @@ class StimCommand:
             return math.inf
         return self.rms_current_ma / electrode_area_cm2
 
+    @property
+    def two_slope(self) -> bool:
+        """True for a two-slope envelope (a knee at ``threshold_ma``)."""
+        return self.threshold_ma > 0
+
+    @property
+    def rise_s(self) -> float:
+        """Duration of the whole rise, 0 -> ``amplitude_ma``, s."""
+        return self.ramp_up_s + (self.threshold_ramp_s if self.two_slope else 0.0)
+
+    @property
+    def fall_s(self) -> float:
+        """Duration of the whole fall, ``amplitude_ma`` -> 0, s."""
+        return self.ramp_down_s + (self.threshold_ramp_s if self.two_slope else 0.0)
+
+    def _rise(self, comfort_s: float) -> tuple[tuple[float, float], ...]:
+        """Corners ``(time from 0 s, mA)`` of a rise with this comfort ramp (the fall is
+        the rise with ``ramp_down_s``, read backwards from the end)."""
+        a = self.amplitude_ma
+        if not self.two_slope:
+            return ((0.0, 0.0), (comfort_s, a))
+        k, s = self.threshold_ma, self.threshold_ramp_s
+        return ((0.0, 0.0), (s, k), (s + comfort_s, a))
+
+    def envelope(self) -> tuple[tuple[float, float], ...]:
+        """Corners ``(time from the train's start s, amplitude mA)`` of the envelope, from
+        ``(0, 0)`` to ``(on_time_s, 0)``; the amplitude is linear between them."""
+        on = self.on_time_s
+        fall = tuple((on - t, a) for t, a in reversed(self._rise(self.ramp_down_s)))
+        return self._rise(self.ramp_up_s) + fall
+
     def amplitude_at(self, t_s: float) -> float:
-        """Amplitude of the envelope ``t_s`` after the train starts, mA: ramp up from
-        ``ramp_start_ma``, plateau, ramp down to 0 at ``on_time_s``."""
-        on_s, up_s, down_s = self.on_time_s, self.ramp_up_s, self.ramp_down_s
-        if up_s > 0 and t_s < up_s:
-            start_ma = max(self.ramp_start_ma, 0.0)
-            return start_ma + (self.amplitude_ma - start_ma) * t_s / up_s
-        if down_s > 0 and t_s > on_s - down_s:
-            return self.amplitude_ma * max(on_s - t_s, 0.0) / down_s
+        """Amplitude of the envelope ``t_s`` after the train starts, mA (0 outside it)."""
+        if not 0.0 <= t_s <= self.on_time_s:
+            return 0.0
+        if t_s < self.rise_s:
+            return _along(self._rise(self.ramp_up_s), t_s)
+        to_end_s = self.on_time_s - t_s
+        if to_end_s < self.fall_s:
+            return _along(self._rise(self.ramp_down_s), to_end_s)
         return self.amplitude_ma
 
     def time_to_reach_ma(self, level_ma: float) -> float:
-        """Time from the first pulse until the ramp reaches ``level_ma``, s.
+        """Time from the first pulse until the rise reaches ``level_ma``, s.
 
-        0 if ``level_ma`` <= 0 or there is no ramp; ``inf`` if the train never reaches it.
+        0 if ``level_ma`` <= 0 or there is no rise; ``inf`` if the train never reaches it.
         """
         if level_ma <= 0:
             return 0.0
         if not level_ma <= self.amplitude_ma:
             return math.inf
-        start_ma = self.ramp_start_ma if self.ramp_start_ma > 0 else 0.0
-        if self.ramp_up_s <= 0 or level_ma <= start_ma:
-            return 0.0
-        if not self.amplitude_ma > start_ma:
-            return 0.0
-        return self.ramp_up_s * (level_ma - start_ma) / (self.amplitude_ma - start_ma)
+        for (t0, a0), (t1, a1) in itertools.pairwise(self._rise(self.ramp_up_s)):
+            if a1 >= level_ma:
+                if a1 <= a0:
+                    return t0
+                return t0 + (t1 - t0) * max(level_ma - a0, 0.0) / (a1 - a0)
+        return self.rise_s
 
     def contraction_onset_s(self, output_start_s: float, motor_threshold_ma: float,
                             electromechanical_delay_s: float) -> float | None:
         """When the muscle starts to contract if the device's output starts at
-        ``output_start_s`` (s): the ramp reaches ``motor_threshold_ma``, then the
+        ``output_start_s`` (s): the envelope reaches ``motor_threshold_ma``, then the
         electromechanical delay. None if the train never reaches the threshold."""
         ramp_s = self.time_to_reach_ma(motor_threshold_ma)
         if not math.isfinite(ramp_s):
@@ -135,8 +180,17 @@ class StimCommand:
             "ramp_down_s": self.ramp_down_s,
             "movement": self.movement,
             "onset_s": self.onset_s,
-            "ramp_start_ma": self.ramp_start_ma,
+            "threshold_ma": self.threshold_ma,
+            "threshold_ramp_s": self.threshold_ramp_s,
         }
+
+
+def _along(corners: tuple[tuple[float, float], ...], t_s: float) -> float:
+    """The piecewise-linear curve through ``corners`` (times increasing) at ``t_s``."""
+    for (t0, a0), (t1, a1) in itertools.pairwise(corners):
+        if t_s < t1:
+            return a0 + (a1 - a0) * (t_s - t0) / (t1 - t0)
+    return corners[-1][1]
 
 
 def command_for(
@@ -148,9 +202,10 @@ def command_for(
     """Build the session's standard train for one titrated channel.
 
     The amplitude lies between the motor threshold (``intensity_fraction`` 0) and the
-    maximum tolerated amplitude (1), as REFERENCES.md recommends for NMES. With
-    ``settings.ramp_from_sensory_threshold`` the up-ramp starts at the channel's sensory
-    threshold (when titrated) instead of 0, which brings the contraction onset earlier.
+    maximum tolerated amplitude (1), as REFERENCES.md recommends for NMES. The envelope is
+    the plain comfort ramp, or with ``settings.fast_rise_below_motor_threshold`` the
+    two-slope one: 0 -> the channel's motor threshold in ``settings.subthreshold_rise_s``,
+    then the comfort ramp (SAFETY.md item 6).
 
     Raises
     ------
@@ -164,9 +219,9 @@ def command_for(
         )
     low, high = channel.motor_threshold_ma, channel.max_tolerated_ma
     amplitude_ma = low + settings.intensity_fraction * (high - low)
-    ramp_start_ma = 0.0
-    if settings.ramp_from_sensory_threshold and channel.sensory_threshold_ma is not None:
-        ramp_start_ma = min(channel.sensory_threshold_ma, amplitude_ma)
+    knee = {}
+    if settings.fast_rise_below_motor_threshold:
+        knee = {"threshold_ma": low, "threshold_ramp_s": settings.subthreshold_rise_s}
     return StimCommand(
         channel=channel.channel,
         amplitude_ma=amplitude_ma,
@@ -177,27 +232,5 @@ def command_for(
         ramp_down_s=settings.ramp_down_s,
         movement=movement,
         onset_s=onset_s,
-        ramp_start_ma=ramp_start_ma,
+        **knee,
     )
-
-
-def ramp_step_times(cmd: StimCommand, step_s: float) -> list[float]:
-    """Times from the train's start, s, at which a host-ramped device is updated: every
-    ``step_s`` along the up-ramp, its end, then every ``step_s`` along the down-ramp.
-
-    Drivers of devices without ramps of their own (openEMSstim, RehaStim 2) sample
-    :meth:`StimCommand.amplitude_at` at these times.
-    """
-    on_s, up_s, down_s = cmd.on_time_s, cmd.ramp_up_s, cmd.ramp_down_s
-    times = [0.0]
-    t = step_s
-    while t < up_s:
-        times.append(t)
-        t += step_s
-    times.append(min(up_s, on_s))
-    t = on_s - down_s
-    while t < on_s - 1e-9:
-        if t > times[-1]:
-            times.append(t)
-        t += step_s
-    return times

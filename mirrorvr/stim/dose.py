@@ -1,20 +1,15 @@
 """The dose ledger: every train as it really went, from the governor's events (SAFETY.md 9, 11).
 
 A train is *delivered* when it ran until its planned stop (its on-time ran out). A train
-stopped earlier for any reason — watchdog, emergency stop, fault, a superseding train, the
-session's end — is *cut short*, reported with its actual duration, and never counted as
-delivered or in sync.
+stopped earlier for any reason — watchdog, emergency stop, fault, the session's end — is
+*cut short* (the governor says so in its ``stopped`` event), reported with its actual
+duration, and never counted as delivered or in sync.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-
-#: The stop reason of a train whose on-time ran out (the governor's word for it).
-ON_TIME_EXPIRED = "on_time_expired"
-#: Slack when comparing a stop with the planned stop, s (the two come from one clock).
-_STOP_SLACK_S = 1e-6
 
 
 @dataclass(frozen=True)
@@ -28,16 +23,14 @@ class TrainRecord:
     planned_stop_s: float
     stop_s: float
     reason: str
+    #: the governor's word: stopped before its planned stop, other than by its on-time
 
     @property
     def duration_s(self) -> float:
         """How long the train actually ran, s."""
         return self.stop_s - self.start_s
 
-    @property
-    def cut_short(self) -> bool:
-        """Stopped before its planned stop, for any reason but its on-time running out."""
-        return self.reason != ON_TIME_EXPIRED and self.stop_s < self.planned_stop_s - _STOP_SLACK_S
+    cut_short: bool
 
     def to_dict(self) -> dict:
         return {
@@ -73,7 +66,7 @@ class DoseLedger:
                 self.trains.append(TrainRecord(
                     event.channel, sent.get("movement", ""), float(sent["amplitude_ma"]),
                     float(sent["start_s"]), float(sent["planned_stop_s"]), float(d["stop_s"]),
-                    str(d.get("reason", "")),
+                    str(d.get("reason", "")), bool(d["cut_short"]),
                 ))
 
     def cut_short(self) -> list[TrainRecord]:

@@ -24,15 +24,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mirrorvr.clock import Clock
-from mirrorvr.config import DeviceLimits, PatientProfile
+from mirrorvr.config import DeviceLimits, PatientProfile, StimSettings
 from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.stim.command import StimCommand
-from mirrorvr.stim.driver import StimulatorDriver
+from mirrorvr.stim.driver import StimulatorDriver, missing_members
+from mirrorvr.stim.ramp_rule import RampRule
 
 logger = logging.getLogger(__name__)
 
 #: Current-density guidance, mA r.m.s. per cm² (IEC 60601-2-10, REFERENCES.md).
 MAX_CURRENT_DENSITY_MA_RMS_PER_CM2 = 2.0
+
+#: The ``reason`` of a train that ran its whole on-time (every other stop cuts it short).
+EXPIRED = "on_time_expired"
 
 DISARMED = "disarmed"
 ARMED = "armed"
@@ -56,7 +60,9 @@ class StimEvent:
     detail : dict
         Kind-specific fields. ``"sent"``: the command's fields, ``start_s``,
         ``planned_stop_s``, ``predicted_onset_s``. ``"stopped"``: the command's fields,
-        ``start_s``, ``stop_s``, ``reason``. ``"refused"``: ``limit``, ``value``,
+        ``start_s``, ``stop_s``, ``planned_stop_s``, ``reason``, ``cut_short`` (True unless
+        the train ran its whole on-time: watchdog, e-stop, fault, stop, disarm) and
+        ``duration_s`` (start -> stop as sent, s). ``"refused"``: ``limit``, ``value``,
         ``allowed``, ``message``.
     """
 
@@ -123,11 +129,18 @@ class SafetyGovernor:
         The session clock.
     on_event : callable, optional
         Receives every :class:`StimEvent` (the recorder's dose log).
+    ramps : RampRule, optional
+        How fast trains may rise and fall (SAFETY.md item 6); the session passes
+        ``RampRule.from_settings(config.stim)``. Default: the default settings' rule (0.5 s
+        comfort ramps, plain envelopes only).
 
     Raises
     ------
     SafetyLimitError
-        If a patient limit is above a hard limit, or a profiled channel does not exist.
+        If a patient limit is above a hard limit, a profiled channel does not exist, or a
+        hard limit is beyond what the driver's device can do.
+    StimulationError
+        If ``driver`` lacks a member of the :class:`StimulatorDriver` interface.
     """
 
     def __init__(
@@ -137,9 +150,19 @@ class SafetyGovernor:
         driver: StimulatorDriver,
         clock: Clock,
         on_event: Callable[[StimEvent], None] | None = None,
+        *,
+        ramps: RampRule | None = None,
     ) -> None:
+        missing = missing_members(driver)
+        if missing:
+            raise StimulationError(
+                f"stimulator driver {type(driver).__name__} lacks {', '.join(missing)} "
+                "(the StimulatorDriver interface: n_channels, capabilities, send, "
+                "stop_channel, stop_all, check, close)"
+            )
         self.device = device
         self.patient = patient
+        self.ramps = ramps or RampRule.from_settings(StimSettings())
         self._driver = driver
         self.clock = clock
         self._on_event = on_event
@@ -158,9 +181,7 @@ class SafetyGovernor:
 
     def _check_device_capabilities(self) -> None:
         """The configured hard limits must lie within what the driver's device can do."""
-        caps = getattr(self._driver, "capabilities", None)
-        if caps is None:
-            return
+        caps = self._driver.capabilities
         d = self.device
         pairs = (
             ("max_amplitude_ma", d.max_amplitude_ma, caps.max_amplitude_ma, "<="),
@@ -250,22 +271,20 @@ class SafetyGovernor:
                 contraindications, "none",
                 f"stimulation cannot be armed for {self.patient.pseudonym}: contraindications "
                 f"{', '.join(contraindications)}")
-        health = getattr(self._driver, "check", None)
-        if health is not None:
-            # Arm only on a link that answers now; a loss latched earlier is then cleared,
-            # so the next loss faults again (a stale latch would hide it).
-            now = self.clock.now()
-            try:
-                health(now)
-            except Exception as err:  # noqa: BLE001 - any failure means "not connected"
-                msg = f"stimulation cannot be {kind}: the device does not answer ({err!r})"
-                logger.warning(msg)
-                self._emit(StimEvent(now, "refused", None, {
-                    "limit": "link", "value": repr(err), "allowed": "a device that answers",
-                    "message": msg,
-                }))
-                raise StimulationError(msg) from err
-            self._link_lost = False
+        # Arm only on a link that answers now; a loss latched earlier is then cleared, so
+        # the next loss faults again (a stale latch would hide it).
+        now = self.clock.now()
+        try:
+            self._driver.check(now)
+        except Exception as err:  # noqa: BLE001 - any failure means "not connected"
+            msg = f"stimulation cannot be {kind}: the device does not answer ({err!r})"
+            logger.warning(msg)
+            self._emit(StimEvent(now, "refused", None, {
+                "limit": "link", "value": repr(err), "allowed": "a device that answers",
+                "message": msg,
+            }))
+            raise StimulationError(msg) from err
+        self._link_lost = False
         previous = self._state
         self._state = ARMED
         logger.info("stimulation %s (was %s)", kind, previous)
@@ -299,12 +318,10 @@ class SafetyGovernor:
             try:
                 self.disarm(reason)
             finally:
-                release = getattr(self._driver, "close", None)
-                if release is not None:
-                    try:
-                        release()
-                    except Exception as err:  # channels are already off or faulted
-                        logger.error("releasing the stimulator failed: %r", err)
+                try:
+                    self._driver.close()
+                except Exception as err:  # channels are already off or faulted
+                    logger.error("releasing the stimulator failed: %r", err)
 
     # ------------------------------------------------------------------ commands
 
@@ -320,7 +337,7 @@ class SafetyGovernor:
                 raise SafetyLimitError(limit, value, allowed, ch)
 
         for name in ("amplitude_ma", "pulse_width_us", "frequency_hz", "on_time_s",
-                     "ramp_up_s", "ramp_down_s", "ramp_start_ma"):
+                     "ramp_up_s", "ramp_down_s", "threshold_ma", "threshold_ramp_s"):
             value = getattr(cmd, name)
             need(_finite(value) and not isinstance(value, bool), name, value, "a finite number")
         a, pw, f = cmd.amplitude_ma, cmd.pulse_width_us, cmd.frequency_hz
@@ -343,13 +360,6 @@ class SafetyGovernor:
         need(cmd.on_time_s > 0, "on_time_s", cmd.on_time_s, "> 0 s")
         need(cmd.on_time_s <= d.max_on_time_s, "max_on_time_s", cmd.on_time_s,
              f"<= {d.max_on_time_s} s")
-        # 6. ramps: no step from 0 to full amplitude
-        need(cmd.ramp_up_s > 0 and cmd.ramp_up_s >= d.min_ramp_s, "min_ramp_up_s",
-             cmd.ramp_up_s, f">= {d.min_ramp_s} s and > 0")
-        need(cmd.ramp_down_s >= d.min_ramp_s, "min_ramp_down_s", cmd.ramp_down_s,
-             f">= {d.min_ramp_s} s")
-        need(cmd.ramp_up_s + cmd.ramp_down_s <= cmd.on_time_s, "ramps_within_on_time",
-             cmd.ramp_up_s + cmd.ramp_down_s, f"<= on_time_s ({cmd.on_time_s} s)")
         # 2. patient limits
         profile = self.patient.stim_channel(ch)
         need(profile is not None and profile.max_tolerated_ma is not None,
@@ -362,17 +372,8 @@ class SafetyGovernor:
         need(density <= MAX_CURRENT_DENSITY_MA_RMS_PER_CM2, "max_current_density_ma_rms_per_cm2",
              density, f"<= {MAX_CURRENT_DENSITY_MA_RMS_PER_CM2} mA r.m.s./cm² "
              f"(electrode {profile.electrode_area_cm2} cm²)")
-        # 6. the up-ramp may start above 0 only up to the titrated sensory threshold
-        start = cmd.ramp_start_ma
-        need(start >= 0, "ramp_start_ma", start, ">= 0 mA")
-        if start > 0:
-            sensory = profile.sensory_threshold_ma
-            need(sensory is not None, "ramp_start_ma (no titrated sensory threshold)", start,
-                 "0 mA unless the channel's sensory threshold is titrated")
-            need(start <= sensory, "ramp_start_ma above sensory threshold", start,
-                 f"<= {sensory} mA (sensory threshold of patient {self.patient.pseudonym})")
-            need(start < a, "ramp_start_ma not below amplitude", start,
-                 f"< amplitude_ma ({a} mA)")
+        # 6. the envelope rises and falls no faster than the patient's motor threshold allows
+        self.ramps.check(cmd, profile.motor_threshold_ma, d.min_ramp_s)
 
     def submit(self, cmd: StimCommand) -> None:
         """Check ``cmd`` and send it now. See :meth:`submit_receipt`."""
@@ -401,6 +402,8 @@ class SafetyGovernor:
                 raise StimulationError(msg)
             try:
                 self.check(cmd)
+                self._expire(now)
+                self._check_channel_free(cmd.channel)
             except SafetyLimitError as err:
                 logger.warning("stimulation refused: %s", err)
                 self._emit(StimEvent(now, "refused", err.channel, {
@@ -408,7 +411,6 @@ class SafetyGovernor:
                     "message": str(err), "command": cmd.to_dict(),
                 }))
                 raise
-            self._expire(now)
             try:
                 predicted_onset_s = self._driver.send(cmd, now)
             except Exception as err:  # SAFETY.md item 9: any driver failure -> all off
@@ -417,9 +419,6 @@ class SafetyGovernor:
                     f"stimulator fault while sending to channel {cmd.channel}: {err}; "
                     "all channels switched off"
                 ) from err
-            previous = self._active.pop(cmd.channel, None)
-            if previous is not None:
-                self._emit_stopped(previous, now, "superseded")
             self._active[cmd.channel] = _ActiveTrain(cmd, now, now + cmd.on_time_s)
             detail = cmd.to_dict() | {
                 "start_s": now, "planned_stop_s": now + cmd.on_time_s,
@@ -427,6 +426,17 @@ class SafetyGovernor:
             }
             self._emit(StimEvent(now, "sent", cmd.channel, detail))
             return SendReceipt(now, predicted_onset_s)
+
+    def _check_channel_free(self, channel: int) -> None:
+        """A channel plays one train at a time: replacing a running train would cut it off
+        mid-envelope, a fall faster than SAFETY.md item 6 allows."""
+        train = self._active.get(channel)
+        if train is not None:
+            raise SafetyLimitError(
+                "train_running", train.planned_stop_s,
+                f"a new train after the running one ends at {train.planned_stop_s:.3f} s "
+                "(or stop_channel first)", channel,
+            )
 
     # ------------------------------------------------------------------ stops
 
@@ -510,18 +520,15 @@ class SafetyGovernor:
     def poll(self) -> None:
         """Emit ``"stopped"`` events for trains whose on-time has run out, and check the link.
 
-        A driver with a ``check(t_s)`` method is asked whether the device is still there
-        (connection, error replies); if it raises, that is a fault (SAFETY.md item 9): all
-        channels off, ``"faulted"``. Faults found here are recorded, not raised.
+        The driver is asked whether the device is still there (connection, error replies);
+        if its ``check`` raises, that is a fault (SAFETY.md item 9): all channels off,
+        ``"faulted"``. Faults found here are recorded, not raised.
         """
         with self._lock:
             now = self.clock.now()
             self._expire(now)
-            health = getattr(self._driver, "check", None)
-            if health is None:
-                return
             try:
-                health(now)
+                self._driver.check(now)
             except Exception as err:  # SAFETY.md item 9: lost connection, error reply
                 if not self._link_lost:  # one fault per loss, not one per poll
                     self._link_lost = True
@@ -533,11 +540,15 @@ class SafetyGovernor:
         for channel, train in list(self._active.items()):
             if train.planned_stop_s <= now:
                 del self._active[channel]
-                self._emit_stopped(train, train.planned_stop_s, "on_time_expired")
+                self._emit_stopped(train, train.planned_stop_s, EXPIRED)
 
     def _emit_stopped(self, train: _ActiveTrain, stop_s: float, reason: str) -> None:
+        # SAFETY.md item 9: a train stopped for any reason but its own expiry is cut short;
+        # no summary may count it as delivered
         self._emit(StimEvent(stop_s, "stopped", train.command.channel, train.command.to_dict() | {
-            "start_s": train.start_s, "stop_s": stop_s, "reason": reason,
+            "start_s": train.start_s, "stop_s": stop_s, "planned_stop_s": train.planned_stop_s,
+            "reason": reason, "cut_short": reason != EXPIRED,
+            "duration_s": stop_s - train.start_s,
         }))
 
     def set_event_listener(self, on_event: Callable[[StimEvent], None] | None) -> None:

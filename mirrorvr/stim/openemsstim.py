@@ -7,11 +7,12 @@ channel on at that share of the unit's output for the on-time and then off by it
 every command expires on the device even if the host dies (SAFETY.md item 5). Sending a
 new command while a channel is on replaces intensity and on-time.
 
-The board has no ramps, so this driver makes them: it re-sends the channel's command every
-``ramp_step_s`` with the intensity of the ramp at that moment and *the time left until the
-train's planned stop* as on-time. If the host stops mid-ramp, the board holds a lower
-intensity and still stops at the planned time, never later. Intensities are rounded *down*
-to whole percent, so the device never gets more than the governor allowed.
+The board has no ramps, so this driver plays each train's envelope as a staircase
+(:mod:`~mirrorvr.stim.host_ramp`): it re-sends the channel's command every ``ramp_step_s``
+with the envelope's intensity at that moment and *the time left until the train's planned
+stop* as on-time. If the host stops mid-ramp, the board holds a lower intensity and still
+stops at the planned time, never later. Intensities are rounded *down* to whole percent, so
+the device never gets more than the governor allowed.
 
 pyserial is imported only when a port is opened by URL (``loop://`` for tests, a pty, or
 ``/dev/ttyUSB0``). Everything this driver receives has passed the safety governor.
@@ -19,16 +20,16 @@ pyserial is imported only when a port is opened by URL (``loop://`` for tests, a
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import math
-import threading
 
 from mirrorvr.clock import Clock
-from mirrorvr.config import DeviceLimits
+from mirrorvr.config import DeviceLimits, StimSettings
 from mirrorvr.errors import StimulationError
-from mirrorvr.stim.command import StimCommand, ramp_step_times
+from mirrorvr.stim.command import StimCommand
+from mirrorvr.stim.device_lock import DeviceLock, is_device_file
+from mirrorvr.stim.host_ramp import HostRamp, host_steps
+from mirrorvr.stim.path import StimPath
 
 logger = logging.getLogger(__name__)
 
@@ -60,18 +61,26 @@ def encode_command(channel: int, intensity_pct: int, on_time_ms: int) -> bytes:
 
 
 def ramp_steps(cmd: StimCommand, full_scale_ma: float, step_s: float) -> list[tuple[float, int]]:
-    """The train as ``(time from start s, intensity %)`` steps, ramps included.
+    """The train as ``(time from start s, intensity %)`` steps, the envelope's rise and fall
+    included: intensities are floored to whole percent of ``full_scale_ma``. The last step
+    (0 % at ``cmd.on_time_s``) is the board's own expiry of the train."""
 
-    Intensities are floored to whole percent of ``full_scale_ma``. The last step is the last
-    one of the down-ramp; the board's own expiry ends the train at ``cmd.on_time_s``.
-    """
-    steps = []
-    for t in ramp_step_times(cmd, step_s):
-        pct = int(math.floor(100.0 * cmd.amplitude_at(t) / full_scale_ma + 1e-9))
-        pct = min(max(pct, 0), 100)
-        if not steps or steps[-1][1] != pct:
-            steps.append((t, pct))
-    return steps
+    def percent(amplitude_ma: float) -> int:
+        return min(max(int(math.floor(100.0 * amplitude_ma / full_scale_ma + 1e-9)), 0), 100)
+
+    return host_steps(cmd, step_s, percent)
+
+
+def _open_port(port: str, write_timeout_s: float):
+    """``port`` opened by pyserial; exclusively when it is a device file."""
+    import serial  # edge module: only here
+
+    exclusive = {"exclusive": True} if is_device_file(port) else {}
+    try:
+        return serial.serial_for_url(port, baudrate=BAUD_RATE, timeout=0,
+                                     write_timeout=write_timeout_s, **exclusive)
+    except (serial.SerialException, ValueError) as err:
+        raise StimulationError(f"openEMSstim: cannot open port {port!r}: {err}") from err
 
 
 class OpenEMSStimDriver:
@@ -88,14 +97,22 @@ class OpenEMSStimDriver:
         The unit's output at 100 % intensity, mA (measured by the therapist at set-up).
     pulse_width_us, frequency_hz : float
         The pulse width and rate set on the unit. Commands must match them.
-    transport_latency_s, device_latency_s, electromechanical_delay_s : float
-        The configured stimulation path, s (for the predicted contraction onset).
+    path : StimPath, optional
+        The configured stimulation path (for the predicted contraction onset); default:
+        the configuration's defaults.
     motor_threshold_ma : mapping of channel -> mA, optional
-        For the predicted onset along the ramp.
+        For the predicted onset along the envelope.
     ramp_step_s : float
         Interval between ramp steps, s.
     write_timeout_s : float
         A write that does not complete within this is a fault (SAFETY.md item 9).
+    purpose : str
+        What the board is opened for, recorded in its owner lock (SAFETY.md item 13).
+
+    Raises
+    ------
+    StimulationError
+        If the port cannot be opened, or another session or titration holds the board.
     """
 
     def __init__(
@@ -106,12 +123,11 @@ class OpenEMSStimDriver:
         pulse_width_us: float,
         frequency_hz: float,
         *,
-        transport_latency_s: float = 0.007,
-        device_latency_s: float = 0.001,
-        electromechanical_delay_s: float = 0.017,
+        path: StimPath | None = None,
         motor_threshold_ma: dict[int, float] | None = None,
         ramp_step_s: float = 0.025,
         write_timeout_s: float = 0.05,
+        purpose: str = "",
     ) -> None:
         if not (math.isfinite(full_scale_ma) and full_scale_ma > 0):
             raise StimulationError(f"full_scale_ma: {full_scale_ma!r} must be > 0")
@@ -121,9 +137,7 @@ class OpenEMSStimDriver:
         self.full_scale_ma = float(full_scale_ma)
         self.pulse_width_us = float(pulse_width_us)
         self.frequency_hz = float(frequency_hz)
-        self.transport_latency_s = float(transport_latency_s)
-        self.device_latency_s = float(device_latency_s)
-        self.electromechanical_delay_s = float(electromechanical_delay_s)
+        self.path = path or StimPath.from_settings(StimSettings())
         self.motor_threshold_ma = dict(motor_threshold_ma or {})
         self.ramp_step_s = float(ramp_step_s)
         self.n_channels = N_CHANNELS
@@ -137,32 +151,26 @@ class OpenEMSStimDriver:
             max_frequency_hz=self.frequency_hz + 1e-6,
             max_on_time_s=FIRMWARE_MAX_ON_TIME_MS / 1000.0,
         )
+        self._owner: DeviceLock | None = None
         if isinstance(port, str):
-            import serial  # edge module: only here
-
+            self._owner = DeviceLock.acquire(port, purpose)  # before the port is opened
             try:
-                port = serial.serial_for_url(
-                    port, baudrate=BAUD_RATE, timeout=0, write_timeout=write_timeout_s
-                )
-            except (serial.SerialException, ValueError) as err:
-                raise StimulationError(f"openEMSstim: cannot open port {port!r}: {err}") from err
+                port = _open_port(port, write_timeout_s)
+            except StimulationError:
+                if self._owner is not None:
+                    self._owner.release()
+                raise
         self._port = port
-        self._io_lock = threading.Lock()
-        self._cond = threading.Condition()
-        self._pending: list[tuple[float, int, int, int, int, float]] = []  # heap
-        self._seq = itertools.count()
-        self._generation = [0] * N_CHANNELS
         self._error: str = ""
+        self._closed = False
         self.written: list[tuple[float, bytes]] = []  # (session time, bytes): the wire log
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mirrorvr-openemsstim",
-                                        daemon=True)
-        self._thread.start()
+        self.ramp = HostRamp(clock, N_CHANNELS, self._write_step, name="mirrorvr-openemsstim")
+        self.ramp.start()
 
     # ------------------------------------------------------------------ driver API
 
     def send(self, cmd: StimCommand, t_s: float) -> float | None:
-        """Start (or replace) the train on ``cmd.channel``; return the predicted onset, s."""
+        """Start the train on ``cmd.channel``; return the predicted onset, s."""
         ch = cmd.channel
         if abs(cmd.pulse_width_us - self.pulse_width_us) > 1e-6 or abs(
             cmd.frequency_hz - self.frequency_hz
@@ -173,65 +181,58 @@ class OpenEMSStimDriver:
                 f"{cmd.frequency_hz} Hz"
             )
         steps = ramp_steps(cmd, self.full_scale_ma, self.ramp_step_s)
-        stop_s = t_s + cmd.on_time_s
-        with self._cond:
-            self._generation[ch] += 1
-            gen = self._generation[ch]
-            first_t, first_pct = steps[0]
-            self._write_step(ch, first_pct, stop_s, t_s)  # raises on failure: governor faults
-            for dt, pct in steps[1:]:
-                heapq.heappush(self._pending, (t_s + dt, next(self._seq), ch, gen, pct, stop_s))
-            self._cond.notify_all()
+        # the first step is written now: its failure faults the governor
+        self.ramp.play(ch, steps, t_s, t_s + cmd.on_time_s)
         return cmd.contraction_onset_s(
-            t_s + self.transport_latency_s + self.device_latency_s,
-            self.motor_threshold_ma.get(ch, 0.0), self.electromechanical_delay_s,
+            t_s + self.path.output_delay_s, self.motor_threshold_ma.get(ch, 0.0),
+            self.path.electromechanical_delay_s,
         )
 
     def stop_channel(self, channel: int, t_s: float, reason: str) -> None:
         """Switch ``channel`` off now (intensity 0 for 1 ms, then the board's expiry)."""
-        with self._cond:
-            self._generation[channel] += 1
+        with self.ramp.lock:
+            self.ramp.cancel(channel)
             self._write(encode_command(channel, 0, 1), t_s)
 
     def stop_all(self, t_s: float, reason: str) -> None:
         """Switch both channels off now."""
-        with self._cond:
+        with self.ramp.lock:
+            self.ramp.cancel_all()
             errors = []
             for ch in range(N_CHANNELS):
-                self._generation[ch] += 1
                 try:
                     self._write(encode_command(ch, 0, 1), t_s)
                 except StimulationError as err:
                     errors.append(err)
-            self._pending.clear()
         if errors:
             raise errors[0]
 
     def check(self, t_s: float) -> None:
         """Raise if the port is gone, a ramp step failed, or the board replied an error."""
-        if self._error:
-            raise StimulationError(self._error)
-        try:
-            if not getattr(self._port, "is_open", True):
-                raise StimulationError("openEMSstim: port closed")
-            with self._io_lock:
+        with self.ramp.lock:
+            if self._error:
+                raise StimulationError(self._error)
+            try:
+                if not getattr(self._port, "is_open", True):
+                    raise StimulationError("openEMSstim: port closed")
                 n = self._port.in_waiting
                 reply = self._port.read(n) if n else b""
-        except StimulationError:
-            raise
-        except Exception as err:  # pyserial raises SerialException/OSError on a lost device
-            self._error = f"openEMSstim: lost connection: {err!r}"
-            raise StimulationError(self._error) from err
-        if b"ERR" in reply:
-            self._error = f"openEMSstim: device error reply {reply!r}"
-            raise StimulationError(self._error)
+            except StimulationError:
+                raise
+            except Exception as err:  # pyserial raises SerialException/OSError on a lost device
+                self._error = f"openEMSstim: lost connection: {err!r}"
+                raise StimulationError(self._error) from err
+            if b"ERR" in reply:
+                self._error = f"openEMSstim: device error reply {reply!r}"
+                raise StimulationError(self._error)
 
     def close(self) -> None:
-        """Stop the ramp thread, switch everything off (best effort) and close the port."""
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-        self._thread.join(timeout=1.0)
+        """Stop the ramp thread, switch everything off (best effort) and close the port.
+        Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.ramp.close()
         try:
             self.stop_all(self.clock.now(), "close")
         except StimulationError as err:
@@ -240,6 +241,8 @@ class OpenEMSStimDriver:
             self._port.close()
         except Exception as err:  # closing a broken port: logged, nothing else to do
             logger.warning("openEMSstim: close failed: %r", err)
+        if self._owner is not None:
+            self._owner.release()
 
     # ------------------------------------------------------------------ internals
 
@@ -251,7 +254,7 @@ class OpenEMSStimDriver:
 
     def _write(self, data: bytes, t_s: float) -> None:
         try:
-            with self._io_lock:
+            with self.ramp.lock:
                 n = self._port.write(data)
                 self._port.flush()
         except Exception as err:  # write time-out, lost device: a fault for the governor
@@ -261,23 +264,3 @@ class OpenEMSStimDriver:
             self._error = f"openEMSstim: short write ({n} of {len(data)} bytes)"
             raise StimulationError(self._error)
         self.written.append((t_s, data))
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with self._cond:
-                if not self._pending:
-                    self._cond.wait(0.05)
-                    continue
-                due_s = self._pending[0][0]
-                wait_s = due_s - self.clock.now()
-                if wait_s > 0:
-                    self._cond.wait(min(wait_s, 0.05))
-                    continue
-                _, _, ch, gen, pct, stop_s = heapq.heappop(self._pending)
-                if gen != self._generation[ch]:
-                    continue  # superseded or stopped
-                try:
-                    self._write_step(ch, pct, stop_s, self.clock.now())
-                except StimulationError as err:
-                    logger.error("%s; the next health check faults the governor", err)
-                    self._pending.clear()

@@ -15,10 +15,11 @@ pulses, biphasic). ScienceMode 2's *channel list mode* is used as pysciencemode 
 
 At connection this driver initialises all 8 channels at 0 mA with the session's rate
 (the period is rounded *up* to the 0.5 ms grid, so the delivered rate is never above the
-commanded one). A train is a sequence of updates made here, on the host: the up-ramp in
-``ramp_step_s`` steps, the hold, the down-ramp, and an update to 0 mA at the train's planned
-stop (on-time). Currents are floored to whole mA and pulse widths to whole µs, so the device
-never gets more than the governor allowed. The device has no ramp or on-time of its own in
+commanded one). A train is a sequence of updates made here, on the host
+(:mod:`~mirrorvr.stim.host_ramp`): the envelope's rise in ``ramp_step_s`` steps, the hold,
+the fall, and an update to 0 mA at the train's planned stop (on-time). Currents are floored
+to whole mA and pulse widths to whole µs, so the device never gets more than the governor
+allowed. The device has no ramp or on-time of its own in
 ScienceMode 2 (pysciencemode refuses ``ramp`` for the RehaStim 2).
 
 Expiry without the host: ScienceMode 2 expects a packet from the host about once a second
@@ -27,7 +28,7 @@ a command). This driver switches that library thread off (``reha_connected = Fal
 connection) and sends the keep-alive from its own ramp thread, the same thread that ends
 every train, so the device is never kept alive by a host that can no longer stop it. That
 the device then stops by itself is the protocol's promise, modelled by the emulator
-(:mod:`mirrorvr.stim.rehastim_emulator`) and not verified here on a device.
+(``emulators/rehastim2.py``, a test twin outside the package) and not verified here on a device.
 
 pysciencemode also starts a thread that compares commands and acks (only when it prints
 its log); it is ended the same way (``stimulation_active = False``), so no library thread
@@ -41,8 +42,10 @@ What pysciencemode does not do, done at this edge without changing the library:
 - it waits for an ack in a busy loop with no time-out (the constructor too); the subclass
   arms a timer that closes the port after ``ack_timeout_s``, which ends the wait with an
   error — a device that does not answer is a fault, and the driver is then unusable;
-- it reads the port only while it waits for an ack, so a ``StimulationError`` packet the
-  device sends by itself (electrode error, emergency switch) is read by :meth:`check`.
+- it reads the port only while it waits for an ack, and takes the *last* packet it read as
+  the ack, so a ``StimulationError`` packet the device sends by itself (electrode error,
+  emergency switch) is either read by :meth:`check` or, when it arrives during a wait for an
+  ack, recorded by the subclass from every packet the library reads: a fault either way.
 
 Tests (``tests/test_stim_rehastim.py``) run the unchanged pysciencemode against the pty
 emulator, which parses the packets (framing, CRC-8, stuffing) and answers like the device.
@@ -54,8 +57,6 @@ Everything this driver receives has passed the safety governor.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import math
 import threading
@@ -63,9 +64,12 @@ import time
 from collections.abc import Callable
 
 from mirrorvr.clock import Clock
-from mirrorvr.config import DeviceLimits
+from mirrorvr.config import DeviceLimits, StimSettings
 from mirrorvr.errors import StimulationError
-from mirrorvr.stim.command import StimCommand, ramp_step_times
+from mirrorvr.stim.command import StimCommand
+from mirrorvr.stim.device_lock import DeviceLock, lock_port_exclusively
+from mirrorvr.stim.host_ramp import HostRamp, host_steps
+from mirrorvr.stim.path import StimPath
 
 logger = logging.getLogger(__name__)
 
@@ -104,18 +108,14 @@ def period_ms_for(frequency_hz: float) -> float:
 
 
 def ramp_levels(cmd: StimCommand, step_s: float) -> list[tuple[float, int]]:
-    """The train as ``(time from start s, current mA)`` updates, ramps and stop included.
+    """The train as ``(time from start s, current mA)`` updates, the envelope's rise and fall
+    included: currents are floored to whole mA. The last update is 0 mA at
+    ``cmd.on_time_s`` (the device has no expiry of its own)."""
 
-    Currents are floored to whole mA. The last update is 0 mA at ``cmd.on_time_s``.
-    """
-    levels: list[tuple[float, int]] = []
-    for t in ramp_step_times(cmd, step_s):
-        ma = min(max(int(math.floor(cmd.amplitude_at(t) + 1e-9)), 0), MAX_CURRENT_MA)
-        if not levels or levels[-1][1] != ma:
-            levels.append((t, ma))
-    if levels[-1][1] != 0:
-        levels.append((cmd.on_time_s, 0))
-    return levels
+    def whole_ma(amplitude_ma: float) -> int:
+        return min(max(int(math.floor(amplitude_ma + 1e-9)), 0), MAX_CURRENT_MA)
+
+    return host_steps(cmd, step_s, whole_ma)
 
 
 def _checked_rehastim2_class():
@@ -123,11 +123,26 @@ def _checked_rehastim2_class():
     from pysciencemode import Rehastim2  # edge module: only here
 
     class CheckedRehastim2(Rehastim2):
-        """Records acks (``mirrorvr_acks``) and closes the port when one is late."""
+        """Records acks (``mirrorvr_acks``) and device error packets
+        (``mirrorvr_device_errors``), and closes the port when an ack is late."""
 
         mirrorvr_ack_timeout_s = 0.5
 
+        def _read_packet(self):
+            packets = super()._read_packet()
+            for packet in packets or ():
+                if len(packet) > 7 and packet[6] == _STIMULATION_ERROR:
+                    if not hasattr(self, "mirrorvr_device_errors"):
+                        self.mirrorvr_device_errors = []
+                    self.mirrorvr_device_errors.append(_signed(packet[7]))
+            return packets
+
         def _get_last_ack(self, init: bool = False):
+            if not getattr(self, "mirrorvr_exclusive", False):
+                # the library opened the port and is about to read the device's Init: claim
+                # the port first (SAFETY.md item 13)
+                self.mirrorvr_exclusive = True
+                lock_port_exclusively(self.port)
             self.mirrorvr_timed_out = False
             timer = threading.Timer(self.mirrorvr_ack_timeout_s, self._mirrorvr_give_up)
             timer.daemon = True
@@ -168,10 +183,11 @@ class RehaStimDriver:
     frequency_hz : float
         The session's pulse rate: ScienceMode 2 has one period for all channels, set at
         connection. Commands must ask this rate.
-    transport_latency_s, device_latency_s, electromechanical_delay_s : float
-        The configured stimulation path, s (for the predicted contraction onset).
+    path : StimPath, optional
+        The configured stimulation path (for the predicted contraction onset); default: the
+        configuration's defaults.
     motor_threshold_ma : mapping of channel -> mA, optional
-        For the predicted onset along the ramp.
+        For the predicted onset along the envelope.
     ramp_step_s : float
         Interval between ramp updates, s.
     keepalive_s : float
@@ -181,6 +197,13 @@ class RehaStimDriver:
     stimulator_factory : callable, optional
         ``(port, ack_timeout_s) -> Rehastim2``-like object, for tests; by default the
         pysciencemode class with checked acks.
+    purpose : str
+        What the device is opened for, recorded in its owner lock (SAFETY.md item 13).
+
+    Raises
+    ------
+    StimulationError
+        If no device answers, or another session or titration holds the device.
     """
 
     def __init__(
@@ -189,14 +212,13 @@ class RehaStimDriver:
         clock: Clock,
         frequency_hz: float,
         *,
-        transport_latency_s: float = 0.004,
-        device_latency_s: float = 0.002,
-        electromechanical_delay_s: float = 0.017,
+        path: StimPath | None = None,
         motor_threshold_ma: dict[int, float] | None = None,
         ramp_step_s: float = 0.025,
         keepalive_s: float = 0.5,
         ack_timeout_s: float = 0.5,
         stimulator_factory: Callable | None = None,
+        purpose: str = "",
     ) -> None:
         if not ramp_step_s > 0:
             raise StimulationError(f"ramp_step_s: {ramp_step_s!r} must be > 0")
@@ -205,9 +227,7 @@ class RehaStimDriver:
         self.clock = clock
         self.frequency_hz = float(frequency_hz)
         self.period_ms = period_ms_for(self.frequency_hz)
-        self.transport_latency_s = float(transport_latency_s)
-        self.device_latency_s = float(device_latency_s)
-        self.electromechanical_delay_s = float(electromechanical_delay_s)
+        self.path = path or StimPath.from_settings(StimSettings())
         self.motor_threshold_ma = dict(motor_threshold_ma or {})
         self.ramp_step_s = float(ramp_step_s)
         self.keepalive_s = float(keepalive_s)
@@ -225,45 +245,41 @@ class RehaStimDriver:
         )
         self._current_ma = [0] * N_CHANNELS
         self._pulse_width_us = [MIN_PULSE_WIDTH_US] * N_CHANNELS
-        self._io_lock = threading.RLock()
-        self._cond = threading.Condition(self._io_lock)
-        self._pending: list[tuple[float, int, int, int, int]] = []  # heap
-        self._seq = itertools.count()
-        self._generation = [0] * N_CHANNELS
         self._error = ""
         self._closed = False
         self._last_sent_mono = time.monotonic()
         self.written: list[tuple[float, tuple[int, ...]]] = []  # (t_s, currents mA): updates
+        self.ramp = HostRamp(clock, N_CHANNELS, self._write_level, name="mirrorvr-rehastim",
+                             idle=self._keepalive)
+        self._owner = DeviceLock.acquire(port, purpose)  # before the port is opened
         factory = stimulator_factory or _open_rehastim2
         try:
             self._dev = factory(port, ack_timeout_s)
         except Exception as err:  # serial.SerialException, OSError, a closed port on time-out
+            if self._owner is not None:
+                self._owner.release()
             raise StimulationError(
-                f"RehaStim 2: no device answered on {port!r} within {ack_timeout_s} s "
-                f"({err!r})"
+                f"RehaStim 2: no device answered on {port!r} within {ack_timeout_s} s, or "
+                f"the port could not be opened exclusively ({err!r})"
             ) from err
         # The library's keep-alive thread would keep the device stimulating as long as the
-        # process lives; the ramp thread below keeps the link instead. Its ack-comparison
-        # thread does nothing without show_log. Both are non-daemon threads that would keep
-        # the process alive if a session never closes the driver: both are ended here.
+        # process lives; the ramp thread keeps the link instead. Its ack-comparison thread
+        # does nothing without show_log. Both are non-daemon threads that would keep the
+        # process alive if a session never closes the driver: both are ended here.
         self._dev.reha_connected = False
         self._dev.stimulation_active = False
         try:
-            with self._io_lock:
-                self._call("InitChannelListMode", self._dev.init_channel,
-                           self.period_ms, self._channels())
+            self._call("InitChannelListMode", self._dev.init_channel, self.period_ms,
+                       self._channels())
         except StimulationError:
             self._release()
             raise
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mirrorvr-rehastim",
-                                        daemon=True)
-        self._thread.start()
+        self.ramp.start()
 
     # ------------------------------------------------------------------ driver API
 
     def send(self, cmd: StimCommand, t_s: float) -> float | None:
-        """Start (or replace) the train on ``cmd.channel``; return the predicted onset, s."""
+        """Start the train on ``cmd.channel``; return the predicted onset, s."""
         ch = cmd.channel
         if not 0 <= ch < N_CHANNELS:
             raise StimulationError(f"RehaStim 2 channel: {ch!r} (allowed 0..{N_CHANNELS - 1})")
@@ -280,44 +296,38 @@ class RehaStimDriver:
                 f"{MIN_PULSE_WIDTH_US}..{MAX_PULSE_WIDTH_US})"
             )
         levels = ramp_levels(cmd, self.ramp_step_s)
-        with self._cond:
+        with self.ramp.lock:
             self._check_usable()
-            self._generation[ch] += 1
-            gen = self._generation[ch]
             self._pulse_width_us[ch] = pulse_width_us
-            self._update({ch: levels[0][1]}, t_s)  # raises on failure: the governor faults
-            for dt, ma in levels[1:]:
-                heapq.heappush(self._pending, (t_s + dt, next(self._seq), ch, gen, ma))
-            self._cond.notify_all()
+            # the first update is sent now: its failure faults the governor
+            self.ramp.play(ch, levels, t_s, t_s + cmd.on_time_s)
         return cmd.contraction_onset_s(
-            t_s + self.transport_latency_s + self.device_latency_s,
-            self.motor_threshold_ma.get(ch, 0.0), self.electromechanical_delay_s,
+            t_s + self.path.output_delay_s, self.motor_threshold_ma.get(ch, 0.0),
+            self.path.electromechanical_delay_s,
         )
 
     def stop_channel(self, channel: int, t_s: float, reason: str) -> None:
         """Switch ``channel`` off now (0 mA)."""
-        with self._cond:
+        with self.ramp.lock:
             self._check_usable()
-            self._generation[channel] += 1
+            self.ramp.cancel(channel)
             self._update({channel: 0}, t_s)
 
     def stop_all(self, t_s: float, reason: str) -> None:
         """Switch every channel off now (one update with 0 mA everywhere)."""
-        with self._cond:
-            for ch in range(N_CHANNELS):
-                self._generation[ch] += 1
-            self._pending.clear()
+        with self.ramp.lock:
+            self.ramp.cancel_all()
             self._check_usable()
             # tried even after a fault: a device that reported an error still answers
             self._update(dict.fromkeys(range(N_CHANNELS), 0), t_s, force=True)
 
     def check(self, t_s: float) -> None:
         """Raise if the link is gone, an update failed, or the device reported an error."""
-        if self._error:
-            raise StimulationError(self._error)
-        if self._closed:
-            raise StimulationError("RehaStim 2: driver closed")
-        with self._io_lock:
+        with self.ramp.lock:  # a ramp update in flight may latch an error: wait for it
+            if self._error:
+                raise StimulationError(self._error)
+            if self._closed:
+                raise StimulationError("RehaStim 2: driver closed")
             try:
                 port = self._dev.port
                 if not getattr(port, "is_open", True):
@@ -330,27 +340,21 @@ class RehaStimDriver:
                 raise self._fail(f"RehaStim 2: lost connection: {err!r}") from err
         for command, result in _replies(data):
             if command == _STIMULATION_ERROR:
-                from pysciencemode.acks import rehastim_error
-
-                raise self._fail(f"RehaStim 2: device error reply: "
-                                 f"{rehastim_error(result) or 'unknown error'} ({result})")
-        if not self._thread.is_alive():
+                raise self._device_error(result)
+        if not self.ramp.alive:
             raise self._fail("RehaStim 2: ramp and keep-alive thread stopped")
 
     def close(self) -> None:
         """Stop the ramp thread, switch everything off (best effort), stop the channel list,
-        end pysciencemode's threads and close the port."""
+        end pysciencemode's threads and close the port. Idempotent."""
         if self._closed:
             return
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-        self._thread.join(timeout=1.0)
+        self.ramp.close()
         try:
             self.stop_all(self.clock.now(), "close")
         except StimulationError as err:
             logger.warning("RehaStim 2: could not switch off on close: %s", err)
-        with self._io_lock:
+        with self.ramp.lock:
             if not self._error:
                 try:
                     self._call("StopChannelListMode", self._dev.end_stimulation)
@@ -370,6 +374,8 @@ class RehaStimDriver:
             self._dev.close_port()
         except Exception as err:  # closing a broken port: logged, nothing else to do
             logger.warning("RehaStim 2: close failed: %r", err)
+        if self._owner is not None:
+            self._owner.release()
 
     def _check_usable(self) -> None:
         if self._closed:
@@ -413,11 +419,12 @@ class RehaStimDriver:
 
         After a fault only a ``force`` call (switching off) is tried.
         """
-        with self._io_lock:
+        with self.ramp.lock:
             if self._error and not force:
                 raise StimulationError(self._error)
             acks = getattr(self._dev, "mirrorvr_acks", None)
             n_before = len(acks) if acks is not None else 0
+            n_errors = len(getattr(self._dev, "mirrorvr_device_errors", ()))
             try:
                 fn(*args, **kwargs)
             except Exception as err:  # RuntimeError/ValueError/SerialException/OSError
@@ -425,6 +432,9 @@ class RehaStimDriver:
                 why = "no ack within the time-out" if late else repr(err)
                 raise self._fail(f"RehaStim 2: {name} failed: {why}") from err
             self._last_sent_mono = time.monotonic()
+            errors = getattr(self._dev, "mirrorvr_device_errors", ())
+            if len(errors) > n_errors:  # read while waiting for the ack
+                raise self._device_error(errors[-1])
             acks = getattr(self._dev, "mirrorvr_acks", None)
             if acks is None:
                 return  # an injected stimulator that does not record acks
@@ -436,7 +446,20 @@ class RehaStimDriver:
                                  f"(expected command {expected} with result 0, got result "
                                  f"{result})")
 
-    def _keepalive(self) -> None:
+    def _write_level(self, ch: int, current_ma: int, stop_s: float, now_s: float) -> None:
+        """One ramp step (called by the host ramp with its lock held)."""
+        self._update({ch: current_ma}, now_s)
+
+    def _device_error(self, result: int | None) -> StimulationError:
+        from pysciencemode.acks import rehastim_error
+
+        return self._fail(f"RehaStim 2: device error reply: "
+                          f"{rehastim_error(result) or 'unknown error'} ({result})")
+
+    def _keepalive(self, now_s: float) -> None:
+        """On the ramp thread: a ``Watchdog`` packet when nothing was sent for keepalive_s."""
+        if self._error or time.monotonic() - self._last_sent_mono < self.keepalive_s:
+            return
         dev = self._dev
         try:
             dev.send_generic_packet("Watchdog", packet=dev._packet_watchdog())
@@ -445,32 +468,6 @@ class RehaStimDriver:
                          self._fail(f"RehaStim 2: keep-alive failed: {err!r}"))
             return
         self._last_sent_mono = time.monotonic()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with self._cond:
-                if self._error:
-                    self._pending.clear()
-                    self._cond.wait(0.05)
-                    continue
-                if time.monotonic() - self._last_sent_mono >= self.keepalive_s:
-                    self._keepalive()
-                if not self._pending:
-                    self._cond.wait(0.02)
-                    continue
-                due_s = self._pending[0][0]
-                wait_s = due_s - self.clock.now()
-                if wait_s > 0:
-                    self._cond.wait(min(wait_s, 0.02))
-                    continue
-                _, _, ch, gen, ma = heapq.heappop(self._pending)
-                if gen != self._generation[ch]:
-                    continue  # superseded or stopped
-                try:
-                    self._update({ch: ma}, self.clock.now())
-                except StimulationError as err:
-                    logger.error("%s; the next health check faults the governor", err)
-                    self._pending.clear()
 
 
 def _signed(byte: int) -> int:

@@ -1,7 +1,8 @@
 """Presentation-timestamp scheduling of stimulation (ARCHITECTURE.md, "The sync idea").
 
 A command meant to make a contraction start at ``onset_s`` is sent early by the stimulation
-path's latency (transport + device + ramp to the motor threshold + electromechanical delay).
+path's latency (:class:`~mirrorvr.stim.path.StimPath`: transport + device + the envelope's
+rise to the motor threshold + electromechanical delay).
 A command whose send time has already passed is refused as late and recorded; it is never
 fired late silently.
 """
@@ -22,6 +23,7 @@ from mirrorvr.config import StimSettings
 from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.stim.command import StimCommand
 from mirrorvr.stim.governor import SafetyGovernor
+from mirrorvr.stim.path import StimPath
 
 logger = logging.getLogger(__name__)
 
@@ -36,29 +38,24 @@ CANCELLED = "cancelled"
 def command_latency(
     settings: StimSettings, motor_threshold_ma: dict[int, float]
 ) -> Callable[[StimCommand], float]:
-    """Per-command path latency, s: :func:`path_latency` with this command's own ramp time
-    to its channel's motor threshold (channels differ in threshold and amplitude)."""
+    """Per-command path latency, s: :func:`path_latency` with this command's own rise to
+    its channel's motor threshold along its envelope (channels differ in threshold and
+    amplitude); a train that never reaches the threshold counts its whole rise."""
+    path = StimPath.from_settings(settings)
 
     def latency(cmd: StimCommand) -> float:
         threshold = motor_threshold_ma.get(cmd.channel)
-        ramp_s = 0.0 if threshold is None else min(cmd.time_to_reach_ma(threshold), cmd.ramp_up_s)
-        return path_latency(settings, ramp_s)
+        rise_s = 0.0 if threshold is None else min(cmd.time_to_reach_ma(threshold), cmd.rise_s)
+        return path.latency_s(rise_s)
 
     return latency
 
 
 def path_latency(settings: StimSettings, ramp_to_threshold_s: float) -> float:
-    """Latency from sending a command to the start of the contraction, s.
-
-    transport + device + ramp time to the motor threshold + electromechanical delay.
-    The transport jitter (uniform, mean ``transport_jitter_s / 2``) is not included.
-    """
-    return (
-        settings.transport_latency_s
-        + settings.device_latency_s
-        + ramp_to_threshold_s
-        + settings.electromechanical_delay_s
-    )
+    """Latency from sending a command to the start of the contraction, s:
+    :meth:`StimPath.latency_s` of the configured path (transport + device + the rise to
+    the motor threshold + electromechanical delay; the transport jitter is not included)."""
+    return StimPath.from_settings(settings).latency_s(ramp_to_threshold_s)
 
 
 @dataclass

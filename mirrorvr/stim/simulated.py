@@ -1,15 +1,14 @@
 """A simulated stimulator: records what a device would have done, and when.
 
-It models the stimulation path of ARCHITECTURE.md ("The sync idea"): command transport
-(with seeded jitter), device latency, the ramp up to the motor threshold and the
-electromechanical delay (≈ 17 ms for evoked contractions, REFERENCES.md).
+It models the stimulation path of ARCHITECTURE.md ("The sync idea",
+:class:`~mirrorvr.stim.path.StimPath`): command transport (with seeded jitter), device
+latency, the envelope's rise to the motor threshold and the electromechanical delay.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,8 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from mirrorvr.clock import Clock
+from mirrorvr.config import DeviceLimits, StimSettings
 from mirrorvr.errors import StimulationError
 from mirrorvr.stim.command import StimCommand
+from mirrorvr.stim.path import StimPath
 
 logger = logging.getLogger(__name__)
 
@@ -65,44 +66,39 @@ class SimulatedStimulator:
     ----------
     clock : Clock
         The session clock (used to resolve on-time expiry).
-    transport_latency_s, transport_jitter_s, device_latency_s, electromechanical_delay_s : float
-        Path latencies, s. The jitter is drawn uniformly from [0, transport_jitter_s].
+    path : StimPath, optional
+        Transport (jitter drawn uniformly from ``[0, transport_jitter_s]``), device latency
+        and electromechanical delay, s; default: the configuration's defaults.
     n_channels : int
-        Number of outputs.
+        Number of outputs (when ``capabilities`` is not given).
     seed : int
         Seed of the jitter generator.
     motor_threshold_ma : mapping of channel -> mA, optional
-        Motor thresholds used to predict the contraction onset along the ramp; a channel
-        without one is predicted to contract at the first pulse (+ EMD).
+        Motor thresholds used to predict the contraction onset along the envelope; a
+        channel without one is predicted to contract at the first pulse (+ EMD).
+    capabilities : DeviceLimits, optional
+        The device this one stands in for (the session passes its configured hard limits);
+        default: the default hard limits with ``n_channels`` outputs.
     """
 
     def __init__(
         self,
         clock: Clock,
-        transport_latency_s: float = 0.004,
-        transport_jitter_s: float = 0.001,
-        device_latency_s: float = 0.002,
-        electromechanical_delay_s: float = 0.017,
+        path: StimPath | None = None,
+        *,
         n_channels: int = 4,
         seed: int = 0,
         motor_threshold_ma: Mapping[int, float] | None = None,
+        capabilities: DeviceLimits | None = None,
     ) -> None:
-        for name, value in (
-            ("transport_latency_s", transport_latency_s),
-            ("transport_jitter_s", transport_jitter_s),
-            ("device_latency_s", device_latency_s),
-            ("electromechanical_delay_s", electromechanical_delay_s),
-        ):
-            if not (math.isfinite(value) and value >= 0):
-                raise StimulationError(f"{name}: {value!r} must be a finite value >= 0")
-        if n_channels < 1:
-            raise StimulationError(f"n_channels: {n_channels!r} must be >= 1")
+        if capabilities is None:
+            if n_channels < 1:
+                raise StimulationError(f"n_channels: {n_channels!r} must be >= 1")
+            capabilities = DeviceLimits(model="simulated", n_channels=n_channels)
         self.clock = clock
-        self.transport_latency_s = float(transport_latency_s)
-        self.transport_jitter_s = float(transport_jitter_s)
-        self.device_latency_s = float(device_latency_s)
-        self.electromechanical_delay_s = float(electromechanical_delay_s)
-        self.n_channels = int(n_channels)
+        self.path = path or StimPath.from_settings(StimSettings())
+        self.capabilities = capabilities
+        self.n_channels = int(capabilities.n_channels)
         self.motor_threshold_ma = dict(motor_threshold_ma or {})
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
@@ -111,7 +107,7 @@ class SimulatedStimulator:
         self._fault: Exception | None = None
         self._fault_persistent = False
         self._fault_on: frozenset[str] = frozenset()
-        self.connected = True
+        self._closed = False
 
     # ------------------------------------------------------------------ faults
 
@@ -121,7 +117,8 @@ class SimulatedStimulator:
         persistent: bool = False,
         on: tuple[str, ...] = ("send",),
     ) -> None:
-        """Make the next call(s) named in ``on`` ("send", "stop_channel", "stop_all") raise.
+        """Make the next call(s) named in ``on`` ("send", "stop_channel", "stop_all",
+        "check") raise.
 
         With ``persistent`` the device stays broken (e.g. a lost connection) until
         :meth:`clear_fault`; otherwise only the first matching call fails.
@@ -141,6 +138,8 @@ class SimulatedStimulator:
 
     def _maybe_fail(self, call: str) -> None:
         # called with the lock held
+        if self._closed:
+            raise SimulatedFault(f"simulated stimulator: {call} after close")
         if self._fault is not None and call in self._fault_on:
             err = self._fault
             if not self._fault_persistent:
@@ -161,13 +160,13 @@ class SimulatedStimulator:
                 )
             self._expire(t_s)
             previous = self._active.pop(cmd.channel, None)
-            jitter_s = float(self._rng.uniform(0.0, self.transport_jitter_s))
-            start_s = t_s + self.transport_latency_s + jitter_s + self.device_latency_s
+            jitter_s = float(self._rng.uniform(0.0, self.path.transport_jitter_s))
+            start_s = t_s + self.path.output_delay_s + jitter_s
             if previous is not None:
                 self._finish(previous, min(start_s, previous.planned_stop_s), "superseded")
             onset_s = cmd.contraction_onset_s(
                 start_s, self.motor_threshold_ma.get(cmd.channel, 0.0),
-                self.electromechanical_delay_s,
+                self.path.electromechanical_delay_s,
             )
             train = SimulatedTrain(
                 command=cmd,
@@ -199,6 +198,23 @@ class SimulatedStimulator:
             for train in self._active.values():
                 self._finish(train, t_s, reason)
             self._active.clear()
+
+    def check(self, t_s: float) -> None:
+        """Raise :class:`SimulatedFault` if a fault was injected on "check" (a lost link)."""
+        with self._lock:
+            self._maybe_fail("check")
+
+    def close(self) -> None:
+        """Switch every channel off and refuse every later call (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            now = self.clock.now()
+            self._expire(now)
+            for train in self._active.values():
+                self._finish(train, now, "close")
+            self._active.clear()
+            self._closed = True
 
     # ------------------------------------------------------------------ inspection
 

@@ -2,25 +2,27 @@
 maximum tolerated amplitude by raising the amplitude in small steps (SAFETY.md item 2).
 
 A channel without a titrated maximum cannot stimulate. Titration is therefore the one place
-where an untitrated channel gets current, and only through :func:`titration_governor`: a
-normal :class:`~mirrorvr.stim.governor.SafetyGovernor` over a provisional profile in which
+where an untitrated channel gets current, and only through a normal
+:class:`~mirrorvr.stim.governor.SafetyGovernor` over a :func:`provisional_profile` in which
 the channel's maximum is the therapist's *ceiling* for this titration (never above the hard
 limits), every other check unchanged (screening, hard limits, current density, ramps).
 
 Workflow (library)::
 
-    gov = titration_governor(device, patient, driver, clock, channel=0, site="forearm flexors",
-                             electrode_area_cm2=20, ceiling_ma=40)
+    patient = load_profile(path)                       # the patient's own profile
+    gov = open_governor(settings, provisional_profile(patient, 0, "forearm flexors", 20,
+                                                      ceiling_ma=40), clock)
     gov.arm()
-    t = Titration(gov, channel=0, start_ma=2, step_ma=1)
+    t = Titration(gov, channel=0, settings=settings, start_ma=2, step_ma=1)
     while not t.done:
-        t.stimulate()                 # one short ramped train at t.amplitude_ma
+        t.stimulate()                 # one ramped train at t.amplitude_ma (waits for the last)
         t.respond(answer)             # "nothing", "felt", "contraction", "too_much" or "stop"
-    patient = t.result().apply(patient)
-    save_profile(path, patient)
+    gov.close()
+    save_titration(path, t.result())  # writes this channel only
 
-The profile file is a session configuration TOML whose ``[patient]`` table is rewritten;
-other tables in it are kept, so the same file can be given to ``mirrorvr demo --config``.
+The profile file is a session configuration TOML whose ``[patient]`` table holds the
+patient; :func:`save_titration` changes only the titrated channel's entry in it (SAFETY.md
+item 12: nothing of a person is a default, and nothing else of the file is rewritten).
 """
 
 from __future__ import annotations
@@ -31,11 +33,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mirrorvr.clock import Clock
-from mirrorvr.config import DeviceLimits, PatientProfile, StimChannelProfile
+from mirrorvr.config import (
+    DeviceLimits,
+    PatientProfile,
+    Screening,
+    StimChannelProfile,
+    StimSettings,
+)
 from mirrorvr.errors import ConfigError, StimulationError
 from mirrorvr.stim.command import StimCommand
 from mirrorvr.stim.driver import StimulatorDriver
 from mirrorvr.stim.governor import SafetyGovernor
+from mirrorvr.stim.ramp_rule import RampRule
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -52,6 +61,26 @@ STOP = "stop"
 RESPONSES = (NOTHING, FELT, CONTRACTION, TOO_MUCH, STOP)
 
 
+def provisional_profile(patient: PatientProfile, channel: int, site: str,
+                        electrode_area_cm2: float, ceiling_ma: float) -> PatientProfile:
+    """``patient`` with ``channel`` as its only stimulation channel, allowed up to
+    ``ceiling_ma`` and nothing else titrated: the profile a titration's governor checks.
+
+    Raises
+    ------
+    ConfigError
+        If the site, area or ceiling is invalid.
+    """
+    try:
+        provisional = StimChannelProfile(
+            channel=channel, site=site, electrode_area_cm2=electrode_area_cm2,
+            max_tolerated_ma=ceiling_ma,
+        )
+    except ValueError as err:
+        raise ConfigError(f"titration of channel {channel}: {err}") from None
+    return patient.model_copy(update={"stim_channels": (provisional,)})
+
+
 def titration_governor(
     device: DeviceLimits,
     patient: PatientProfile,
@@ -63,8 +92,11 @@ def titration_governor(
     electrode_area_cm2: float,
     ceiling_ma: float,
     on_event=None,
+    ramps: RampRule | None = None,
 ) -> SafetyGovernor:
-    """A governor in which only ``channel`` may stimulate, up to ``ceiling_ma``.
+    """A governor over ``driver`` in which only ``channel`` may stimulate, up to
+    ``ceiling_ma`` (:func:`provisional_profile`). A session's titration builds its driver
+    and governor with :func:`~mirrorvr.stim.factory.open_governor` instead.
 
     Raises
     ------
@@ -73,15 +105,8 @@ def titration_governor(
     ConfigError
         If the site or area is invalid.
     """
-    try:
-        provisional = StimChannelProfile(
-            channel=channel, site=site, electrode_area_cm2=electrode_area_cm2,
-            max_tolerated_ma=ceiling_ma,
-        )
-    except ValueError as err:
-        raise ConfigError(f"titration of channel {channel}: {err}") from None
-    profile = patient.model_copy(update={"stim_channels": (provisional,)})
-    return SafetyGovernor(device, profile, driver, clock, on_event)
+    profile = provisional_profile(patient, channel, site, electrode_area_cm2, ceiling_ma)
+    return SafetyGovernor(device, profile, driver, clock, on_event, ramps=ramps)
 
 
 @dataclass(frozen=True)
@@ -122,14 +147,13 @@ class Titration:
     Parameters
     ----------
     governor : SafetyGovernor
-        From :func:`titration_governor`, armed.
+        Over a :func:`provisional_profile`, armed.
     channel : int
+    settings : StimSettings, optional
+        The session's train shape (pulse width, rate, on-time, comfort ramps): each test
+        train is shaped like the trains the patient will get. Default: the default settings.
     start_ma, step_ma : float
         First amplitude and increment, mA.
-    pulse_width_us, frequency_hz : float
-        The train's shape (use the session's).
-    on_time_s, ramp_up_s, ramp_down_s : float
-        Each test train, s (ramped, like every train).
     """
 
     def __init__(
@@ -137,23 +161,20 @@ class Titration:
         governor: SafetyGovernor,
         channel: int,
         *,
+        settings: StimSettings | None = None,
         start_ma: float = 2.0,
         step_ma: float = 1.0,
-        pulse_width_us: float = 300.0,
-        frequency_hz: float = 35.0,
-        on_time_s: float = 1.0,
-        ramp_up_s: float = 0.3,
-        ramp_down_s: float = 0.3,
     ) -> None:
         profile = governor.patient.stim_channel(channel)
         if profile is None or profile.max_tolerated_ma is None:
             raise StimulationError(
-                f"titration of channel {channel}: use titration_governor() for this channel"
+                f"titration of channel {channel}: use provisional_profile() for this channel"
             )
         if not (start_ma > 0 and step_ma > 0):
             raise StimulationError(
                 f"titration: start_ma {start_ma!r} and step_ma {step_ma!r} must be > 0"
             )
+        settings = settings or StimSettings()
         self.governor = governor
         self.channel = channel
         self.site = profile.site
@@ -161,8 +182,10 @@ class Titration:
         self.ceiling_ma = profile.max_tolerated_ma
         self.step_ma = float(step_ma)
         self.amplitude_ma = min(float(start_ma), self.ceiling_ma)
-        self.shape = dict(pulse_width_us=pulse_width_us, frequency_hz=frequency_hz,
-                          on_time_s=on_time_s, ramp_up_s=ramp_up_s, ramp_down_s=ramp_down_s)
+        # a plain envelope: the channel has no titrated motor threshold yet
+        self.shape = dict(pulse_width_us=settings.pulse_width_us,
+                          frequency_hz=settings.frequency_hz, on_time_s=settings.on_time_s,
+                          ramp_up_s=settings.ramp_up_s, ramp_down_s=settings.ramp_down_s)
         self.sensory_threshold_ma: float | None = None
         self.motor_threshold_ma: float | None = None
         self.max_tolerated_ma: float | None = None
@@ -171,6 +194,7 @@ class Titration:
         self._last_tolerated_ma: float | None = None
         self._steps: list[tuple[float, str]] = []
         self._stimulated = False
+        self._train_end_s = -float("inf")
 
     def command(self) -> StimCommand:
         """The test train at the current amplitude."""
@@ -178,7 +202,8 @@ class Titration:
                            movement="titration", **self.shape)
 
     def stimulate(self) -> None:
-        """Send one test train at :attr:`amplitude_ma` through the governor.
+        """Send one test train at :attr:`amplitude_ma` through the governor, once the
+        previous train has ended.
 
         Raises
         ------
@@ -187,7 +212,10 @@ class Titration:
         """
         if self.done:
             raise StimulationError(f"titration of channel {self.channel} is finished")
-        self.governor.submit(self.command())
+        # one train at a time: the last one falls to 0 before the next rises
+        self.governor.clock.sleep_until(self._train_end_s)
+        receipt = self.governor.submit_receipt(self.command())
+        self._train_end_s = receipt.sent_s + self.shape["on_time_s"]
         self._stimulated = True
         logger.info("titration ch%d: %.2f mA", self.channel, self.amplitude_ma)
 
@@ -247,34 +275,77 @@ def _drop_none(x):
     return x
 
 
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"profile {str(path)!r} is not valid TOML: {err}") from None
+
+
+def patient_table(path: str | Path) -> dict | None:
+    """The ``[patient]`` table of ``path`` as written, or None when the file holds no patient
+    (no file, no table, or no ``pseudonym`` in it)."""
+    table = _read_toml(Path(path)).get("patient")
+    if not isinstance(table, dict) or "pseudonym" not in table:
+        return None
+    return table
+
+
 def load_profile(path: str | Path) -> PatientProfile:
-    """The ``[patient]`` table of a profile file (a session configuration TOML).
+    """The patient of ``path`` (its ``[patient]`` table); never a default patient.
 
     Raises
     ------
     ConfigError
-        If the file is not a valid configuration or has no ``[patient]`` table.
+        If the file holds no patient (no ``[patient]`` with a ``pseudonym``) or an invalid one.
     """
-    from mirrorvr.config import load_config
+    table = patient_table(path)
+    if table is None:
+        raise ConfigError(f"{str(path)!r} holds no patient profile ([patient] with a "
+                          "pseudonym)")
+    try:
+        return PatientProfile.model_validate(table)
+    except ValueError as err:
+        raise ConfigError(f"profile {str(path)!r}: {err}") from None
 
-    patient = load_config(path).patient
-    if patient is None:
-        raise ConfigError(f"profile {str(path)!r} has no [patient] table")
-    return patient
 
+def save_titration(path: str | Path, result: TitrationResult, *,
+                   new_person: dict | None = None, screening: Screening | None = None) -> Path:
+    """Write the titrated channel into the profile ``path``; nothing else of the file changes.
 
-def save_profile(path: str | Path, patient: PatientProfile) -> Path:
-    """Write ``patient`` as the ``[patient]`` table of ``path`` (other tables are kept)."""
+    The channel's entry in ``[[patient.stim_channels]]`` is replaced (or added); other
+    channels and tables stay as they are. ``new_person`` (pseudonym, amputated side and
+    level) starts a new profile (the file has no patient yet); ``screening`` records the
+    therapist's screening where the profile has none. The result is validated as a profile
+    before the file is (atomically) replaced.
+
+    Raises
+    ------
+    ConfigError
+        If the file is not valid TOML, has no patient and no ``new_person`` is given, or the
+        profile would be invalid.
+    """
     import tomli_w
 
     path = Path(path)
-    data = {}
-    if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"profile {str(path)!r} is not valid TOML: {err}") from None
-    data["patient"] = _drop_none(patient.model_dump(mode="json"))
+    data = _read_toml(path)
+    table = data.setdefault("patient", {})
+    if "pseudonym" not in table:
+        if new_person is None:
+            raise ConfigError(f"{str(path)!r} holds no patient: a new profile needs its "
+                              "pseudonym, amputated side and level")
+        table.update(new_person)
+    if screening is not None and "screening" not in table:
+        table["screening"] = screening.model_dump(mode="json")
+    entry = _drop_none(result.channel_profile().model_dump(mode="json"))
+    channels = [c for c in table.get("stim_channels", []) if c.get("channel") != result.channel]
+    table["stim_channels"] = sorted([*channels, entry], key=lambda c: c["channel"])
+    try:
+        PatientProfile.model_validate(table)
+    except ValueError as err:
+        raise ConfigError(f"profile {str(path)!r} after titration: {err}") from None
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
     tmp.replace(path)

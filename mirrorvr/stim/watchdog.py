@@ -58,6 +58,8 @@ class Watchdog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.fired_at_s: list[float] = []
+        #: session time of the last check, s (None before the first)
+        self.last_check_s: float | None = None
 
     def beat(self, name: str) -> None:
         """Record a heartbeat of loop ``name`` now."""
@@ -81,6 +83,7 @@ class Watchdog:
         """Do one check at ``now`` (default ``clock.now()``); return the reason if it fired."""
         now = self.clock.now() if now is None else now
         with self._lock:
+            self.last_check_s = now
             late = [
                 (name, now - t) for name, t in self._last_beat_s.items() if now - t > self.timeout_s
             ]

@@ -1,4 +1,4 @@
-"""An OpenBCI Cyton emulator on a pseudo-terminal (Linux/macOS), for tests and demos.
+"""An OpenBCI Cyton emulator on a pseudo-terminal (Linux/macOS), for tests.
 
 BrainFlow's own device emulators (``emulator/brainflow_emulator``) run a board's unchanged
 driver against a pty peer that answers like the firmware; this is that approach for the
@@ -23,14 +23,11 @@ test pattern (:func:`test_pattern_uv`). Counts use the Cyton's scale at gain 24:
 from __future__ import annotations
 
 import logging
-import os
-import select
-import threading
 import time
-import tty
 
 import numpy as np
 
+from emulators.pty_peer import PtyPeer
 from mirrorvr.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -62,13 +59,11 @@ def encode_packet(counter: int, counts: np.ndarray) -> bytes:
     return bytes(body)
 
 
-class CytonEmulator:
+class CytonEmulator(PtyPeer):
     """Firmware-like Cyton peer on the master side of a pty; the driver opens
-    :attr:`port_name`. Stop it with :meth:`stop` (the thread checks a stop event)."""
+    :attr:`port_name`. Stop it with :meth:`stop`."""
 
     def __init__(self, data_uv: np.ndarray | None = None) -> None:
-        import pty  # POSIX only; imported when an emulator is made
-
         data = test_pattern_uv() if data_uv is None else np.asarray(data_uv, dtype=np.float64)
         if data.ndim != 2 or data.shape[0] != N_CHANNELS or data.shape[1] == 0:
             raise ConfigError(f"data_uv: expected shape ({N_CHANNELS}, n > 0), got {data.shape}")
@@ -76,39 +71,17 @@ class CytonEmulator:
         if np.max(np.abs(data)) > limit:
             raise ConfigError(f"data_uv: values must be within ±{limit:.0f} µV")
         self._counts = np.round(data / UV_PER_COUNT).astype(np.int64)
-        self._master, slave = pty.openpty()
-        tty.setraw(slave)
-        self.port_name = os.ttyname(slave)
-        self._slave = slave
-        self._stop = threading.Event()
         self._streaming = False
         self._t0 = 0.0
         self._sent = 0
         #: Every command byte received, in order.
         self.received = bytearray()
         self.packets_sent = 0
-        self._thread = threading.Thread(target=self._run, name="cyton-emulator", daemon=True)
-        self._thread.start()
+        super().__init__("cyton-emulator")
 
     @property
     def streaming(self) -> bool:
         return self._streaming
-
-    def stop(self) -> None:
-        """Stop the peer thread and close the pty."""
-        self._stop.set()
-        self._thread.join(timeout=2.0)
-        for fd in (self._master, self._slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-    def _write(self, data: bytes) -> None:
-        try:
-            os.write(self._master, data)
-        except OSError as err:  # the driver closed the port
-            logger.debug("cyton emulator: write failed: %s", err)
 
     def _command(self, byte: int) -> None:
         self.received.append(byte)
@@ -124,22 +97,19 @@ class CytonEmulator:
             logger.debug("cyton emulator: command %r answered, not acted on", c)
             self._write(b"Success$$$")
 
-    def _run(self) -> None:
+    def _received(self, data: bytes, now: float) -> None:
+        for byte in data:
+            self._command(byte)
+
+    def _tick(self, now: float) -> None:
+        if not self._streaming:
+            return
         n = self._counts.shape[1]
-        while not self._stop.is_set():
-            try:
-                ready, _, _ = select.select([self._master], [], [], 0.002)
-                if ready:
-                    for byte in os.read(self._master, 64):
-                        self._command(byte)
-            except OSError:
-                return  # pty closed
-            if self._streaming:
-                due = int((time.monotonic() - self._t0) * SAMPLING_RATE_HZ) + 1
-                if due > self._sent:
-                    packets = b"".join(
-                        encode_packet(k, self._counts[:, k % n]) for k in range(self._sent, due)
-                    )
-                    self._write(packets)
-                    self.packets_sent += due - self._sent
-                    self._sent = due
+        due = int((now - self._t0) * SAMPLING_RATE_HZ) + 1
+        if due > self._sent:
+            packets = b"".join(
+                encode_packet(k, self._counts[:, k % n]) for k in range(self._sent, due)
+            )
+            self._write(packets)
+            self.packets_sent += due - self._sent
+            self._sent = due

@@ -1,4 +1,4 @@
-"""An openEMSstim firmware emulator on a pseudo-terminal (Linux/macOS), for tests and demos.
+"""An openEMSstim firmware emulator on a pseudo-terminal (Linux/macOS), for tests.
 
 Like BrainFlow's device emulators, it lets the unchanged driver talk to something that
 behaves like the board: it parses ``C<ch>I<intensity>T<ms>G`` byte by byte, switches the
@@ -13,11 +13,9 @@ It records every change of output as ``(time s, channel, intensity %)`` on
 from __future__ import annotations
 
 import logging
-import os
-import select
 import threading
-import time
-import tty
+
+from emulators.pty_peer import PtyPeer
 
 logger = logging.getLogger(__name__)
 
@@ -25,16 +23,12 @@ MAX_ON_TIME_MS = 5000
 N_CHANNELS = 2
 
 
-class OpenEMSStimEmulator:
+class OpenEMSStimEmulator(PtyPeer):
     """Firmware-like peer on the master side of a pty; the driver opens :attr:`port_name`."""
 
-    def __init__(self) -> None:
-        import pty  # POSIX only; imported when an emulator is made
+    poll_s = 0.001  # the on-time expiry's resolution
 
-        self._master, slave = pty.openpty()
-        tty.setraw(slave)
-        self.port_name = os.ttyname(slave)
-        self._slave = slave  # kept open until the driver has opened the port
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.intensity_pct = [0] * N_CHANNELS
         self.off_at_s: list[float | None] = [None] * N_CHANNELS
@@ -44,17 +38,7 @@ class OpenEMSStimEmulator:
         self.errors: list[str] = []
         self.disconnected = False
         self._buf = ""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="openemsstim-emulator",
-                                        daemon=True)
-        self._thread.start()
-
-    def release_slave(self) -> None:
-        """Close the emulator's copy of the slave side (call once the driver has opened it),
-        so that the driver closing its port reads as a disconnect."""
-        if self._slave is not None:
-            os.close(self._slave)
-            self._slave = None
+        super().__init__("openemsstim-emulator")
 
     def is_on(self, channel: int) -> bool:
         with self._lock:
@@ -62,17 +46,6 @@ class OpenEMSStimEmulator:
 
     def any_on(self) -> bool:
         return any(self.is_on(ch) for ch in range(N_CHANNELS))
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=1.0)
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self._slave = None
 
     # ------------------------------------------------------------------ firmware
 
@@ -90,10 +63,7 @@ class OpenEMSStimEmulator:
         logger.info("emulator: all channels off (%s)", why)
 
     def _reply(self, text: str) -> None:
-        try:
-            os.write(self._master, (text + "\r\n").encode("ascii"))
-        except OSError:
-            pass
+        self._write((text + "\r\n").encode("ascii"))
 
     def _command(self, text: str, now: float) -> None:
         self.commands.append(text)
@@ -117,40 +87,28 @@ class OpenEMSStimEmulator:
         self.on_time_ms[ch] = ms
         self._set(ch, pct, now + ms / 1000.0 if ms > 0 else None, now)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                ready, _, _ = select.select([self._master], [], [], 0.001)
-            except (OSError, ValueError):
-                break
-            now = time.monotonic()
-            with self._lock:
-                for ch in range(N_CHANNELS):
-                    off = self.off_at_s[ch]
-                    if off is not None and now >= off:
-                        self._set(ch, 0, None, off)
-            if not ready:
-                continue
-            try:
-                data = os.read(self._master, 256)
-            except OSError:  # EIO: the host closed the port
-                data = b""
-            now = time.monotonic()
-            with self._lock:
-                if not data:
-                    if not self.disconnected:
-                        self.disconnected = True
-                        self._shutdown(now, "host disconnected")
+    def _tick(self, now: float) -> None:
+        with self._lock:
+            for ch in range(N_CHANNELS):
+                off = self.off_at_s[ch]
+                if off is not None and now >= off:
+                    self._set(ch, 0, None, off)
+
+    def _host_closed(self, now: float) -> None:
+        with self._lock:
+            if not self.disconnected:
+                self.disconnected = True
+                self._shutdown(now, "host disconnected")
+
+    def _received(self, data: bytes, now: float) -> None:
+        with self._lock:
+            for char in data.decode("ascii", errors="replace"):
+                if char in "\r\n ":
                     continue
-                for char in data.decode("ascii", errors="replace"):
-                    if char in "\r\n ":
-                        continue
-                    self._buf += char
-                    if char == "G":
-                        self._command(self._buf[:-1], now)
-                        self._buf = ""
-                    elif len(self._buf) > 32:
-                        self._command(self._buf, now)
-                        self._buf = ""
-            if self.disconnected:
-                time.sleep(0.005)  # EIO repeats until a host opens the port again
+                self._buf += char
+                if char == "G":
+                    self._command(self._buf[:-1], now)
+                    self._buf = ""
+                elif len(self._buf) > 32:
+                    self._command(self._buf, now)
+                    self._buf = ""

@@ -33,11 +33,10 @@ pulse width µs)`` in :attr:`timeline`; every decoded packet as ``(command, data
 from __future__ import annotations
 
 import logging
-import os
-import select
 import threading
 import time
-import tty
+
+from emulators.pty_peer import PtyPeer
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +140,7 @@ def split_frames(buf: bytearray) -> list[bytes]:
         del buf[:end + 1]
 
 
-class RehaStim2Emulator:
+class RehaStim2Emulator(PtyPeer):
     """Device-like peer on the master side of a pty; the driver opens :attr:`port_name`.
 
     Parameters
@@ -151,12 +150,6 @@ class RehaStim2Emulator:
     """
 
     def __init__(self, watchdog_timeout_s: float = 1.0) -> None:
-        import pty  # POSIX only; imported when an emulator is made
-
-        self._master, slave = pty.openpty()
-        tty.setraw(slave)
-        self.port_name = os.ttyname(slave)
-        self._slave = slave
         self.watchdog_timeout_s = float(watchdog_timeout_s)
         self._lock = threading.Lock()
         self.connected = False  # InitAck received
@@ -174,19 +167,10 @@ class RehaStim2Emulator:
         self._last_packet_s = time.monotonic()
         self._count = 0
         self._buf = bytearray()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rehastim2-emulator",
-                                        daemon=True)
-        self._thread.start()
+        self._next_init_s = 0.0
+        super().__init__("rehastim2-emulator")
 
     # ------------------------------------------------------------------ test API
-
-    def release_slave(self) -> None:
-        """Close the emulator's copy of the slave side once the driver has opened it, so
-        that the driver closing its port reads as a disconnect."""
-        if self._slave is not None:
-            os.close(self._slave)
-            self._slave = None
 
     def is_on(self, channel: int) -> bool:
         with self._lock:
@@ -208,17 +192,6 @@ class RehaStim2Emulator:
             self._all_off(time.monotonic(), f"stimulation error {code}")
             self._send(STIMULATION_ERROR, [code])
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=1.0)
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self._slave = None
-
     # ------------------------------------------------------------------ device
 
     def _send(self, command: int, data: list[int] = ()) -> None:
@@ -227,10 +200,7 @@ class RehaStim2Emulator:
         self._count = (self._count + 1) % 256
         while self._count in STUFFED:  # keep the counter at the index the host reads
             self._count = (self._count + 1) % 256
-        try:
-            os.write(self._master, encode_packet(self._count, command, list(data)))
-        except OSError:
-            pass
+        self._write(encode_packet(self._count, command, list(data)))
 
     def _set(self, ch: int, current_ma: int, pulse_width_us: int, now: float) -> None:
         if (current_ma, pulse_width_us) != (self.current_ma[ch], self.pulse_width_us[ch]):
@@ -319,39 +289,23 @@ class RehaStim2Emulator:
         self._all_off(now, f"parameter error: {why}")
         self._send(ack, [PARAMETER_ERROR])
 
-    def _run(self) -> None:
-        next_init_s = 0.0
-        while not self._stop.is_set():
-            try:
-                ready, _, _ = select.select([self._master], [], [], 0.002)
-            except (OSError, ValueError):
-                break
-            now = time.monotonic()
-            with self._lock:
-                if not self.connected and not self.disconnected and now >= next_init_s:
-                    self._send(INIT, [1])  # protocol version; repeated until acknowledged
-                    next_init_s = now + 0.05
-                if (any(self.current_ma)
-                        and now - self._last_packet_s > self.watchdog_timeout_s):
-                    self._all_off(now, "watchdog")
-            if not ready:
-                continue
-            try:
-                data = os.read(self._master, 4096)
-            except OSError:  # EIO: the host closed the port
-                data = b""
-            now = time.monotonic()
-            with self._lock:
-                if not data:
-                    if not self.disconnected and self.connected:
-                        self.disconnected = True
-                        self._all_off(now, "host disconnected")
-                    if not self.connected:
-                        time.sleep(0.005)
-                    continue
-                self._last_packet_s = now
-                self._buf += data
-                for frame in split_frames(self._buf):
-                    self._packet(frame, now)
-            if self.disconnected:
-                time.sleep(0.005)
+    def _tick(self, now: float) -> None:
+        with self._lock:
+            if not self.connected and not self.disconnected and now >= self._next_init_s:
+                self._send(INIT, [1])  # protocol version; repeated until acknowledged
+                self._next_init_s = now + 0.05
+            if any(self.current_ma) and now - self._last_packet_s > self.watchdog_timeout_s:
+                self._all_off(now, "watchdog")
+
+    def _host_closed(self, now: float) -> None:
+        with self._lock:
+            if not self.disconnected and self.connected:
+                self.disconnected = True
+                self._all_off(now, "host disconnected")
+
+    def _received(self, data: bytes, now: float) -> None:
+        with self._lock:
+            self._last_packet_s = now
+            self._buf += data
+            for frame in split_frames(self._buf):
+                self._packet(frame, now)
