@@ -285,3 +285,43 @@ def model_file_name(side: str, limb: str = "upper") -> str:
 def load_limb_model(side: str, limb: str = "upper") -> LimbModel:
     """The packaged model of ``side`` and ``limb`` (cached, read-only arrays)."""
     return load_limb_model_file(model_path(model_file_name(side, limb)), side, limb)
+
+
+@dataclass(frozen=True, eq=False)
+class StaticModel:
+    """An unskinned mesh (the trunk), model space, metres.
+
+    Attributes
+    ----------
+    path : Path
+    positions : (n, 3) float32
+    normals : (n, 3) float32, unit length
+    indices : (m, 3) uint32, counter-clockwise front faces
+    """
+
+    path: Path
+    positions: np.ndarray
+    normals: np.ndarray
+    indices: np.ndarray
+
+
+@functools.lru_cache(maxsize=2)
+def load_body_model(name: str = "body.glb") -> StaticModel:
+    """The packaged trunk (``models/body.glb``, built by ``models/build_models.py``)."""
+    import trimesh
+
+    path = model_path(name)
+    try:
+        mesh = trimesh.load(path, force="mesh", process=False)
+    except Exception as err:  # trimesh wraps many loader errors
+        raise ModelError(
+            f"{path}: trimesh could not read the mesh ({type(err).__name__}: {err})"
+        ) from err
+    positions = np.asarray(mesh.vertices, dtype=np.float32)
+    indices = np.asarray(mesh.faces, dtype=np.uint32)
+    if indices.size == 0 or indices.max() >= len(positions):
+        raise ModelError(f"{path}: triangle indices are empty or out of range")
+    normals = np.asarray(mesh.vertex_normals, dtype=np.float32)
+    for arr in (positions, normals, indices):
+        arr.setflags(write=False)
+    return StaticModel(path, positions, normals, indices)

@@ -47,12 +47,18 @@ from mirrorvr.movements import (
 
 
 def _relaxed() -> dict[str, float]:
-    """A hand at rest on a table: fingers gently curved, thumb relaxed."""
-    angles = {"thumb_opposition": 0.1, "thumb_mcp_flexion": 0.1, "thumb_ip_flexion": 0.15}
+    """A hand resting flat on a table, palm down: fingers almost straight, their pads and the
+    thumb's side on the table (the thumb alongside the index finger, not tucked under)."""
+    angles = {
+        "thumb_opposition": -0.1,
+        "thumb_abduction": -0.1,
+        "thumb_mcp_flexion": 0.0,
+        "thumb_ip_flexion": 0.1,
+    }
     for i, f in enumerate(FINGERS):
-        angles[f"{f}_mcp_flexion"] = 0.08 + 0.04 * i
-        angles[f"{f}_pip_flexion"] = 0.18 + 0.05 * i
-        angles[f"{f}_dip_flexion"] = 0.15
+        angles[f"{f}_mcp_flexion"] = 0.10 + 0.02 * i
+        angles[f"{f}_pip_flexion"] = 0.12 + 0.03 * i
+        angles[f"{f}_dip_flexion"] = 0.06
     return angles
 
 
