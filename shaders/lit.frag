@@ -1,7 +1,8 @@
 #version 330 core
-// Soft Blinn-Phong lighting for skin and furniture (used with skin.vert and static.vert).
-// One key light from above and behind the viewer, symmetric about x = 0 so that a mirrored
-// scene renders mirrored; hemispheric ambient; wrapped diffuse for a soft, skin-like falloff.
+// Soft lighting for skin, cloth, furniture and walls (used with skin.vert and static.vert).
+// A warm key light from above (a ceiling lamp), symmetric about x = 0 so that a mirrored
+// scene renders mirrored; warm hemispheric ambient; wrapped diffuse for a soft, skin-like
+// falloff.
 //
 // Inputs:
 //   v_world_position  vec3  world-space position, m
@@ -19,6 +20,11 @@
 //   u_virtual_rgb       vec3   tint of the virtual part, sRGB
 //   u_virtual_mix       float  0 = virtual part drawn identically, > 0 = tinted with a seam
 //   u_residual_visible  float  1 = draw the residual part, 0 = only the virtual part
+//   u_sleeve_to_m       float  clothing covers the limb from its root up to here, m (< 0: none)
+//   u_sleeve_rgb        vec3   the clothing's colour, sRGB
+//   u_tension           float  0..1: how tense the limb is shown (biofeedback), a warm glow
+// Without LIMB (static meshes), also:
+//   u_material          int    0 matte, 1 wood planks along x, 2 window (daylight, unlit)
 // Outputs:
 //   out_color  vec4  sRGB colour with alpha
 
@@ -38,9 +44,18 @@ uniform float u_virtual_from_m;
 uniform vec3 u_virtual_rgb;
 uniform float u_virtual_mix;
 uniform float u_residual_visible;
+uniform float u_sleeve_to_m;
+uniform vec3 u_sleeve_rgb;
+uniform float u_tension;
+#else
+uniform int u_material;
 #endif
 
 out vec4 out_color;
+
+const vec3 TENSION_RGB = vec3(0.95, 0.36, 0.22);
+
+float hash(float x) { return fract(sin(x * 12.9898) * 43758.5453); }
 
 void main() {
     vec3 n = normalize(v_normal);
@@ -48,6 +63,8 @@ void main() {
     vec3 v = normalize(u_camera_position - v_world_position);
     vec3 l = normalize(u_light_direction);
     vec3 color = u_color;
+    float wrap = u_wrap;
+    float specular_strength = u_specular;
 #ifdef LIMB
     float virtual_part = u_virtual_from_m < 0.0
         ? 1.0 : smoothstep(u_virtual_from_m - 0.006, u_virtual_from_m + 0.006, v_distal);
@@ -55,18 +72,40 @@ void main() {
     color = mix(color, u_virtual_rgb, u_virtual_mix * virtual_part);
     float seam = 1.0 - smoothstep(0.002, 0.007, abs(v_distal - u_virtual_from_m));
     color *= 1.0 - 0.45 * u_virtual_mix * seam;
+    color = mix(color, TENSION_RGB, 0.6 * u_tension);
+    if (v_distal < u_sleeve_to_m) {  // a sleeve (upper arm) or trouser leg (thigh)
+        float hem = smoothstep(u_sleeve_to_m - 0.012, u_sleeve_to_m, v_distal);
+        color = u_sleeve_rgb * (1.0 - 0.25 * hem);
+        wrap = 0.2;
+        specular_strength = 0.02;
+    }
+#else
+    if (u_material == 2) {  // daylight through a window: brighter towards the top
+        float sky = clamp(v_world_position.y * 0.35 + 0.5, 0.0, 1.0);
+        out_color = vec4(mix(u_color * 0.92, vec3(1.0), 0.35 * sky), u_alpha);
+        return;
+    }
+    if (u_material == 1) {  // planks 12 cm wide along x, each a little different, with grain
+        float plank = floor(v_world_position.z / 0.12);
+        float grain = sin(v_world_position.z * 260.0 + 2.0 * sin(abs(v_world_position.x) * 6.0
+                          + plank * 3.1)) * 0.5 + 0.5;
+        float gap = smoothstep(0.0, 0.003, fract(v_world_position.z / 0.12) * 0.12);
+        color *= (0.92 + 0.10 * hash(plank)) * (0.97 + 0.03 * grain) * (0.8 + 0.2 * gap);
+    }
 #endif
     vec3 base = pow(color, vec3(2.2));
 
-    float diffuse = max((dot(n, l) + u_wrap) / (1.0 + u_wrap), 0.0);
-    vec3 sky = vec3(0.50, 0.55, 0.62);
-    vec3 ground = vec3(0.22, 0.22, 0.24);
+    float diffuse = max((dot(n, l) + wrap) / (1.0 + wrap), 0.0);
+    vec3 sky = vec3(0.56, 0.55, 0.52);
+    vec3 ground = vec3(0.26, 0.22, 0.19);
     vec3 ambient = mix(ground, sky, 0.5 + 0.5 * n.y);
     vec3 h = normalize(l + v);
-    float specular = u_specular * pow(max(dot(n, h), 0.0), 32.0) * step(0.0, dot(n, l));
-    float rim = pow(1.0 - max(dot(n, v), 0.0), 3.0) * 0.12;
+    float specular = specular_strength * pow(max(dot(n, h), 0.0), 32.0) * step(0.0, dot(n, l));
+    float rim = pow(1.0 - max(dot(n, v), 0.0), 3.0) * 0.10;
 
-    vec3 linear = base * (ambient * 0.55 + vec3(1.0, 0.97, 0.92) * diffuse * 0.85)
+    // a soft fill from behind the viewer (the room's light bouncing off the wall behind)
+    float fill = max(dot(n, vec3(0.0, 0.33, 0.94)), 0.0) * 0.30;
+    vec3 linear = base * (ambient * 0.60 + vec3(1.0, 0.95, 0.86) * diffuse * 0.85 + fill)
                 + vec3(specular) + base * rim;
     out_color = vec4(pow(linear, vec3(1.0 / 2.2)), u_alpha);
 }

@@ -125,7 +125,8 @@ class ShaderProgram:
     def set_uniform(self, name: str, value) -> None:
         """Set uniform ``name`` of this (current) program.
 
-        Values: float / int / bool scalars; vectors as sequences of 2-4 floats; ``mat4`` as a
+        Values: float / int / bool scalars; vectors as sequences of 2-4 floats (an array of
+        vectors as (n, 2..4)); ``mat4`` as a
         row-major (4, 4) array, or (n, 4, 4) for a ``mat4[]`` array (transposed here, once).
         Unknown names and wrong shapes raise :class:`ShaderError`. A value equal to the one
         last set is not sent again (checked after validation, so errors are never skipped).
@@ -157,14 +158,18 @@ class ShaderProgram:
                 self._values[loc] = key
         elif t in (GL.GL_FLOAT_VEC2, GL.GL_FLOAT_VEC3, GL.GL_FLOAT_VEC4):
             width = {GL.GL_FLOAT_VEC2: 2, GL.GL_FLOAT_VEC3: 3, GL.GL_FLOAT_VEC4: 4}[t]
-            v = np.asarray(value, dtype=np.float32).reshape(-1)
-            if v.size != width:
+            v = np.asarray(value, dtype=np.float32)
+            rows = v.reshape(-1, width) if v.ndim == 2 and info.size > 1 else v.reshape(1, -1)
+            if rows.shape[1] != width or len(rows) > info.size:
                 raise ShaderError(
-                    f"{self.name}: uniform {name!r} takes {width} floats, got {v.size}"
+                    f"{self.name}: uniform {name!r} takes {width} floats"
+                    + (f" (or (n<={info.size}, {width}))" if info.size > 1 else "")
+                    + f", got shape {np.shape(value)}"
                 )
-            key = v.tobytes()
+            rows = np.ascontiguousarray(rows)
+            key = rows.tobytes()
             if self._values.get(loc) != key:
-                (GL.glUniform2fv, GL.glUniform3fv, GL.glUniform4fv)[width - 2](loc, 1, v)
+                (GL.glUniform2fv, GL.glUniform3fv, GL.glUniform4fv)[width - 2](loc, len(rows), rows)
                 self._values[loc] = key
         elif t in (GL.GL_INT, GL.GL_BOOL, GL.GL_SAMPLER_2D):
             key = int(value)

@@ -60,6 +60,10 @@ class Window:
         self.headless = headless
         self.samples = samples
         self.gl_renderer = ""  # the driver's GL_RENDERER string
+        #: ``time.perf_counter()`` when the last :meth:`finish` / :meth:`swap` returned: the
+        #: renderer measures each frame's draw-to-done time from them (render scale).
+        self.finished_s: float | None = None
+        self.swapped_s: float | None = None
         self._closed = False
 
     def swap(self) -> float:
@@ -68,6 +72,7 @@ class Window:
 
         self._check_open()
         pygame.display.flip()
+        self.swapped_s = time.perf_counter()
         return time.monotonic()
 
     @property
@@ -86,6 +91,7 @@ class Window:
 
         self._check_open()
         GL.glFinish()
+        self.finished_s = time.perf_counter()
 
     def poll_events(self) -> list[str]:
         """Pending events as names: ``"quit"``, key names (``"escape"``, ``"space"``, ...) and
