@@ -5,13 +5,15 @@ same)."""
 
 from __future__ import annotations
 
-from mirrorvr.render.overlay import Overlay, render_text_rgba
+from mirrorvr.render.overlay import Overlay, render_text_rgba, text_size
 
 __all__ = ["CUE_RGB", "STATUS_RGB", "TIMING_RGB", "draw_hud", "render_text_rgba"]
 
 CUE_RGB = (255, 255, 255)
 STATUS_RGB = (235, 240, 245)
 TIMING_RGB = (255, 236, 150)
+#: A soft dark band behind the cue, so it reads over the bright window too.
+CUE_BACK_RGBA = (0.08, 0.10, 0.13, 0.45)
 
 
 def text_sizes_px(height_px: int) -> tuple[int, int]:
@@ -24,6 +26,11 @@ def draw_hud(overlay: Overlay, cue_text: str, status_text: str, timing_text: str
     w, h = overlay.width, overlay.height
     cue_px, status_px = text_sizes_px(h)
     margin = 0.03 * h
+    if cue_text:
+        tw, th = text_size(cue_text, cue_px)
+        pad = 0.35 * th
+        overlay.rect(w / 2 - tw / 2 - pad, margin - pad / 2, tw + 2 * pad, th + pad,
+                     CUE_BACK_RGBA, radius_px=(th + pad) / 2)
     overlay.text(cue_text, cue_px, CUE_RGB, w / 2, margin, "midtop")
     overlay.text(status_text, status_px, STATUS_RGB, margin, h - margin, "bottomleft")
     overlay.text(timing_text, status_px, TIMING_RGB, w - margin, h - margin, "bottomright")

@@ -24,6 +24,8 @@ ATTRIBUTE_LOCATIONS: dict[str, int] = {
     "in_joints_0": 2,
     "in_weights_0": 3,
     "in_distal": 4,
+    "in_color_0": 5,
+    "in_material": 6,
 }
 
 

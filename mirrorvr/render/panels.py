@@ -37,8 +37,8 @@ GAUGE_LEVEL_RGBA = (0.98, 0.72, 0.30, 1.0)
 GAUGE_IN_ZONE_RGBA = (0.35, 0.92, 0.50, 1.0)
 #: The breathing guide: centre (viewport fractions) and its radius at empty and full lungs
 #: (fractions of the viewport height).
-BREATH_CENTER = (0.5, 0.42)
-BREATH_RADII = (0.08, 0.22)
+BREATH_CENTER = (0.5, 0.36)
+BREATH_RADII = (0.07, 0.19)
 BREATH_RGBA = (0.55, 0.80, 0.92, 0.55)
 BREATH_BORDER_RGBA = (0.90, 0.97, 1.0, 0.95)
 BREATH_WORDS = {"in": "Breathe in", "hold": "Hold", "out": "Breathe out"}

@@ -44,11 +44,12 @@ from mirrorvr.limb.skeleton import LIMBS, SIDES, THIGH_LENGTH_M, check_limb
 from mirrorvr.render.appearance import Appearance
 from mirrorvr.render.gl import GL, GLError
 from mirrorvr.render.hud import draw_hud
-from mirrorvr.render.mesh import Mesh, unit_cube
+from mirrorvr.render.mesh import Mesh
 from mirrorvr.render.overlay import Overlay
 from mirrorvr.render.panels import draw_breathing, draw_gauge, draw_question
 from mirrorvr.render.scale import RenderScaleController, frame_time_summary
-from mirrorvr.render.scene import CLOTH_RGB, MATERIALS, MIDLINE_FLIP, SceneLayout, SceneState
+from mirrorvr.render.scene import CLOTH_RGB, MIDLINE_FLIP, SceneLayout, SceneState
+from mirrorvr.render.scenery import bake_scenery
 from mirrorvr.render.shader import ShaderProgram
 from mirrorvr.render.shadows import MAX_CAPSULES, limb_capsules
 from mirrorvr.render.target import SceneTarget
@@ -142,26 +143,24 @@ class Renderer:
         defines = {"MAX_JOINTS": MAX_JOINTS, "LIMB": 1}
         if skinning == "cpu":
             defines["CPU_SKINNED"] = 1
+        elif any(s is not None for s in self._joint_scales.values()):
+            defines["SCALED_JOINTS"] = 1
         self.models: dict[tuple[str, str], LimbModel] = {}
         self.meshes: dict[tuple[str, str], Mesh] = {}
         self._binds: dict[tuple[str, str], np.ndarray] = {}
         self.skin_program = self.static_program = self.shadow_program = None
-        self.cube = self.body = self.target = self.overlay = None
+        self.target = self.overlay = None
+        self._trunk = None
+        #: The baked scenery mesh of each layout (trunk, furniture, floor, walls).
+        self.scenery: dict[str, Mesh] = {}
         try:
             self.skin_program = ShaderProgram("skin.vert", "lit.frag", defines)
             self.static_program = ShaderProgram("static.vert", "lit.frag")
             self.shadow_program = ShaderProgram(
                 "shadow.vert", "shadow.frag", {"MAX_CAPSULES": MAX_CAPSULES}
             )
+            self._trunk = load_body_model()
             self._load_limb("upper")
-            self.cube = unit_cube()
-            self.cube.upload()
-            body = load_body_model()
-            self.body = Mesh(
-                {"in_position": body.positions, "in_normal": body.normals},
-                body.indices, name="body",
-            )
-            self.body.upload()
             self.overlay = Overlay()
         except GLError as err:
             raise RenderError(f"renderer setup failed: {err}") from err
@@ -191,6 +190,11 @@ class Renderer:
             self.models[limb, side] = model
             self.meshes[limb, side] = self._limb_mesh(model)
             self._binds[limb, side] = bind_matrices(model)
+        if limb not in self.scenery:
+            arrays = bake_scenery(self.layouts[limb], self._trunk)
+            indices = arrays.pop("indices")
+            self.scenery[limb] = Mesh(arrays, indices, name=f"{limb}_scenery")
+            self.scenery[limb].upload()
 
     @property
     def hand_meshes(self) -> dict[str, Mesh]:
@@ -362,17 +366,18 @@ class Renderer:
         # The camera position in the (possibly reflected) world, for specular and rim light.
         eye_world = np.linalg.inv(view)[:3, 3]
         light = np.asarray(layout.room.light_direction, dtype=float)
+        light /= np.linalg.norm(light)
         for program in (self.static_program, self.skin_program):
             program.use()
             program.set_uniform("u_view", view)
             program.set_uniform("u_projection", projection)
-            program.set_uniform("u_camera_position", eye_world)
             program.set_uniform("u_light_direction", light)
             program.set_uniform("u_alpha", 1.0)
 
-        # Front to back: limbs, trunk, table, then floor and walls.
+        # Front to back: limbs, then the scenery (trunk, furniture, floor, walls).
         program = self.skin_program
         program.use()
+        program.set_uniform("u_camera_position", eye_world)
         program.set_uniform("u_wrap", 0.45)
         program.set_uniform("u_specular", 0.10)
         program.set_uniform("u_virtual_rgb", VIRTUAL_RGB)
@@ -386,20 +391,7 @@ class Renderer:
             program.set_uniform("u_color", self.appearance.skin_rgb)
             self._draw_limb(layout, side, state.pose(side))
 
-        static = self.static_program
-        static.use()
-        static.set_uniform("u_wrap", 0.3)
-        static.set_uniform("u_specular", 0.02)
-        if layout.trunk is not None:
-            static.set_uniform("u_material", 0)
-            static.set_uniform("u_model", layout.trunk)
-            static.set_uniform("u_color", CLOTH_RGB)
-            self.body.draw()
-        for box in (*layout.room.table, layout.room.floor, *layout.room.walls):
-            static.set_uniform("u_model", box.matrix())
-            static.set_uniform("u_color", box.color)
-            static.set_uniform("u_material", MATERIALS.index(box.material))
-            self.cube.draw()
+        self._draw_scenery(state.limb)
 
         self._draw_shadows(layout, view, projection, drawn)
 
@@ -417,6 +409,12 @@ class Renderer:
             GL.glDepthMask(GL.GL_TRUE)
             GL.glDisable(GL.GL_BLEND)
         GL.glFrontFace(GL.GL_CCW)
+
+    def _draw_scenery(self, limb: str) -> None:
+        """The baked trunk and room of ``limb``'s scene (one draw call)."""
+        self.static_program.use()
+        self.static_program.set_uniform("u_model", np.eye(4))
+        self.scenery[limb].draw()
 
     def _draw_shadows(self, layout, view, projection, sides) -> None:
         """Soft contact shadows of the drawn limbs on the surface they rest on: one decal per
@@ -494,13 +492,11 @@ class Renderer:
         self.skin_program.set_uniform("u_model", placement)
         if self.skinning == "gpu":
             self.skin_program.set_uniform("u_joint_matrices", skinning)
-            if scales is None:  # rigid joints: the normal matrix is the rotation itself
-                normals = skinning
-            else:
+            if scales is not None:  # SCALED_JOINTS: per-joint normal matrices
                 normals = np.zeros_like(skinning)
                 normals[:, :3, :3] = np.linalg.inv(skinning[:, :3, :3]).transpose(0, 2, 1)
                 normals[:, 3, 3] = 1.0
-            self.skin_program.set_uniform("u_normal_matrices", normals)
+                self.skin_program.set_uniform("u_normal_matrices", normals)
         else:
             positions = skin_vertices(skinning, model.positions, model.joints, model.weights)
             rotations = skinning.copy()
@@ -512,10 +508,10 @@ class Renderer:
 
     def close(self) -> None:
         """Free the GL resources (idempotent)."""
-        for mesh in (*self.meshes.values(), self.cube, self.body):
-            if mesh is not None:
-                mesh.release()
+        for mesh in (*self.meshes.values(), *self.scenery.values()):
+            mesh.release()
         self.meshes = {}
+        self.scenery = {}
         for program in (self.skin_program, self.static_program, self.shadow_program):
             if program is not None:
                 program.release()

@@ -159,12 +159,13 @@ class LegLayout:
     Attributes
     ----------
     right_hip_m : (3,) float
-        Position of the right hip joint (the lower-limb model's root), m.
+        Position of the right hip joint (the lower-limb model's root), m: its height puts
+        the resting sole on the rug (:data:`RUG_TOP_M`).
     yaw_rad : float
         Rotation of the right leg about ``+y``; negative turns the foot outwards.
     """
 
-    right_hip_m: tuple[float, float, float] = (0.105, 0.426, 0.02)
+    right_hip_m: tuple[float, float, float] = (0.105, 0.436, 0.02)
     yaw_rad: float = -0.06
 
     def placement(self, side: str) -> np.ndarray:
@@ -218,6 +219,9 @@ TABLE_RGB = (0.69, 0.55, 0.40)
 SKY_RGB = (0.80, 0.89, 0.97)
 CLOTH_RGB = (0.33, 0.42, 0.52)
 RUG_RGB = (0.42, 0.50, 0.44)
+#: Height of the rug's top above the floor in the lower-limb scene, m; the feet stand on it
+#: (:class:`LegLayout` puts the soles of the resting feet there).
+RUG_TOP_M = 0.008
 
 
 def _window(center_y: float, wall_z: float, width: float, height: float) -> tuple[Box, ...]:
@@ -292,12 +296,12 @@ def _chair_room() -> Room:
         for sx in (-1.0, 1.0)
         for z in (-0.04, 0.36)
     )
-    rug = Box((0.0, 0.004, -0.42), (1.5, 0.008, 1.1), RUG_RGB, "matte", True)
+    rug = Box((0.0, RUG_TOP_M / 2, -0.42), (1.5, RUG_TOP_M, 1.1), RUG_RGB, "matte", True)
     return Room(
         floor=Box((0.0, -0.02, -1.0), (8.0, 0.04, 8.0), FLOOR_RGB, "wood", True),
         table=(rug, seat, *legs),
         walls=_walls(0.0, -2.2) + _window(1.35, -2.2, 1.1, 1.1),
-        shadow_plane_y=0.008,
+        shadow_plane_y=RUG_TOP_M,
     )
 
 
