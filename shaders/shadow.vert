@@ -7,6 +7,7 @@
 //   u_capsule_a        vec4[MAX_CAPSULES]  capsule start (xyz, world m) and radius (w, m)
 //   u_capsule_b        vec4[MAX_CAPSULES]  capsule end (xyz, world m)
 //   u_plane_y          float  height of the receiving surface, m
+//   u_plane_rect       vec4   its extent: x min, z min, x max, z max, m (decals stop there)
 //   u_light_direction  vec3   unit vector towards the key light
 //   u_view, u_projection  mat4
 // Outputs:
@@ -20,6 +21,7 @@
 uniform vec4 u_capsule_a[MAX_CAPSULES];
 uniform vec4 u_capsule_b[MAX_CAPSULES];
 uniform float u_plane_y;
+uniform vec4 u_plane_rect;
 uniform vec3 u_light_direction;
 uniform mat4 u_view;
 uniform mat4 u_projection;
@@ -39,7 +41,9 @@ void main() {
     vec2 hi = max(max(a.xz, b.xz), max(a.xz + along * ha, b.xz + along * hb));
     float pad = 2.5 * r + 0.4 * max(ha, hb);
     vec2 corner = vec2(float(gl_VertexID & 1), float((gl_VertexID >> 1) & 1));
-    vec2 xz = mix(lo - pad, hi + pad, corner);
+    lo = max(lo - pad, u_plane_rect.xy);
+    hi = min(hi + pad, u_plane_rect.zw);
+    vec2 xz = mix(lo, max(hi, lo), corner);
     v_world_position = vec3(xz.x, u_plane_y, xz.y);
     v_capsule = gl_InstanceID;
     gl_Position = u_projection * u_view * vec4(v_world_position, 1.0);

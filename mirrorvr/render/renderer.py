@@ -428,7 +428,10 @@ class Renderer:
         program.set_uniform("u_view", view)
         program.set_uniform("u_projection", projection)
         program.set_uniform("u_light_direction", layout.room.light_direction)
-        program.set_uniform("u_plane_y", layout.room.shadow_plane_y + 0.0008)
+        top = layout.room.receiver
+        (cx, cy, cz), (sx, sy, sz) = top.center_m, top.size_m
+        program.set_uniform("u_plane_y", cy + sy / 2 + 0.0008)
+        program.set_uniform("u_plane_rect", (cx - sx / 2, cz - sz / 2, cx + sx / 2, cz + sz / 2))
         program.set_uniform("u_capsule_a", caps[:, 0])
         program.set_uniform("u_capsule_b", caps[:, 1])
         program.set_uniform("u_occlusion", SHADOW_OCCLUSION)

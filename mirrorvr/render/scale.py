@@ -1,16 +1,19 @@
 """Adaptive resolution: the render scale of the 3D scene that keeps each frame inside a
 time budget (plain Python, no GL).
 
-On a slow rasteriser (Mesa llvmpipe, an old integrated GPU) most of a frame's time is spent
-filling pixels, which grows with the square of the render scale. The renderer draws the
-scene into an offscreen target at ``scale`` times the window size and upscales it; this
-controller picks ``scale`` from the measured frame times, the way dynamic-resolution games
-do:
+On a slow rasteriser (Mesa llvmpipe, an old integrated GPU) much of a frame's time is spent
+filling pixels, which grows with the square of the render scale; the rest (vertex work,
+upscaling, the HUD) does not. The renderer draws the scene into an offscreen target at
+``scale`` times the window size and upscales it; this controller picks ``scale`` from the
+measured frame times, the way dynamic-resolution games do:
 
-* a frame over the budget lowers the scale at once, by the square root of the overshoot
-  (fill cost ~ scale^2), so one slow frame does not become a run of them;
-* the scale rises one step at a time, and only after ``settle_frames`` frames whose smoothed
-  time predicts that the larger scale still fits under ``headroom`` x budget, so it does not
+* it fits ``frame_ms = fixed + fill * scale^2`` to recent frames (a least-squares line in
+  ``scale^2``, older frames weighing less); until frames at two different scales have been
+  seen, all of the time is taken as fill;
+* a frame over the budget lowers the scale at once, to where the fit predicts
+  ``headroom`` x budget, so one slow frame does not become a run of them;
+* the scale rises one step at a time, and only after ``settle_frames`` frames, when the fit
+  predicts that the larger scale still fits under ``headroom`` x budget, so it does not
   oscillate around the budget;
 * scales are multiples of ``step`` between ``min_scale`` and ``max_scale``.
 """
@@ -25,6 +28,8 @@ from mirrorvr.errors import RenderError
 
 #: Lowest render scale: below a quarter of the window the limbs lose their fingers.
 MIN_SCALE = 0.25
+#: Per-frame decay of the fit's weights (~50 frames of memory).
+FIT_DECAY = 0.98
 
 
 class RenderScaleController:
@@ -55,7 +60,7 @@ class RenderScaleController:
         max_scale: float = 1.0,
         initial: float | None = None,
         step: float = 0.05,
-        headroom: float = 0.8,
+        headroom: float = 0.85,
         settle_frames: int = 20,
         smoothing: float = 0.2,
     ) -> None:
@@ -85,6 +90,9 @@ class RenderScaleController:
         self.scale = self._quantise(min(self.max_scale, max(self.min_scale, start)))
         self.smoothed_ms: float | None = None
         self._since_change = 0
+        # decayed sums of the fit: weight, x = scale^2, y = frame_ms, x^2, x*y
+        self._sums = np.zeros(5)
+        self._fixed_ms: float | None = None  # the last fixed cost a spread of scales showed
         #: Number of times the scale went down and up.
         self.decreases = 0
         self.increases = 0
@@ -103,26 +111,48 @@ class RenderScaleController:
         self.smoothed_ms = (
             frame_ms if self.smoothed_ms is None else (1 - s) * self.smoothed_ms + s * frame_ms
         )
+        x = self.scale * self.scale
+        self._sums = FIT_DECAY * self._sums + np.array([1.0, x, frame_ms, x * x, x * frame_ms])
         self._since_change += 1
+        target_ms = self.headroom * self.budget_ms
         if frame_ms > self.budget_ms and self.scale > self.min_scale:
-            wanted = self.scale * math.sqrt(self.headroom * self.budget_ms / frame_ms)
-            new = min(self._quantise(wanted), self._quantise(self.scale - self.step))
-            self._change(new)
+            fixed, fill = self.fit()
+            wanted = math.sqrt(max(target_ms - fixed, 0.0) / fill) if fill > 0 else 0.0
+            self._change(min(self._quantise(wanted), self._quantise(self.scale - self.step)))
             self.decreases += 1
         elif self._since_change >= self.settle_frames and self.scale < self.max_scale:
             up = min(self.max_scale, round(self.scale + self.step, 6))
-            predicted = self.smoothed_ms * (up / self.scale) ** 2
-            if predicted <= self.headroom * self.budget_ms:
+            if self.predict_ms(up) <= target_ms:
                 self._change(up)
                 self.increases += 1
         return self.scale
 
+    def fit(self) -> tuple[float, float]:
+        """(fixed ms, fill ms at scale 1) of ``frame_ms = fixed + fill * scale^2``.
+
+        While recent frames were all drawn at one scale, the fixed cost last seen over a
+        spread of scales is kept (0 before any) and the fill is what the recent frames
+        leave for it.
+        """
+        w, sx, sy, sxx, sxy = self._sums
+        spread = w * sxx - sx * sx
+        if w > 0 and spread > 1e-3 * w * w:
+            fill = (w * sxy - sx * sy) / spread
+            fixed = (sy - fill * sx) / w
+            if fill > 0 and fixed >= 0:
+                self._fixed_ms = float(fixed)
+                return float(fixed), float(fill)
+        recent = self.smoothed_ms if self.smoothed_ms is not None else self.budget_ms
+        fixed = min(self._fixed_ms or 0.0, 0.9 * recent)
+        return fixed, (recent - fixed) / (self.scale * self.scale)
+
+    def predict_ms(self, scale: float) -> float:
+        """The frame time the fit expects at ``scale``, ms."""
+        fixed, fill = self.fit()
+        return fixed + fill * scale * scale
+
     def _change(self, scale: float) -> None:
-        if scale != self.scale:
-            # the smoothed time was measured at the old scale: carry it over by the fill ratio
-            if self.smoothed_ms is not None:
-                self.smoothed_ms *= (scale / self.scale) ** 2
-            self.scale = scale
+        self.scale = scale
         self._since_change = 0
 
 

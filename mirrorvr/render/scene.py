@@ -279,8 +279,12 @@ class Room:
     light_direction: tuple[float, float, float] = (0.0, 0.93, -0.37)
     #: Colour of the clear (never seen where the walls cover the view), sRGB.
     clear_color: tuple[float, float, float] = WALL_RGB
-    #: Height of the surface the limbs rest on and cast their contact shadows on, m.
-    shadow_plane_y: float = 0.0
+
+    @property
+    def receiver(self) -> Box:
+        """The surface the limbs rest on and cast their contact shadows on: the first
+        shadowed box of the furniture (the table top; the rug)."""
+        return next(b for b in self.table if b.shadowed)
 
     @property
     def boxes(self) -> tuple[Box, ...]:
@@ -301,7 +305,6 @@ def _chair_room() -> Room:
         floor=Box((0.0, -0.02, -1.0), (8.0, 0.04, 8.0), FLOOR_RGB, "wood", True),
         table=(rug, seat, *legs),
         walls=_walls(0.0, -2.2) + _window(1.35, -2.2, 1.1, 1.1),
-        shadow_plane_y=RUG_TOP_M,
     )
 
 

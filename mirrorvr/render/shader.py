@@ -1,7 +1,8 @@
 """GLSL programs from the files in ``shaders/``.
 
 A compile or link failure raises :class:`~mirrorvr.errors.ShaderError` naming the file and
-the driver's log. Defines are injected after ``#version`` followed by ``#line 2`` so the
+the driver's log. ``#include "name"`` pulls in a shared file from ``shaders/`` (e.g. the
+room's lighting, used per pixel and per vertex). Defines are injected after ``#version`` followed by ``#line 2`` so the
 driver's line numbers still match the file. Setting a uniform the program does not have
 (misspelt, or optimised away) is an error, never silently skipped.
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mirrorvr.errors import ShaderError
+from mirrorvr.errors import ResourceError, ShaderError
 from mirrorvr.render.gl import GL
 from mirrorvr.resources import shader_path
 
@@ -45,13 +46,33 @@ def _inject_defines(source: str, defines: dict[str, object], path: Path) -> str:
     return "\n".join([lines[0], *extra, "#line 2", *lines[1:]]) + "\n"
 
 
+def _expand_includes(source: str, path: Path) -> str:
+    """Replace each ``#include "name"`` line by the file ``name`` from ``shaders/`` (one
+    level), with ``#line`` directives so the driver's line numbers after it still match."""
+    lines = source.splitlines()
+    out = []
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not stripped.startswith("#include"):
+            out.append(line)
+            continue
+        name = stripped[len("#include"):].strip().strip('"')
+        try:
+            included = shader_path(name).read_text(encoding="utf-8")
+        except ResourceError as err:
+            raise ShaderError(f"{path}:{number}: #include {name!r}: {err}") from err
+        out += ["#line 1", *included.splitlines(), f"#line {number + 1}"]
+    return "\n".join(out) + "\n"
+
+
 def _compile(path: Path, defines: dict[str, object]) -> int:
     stage = _STAGES.get(path.suffix)
     if stage is None:
         raise ShaderError(
             f"{path}: unknown shader stage {path.suffix!r} (allowed: {list(_STAGES)})"
         )
-    source = _inject_defines(path.read_text(encoding="utf-8"), defines, path)
+    source = _expand_includes(path.read_text(encoding="utf-8"), path)
+    source = _inject_defines(source, defines, path)
     shader = GL.glCreateShader(stage)
     GL.glShaderSource(shader, source)
     GL.glCompileShader(shader)
