@@ -171,3 +171,35 @@ def test_clothing_joins_the_limbs_to_the_trunk(renderer):
     shoulder = layout.arms.shoulder_m()
     trunk_shoulder = layout.trunk @ np.array([0.19, 0.50, 0.0, 1.0])
     assert np.linalg.norm(shoulder - trunk_shoulder[:3]) < 0.02
+
+
+@pytest.mark.parametrize("limb", ["upper", "lower"])
+def test_no_movement_pushes_the_limb_into_the_table_or_floor(limb):
+    """A fist or a flexed wrist on the table lifts the forearm about the elbow; a plantar-
+    flexed foot lifts the leg about the hip: the skin never goes more than 4 mm into the
+    surface, and the resting pose is not lifted at all."""
+    from mirrorvr.limb.kinematics import bind_matrices
+    from mirrorvr.movements import HAND_MOVEMENTS, LOWER_LIMB_MOVEMENTS
+    from mirrorvr.render.contact import resting_placement
+
+    layout = SceneLayout.for_limb(limb)
+    top = layout.room.receiver
+    plane_y = top.center_m[1] + top.size_m[1] / 2
+    lifted = 0
+    for side in SIDES:
+        model = load_limb_model(side, limb)
+        rest_placement = layout.placement(side)
+        for movement in ("rest", *(HAND_MOVEMENTS if limb == "upper" else LOWER_LIMB_MOVEMENTS)):
+            pose = target_pose(movement, 1.0, side, limb)
+            skin = skinning_matrices(model, pose)
+            placement, _ = resting_placement(limb, side, skin, bind_matrices(model),
+                                             rest_placement, model.joint_names.index, plane_y)
+            v = skin_vertices(skin, model.positions, model.joints, model.weights).astype(float)
+            v = v @ placement[:3, :3].T + placement[:3, 3]
+            if limb == "upper":
+                v = v[v[:, 2] < top.center_m[2] + top.size_m[2] / 2]
+            assert v[:, 1].min() > plane_y - 0.004, (side, movement, v[:, 1].min() - plane_y)
+            if movement == "rest":
+                np.testing.assert_array_equal(placement, rest_placement)
+            lifted += not np.array_equal(placement, rest_placement)
+    assert lifted >= 4  # the check can fail: without the lift these poses go into the surface

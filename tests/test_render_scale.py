@@ -133,7 +133,7 @@ def test_auto_scale_follows_the_measured_frame_time(gl_window):
     try:
         state = SceneState.at_rest()
         r.draw(state)
-        gl_window.finished_s = r._frame_t0 + 0.200  # as if the GPU took 200 ms
+        gl_window.frame_done_s = r._frame_t0 + 0.200  # as if the GPU took 200 ms
         r.draw(state)
         assert r.render_scale < 0.5
         gl_window.finish()

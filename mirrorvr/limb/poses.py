@@ -187,7 +187,8 @@ _FULL_LOWER: dict[str, dict[str, float]] = {
     TOE_FLEXION: {"toe_flexion": 0.6},
     TOE_EXTENSION: {"toe_flexion": -1.15},
     KNEE_EXTENSION: {**_LOWER_REST, "knee_flexion": 0.25, "ankle_dorsiflexion": -0.2},
-    KNEE_FLEXION: {**_LOWER_REST, "knee_flexion": 2.0, "ankle_dorsiflexion": -0.55},
+    # Seated knee flexion: the foot slides back under the chair, heel up, toes on the floor.
+    KNEE_FLEXION: {**_LOWER_REST, "knee_flexion": 1.75, "ankle_dorsiflexion": -0.87},
 }
 
 

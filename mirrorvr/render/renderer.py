@@ -2,7 +2,8 @@
 
 Per frame, front to back (so hidden surfaces are rejected before they are shaded): both
 limbs (upper: upper arm, forearm, hand; lower: thigh, shank, foot) with linear-blend
-skinning, the trunk, the room (table or chair, floor, walls with a window), soft contact
+skinning, each lifted about its root when its pose would press it into the table or floor
+(:mod:`mirrorvr.render.contact`), the trunk, the room (table or chair, floor, walls with a window), soft contact
 shadows of the limbs on the surface they rest on, an optional translucent ghost of the
 target pose; then, at the window's full resolution, the HUD (cue, status, frame timing) and
 the patient screens (an instrument's item, the biofeedback gauge, the breathing guide).
@@ -13,7 +14,7 @@ offscreen target that is then upscaled to the window; ``"auto"`` lets a
 draw-to-finish time, so that frames stay inside ``RenderSettings.frame_budget_ms`` on a slow
 rasteriser. The time is taken from the window: from the start of :meth:`Renderer.draw` to
 the first :meth:`Window.finish` or :meth:`Window.swap` after it (so the session loop needs
-no extra call, and nothing here waits for the GPU).
+no extra call, and nothing here waits for the GPU); it is read at the next draw.
 
 Skinning runs in the vertex shader (``skinning="gpu"``, the default) or, as the benchmark's
 naive peer, in numpy with the vertex buffers re-uploaded every frame (``skinning="cpu"``).
@@ -42,6 +43,7 @@ from mirrorvr.limb.mirror import other_side
 from mirrorvr.limb.model import LimbModel, load_body_model, load_limb_model
 from mirrorvr.limb.skeleton import LIMBS, SIDES, THIGH_LENGTH_M, check_limb
 from mirrorvr.render.appearance import Appearance
+from mirrorvr.render.contact import resting_placement
 from mirrorvr.render.gl import GL, GLError
 from mirrorvr.render.hud import draw_hud
 from mirrorvr.render.mesh import Mesh
@@ -51,7 +53,7 @@ from mirrorvr.render.scale import RenderScaleController, frame_time_summary
 from mirrorvr.render.scene import CLOTH_RGB, MIDLINE_FLIP, SceneLayout, SceneState
 from mirrorvr.render.scenery import bake_scenery
 from mirrorvr.render.shader import ShaderProgram
-from mirrorvr.render.shadows import MAX_CAPSULES, limb_capsules
+from mirrorvr.render.shadows import MAX_CAPSULES
 from mirrorvr.render.target import SceneTarget
 from mirrorvr.render.timing import FrameTimer
 
@@ -166,6 +168,8 @@ class Renderer:
             raise RenderError(f"renderer setup failed: {err}") from err
         self.frames = 0
         self._frame_skinning: dict[int, np.ndarray] = {}  # id(pose) -> (n_joints, 4, 4)
+        # id(pose) -> (placement lifted to rest on the surface (4, 4), capsules (n, 2, 4))
+        self._rested: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._capsules: list[np.ndarray] = []
         # (id(layout), side) -> (layout, model -> world (4, 4)); layouts are frozen.
         self._placements: dict[tuple[int, str], tuple[SceneLayout, np.ndarray]] = {}
@@ -229,14 +233,11 @@ class Renderer:
 
     def _account_previous_frame(self) -> None:
         """Log the previous frame's draw-to-done time and let the controller react to it."""
-        t0 = self._frame_t0
-        if t0 is None:
-            return
-        done = [t for t in (self.window.finished_s, self.window.swapped_s) if t and t > t0]
+        t0, window = self._frame_t0, self.window
         self._frame_t0 = None
-        if not done:  # nobody waited for it: nothing to measure
-            return
-        frame_ms = 1000.0 * (min(done) - t0)
+        if t0 is None or window.frame_started_s != t0 or window.frame_done_s is None:
+            return  # not finished, or another renderer drew into the window since
+        frame_ms = 1000.0 * (window.frame_done_s - t0)
         if len(self.frame_times_ms) < MAX_FRAME_LOG:
             self.frame_times_ms.append(frame_ms)
             self.frame_scales.append(self._frame_scale)
@@ -278,6 +279,7 @@ class Renderer:
         self._account_previous_frame()
         t0 = time.perf_counter()
         self._frame_t0 = t0
+        self.window.begin_frame(t0)
         self._frame_scale = self.render_scale
         try:
             self._draw(state, self._frame_scale)
@@ -293,6 +295,7 @@ class Renderer:
         layout = self.layouts[limb]
         # Skinning matrices are computed once per pose per frame, not once per eye or pass.
         self._frame_skinning = {}
+        self._rested = {}
         self._capsules = []
         w, h = self.window.width, self.window.height
         sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
@@ -487,11 +490,15 @@ class Renderer:
         cached = self._placements.get((id(layout), side))
         if cached is None or cached[0] is not layout:
             cached = self._placements[id(layout), side] = (layout, layout.placement(side))
-        placement = cached[1]
+        rested = self._rested.get(id(pose))
+        if rested is None:  # the pose may press into the table or floor: lift the limb
+            top = layout.room.receiver
+            rested = self._rested[id(pose)] = resting_placement(
+                pose.limb, side, skinning, self._binds[key], cached[1],
+                model.joint_names.index, top.center_m[1] + top.size_m[1] / 2)
+        placement, capsules = rested
         if shadow and not any(s == side for s, _ in self._capsules):
-            names = model.joint_names
-            self._capsules.append((side, limb_capsules(
-                pose.limb, side, skinning, self._binds[key], placement, names.index)))
+            self._capsules.append((side, capsules))
         self.skin_program.set_uniform("u_model", placement)
         if self.skinning == "gpu":
             self.skin_program.set_uniform("u_joint_matrices", skinning)

@@ -42,9 +42,9 @@ CAPSULES: dict[str, tuple[tuple[str, tuple, tuple, float], ...]] = {
             capsule
             for f in FINGERS
             for capsule in (
-                (f"{f}_mcp", (0.0, 0.0, 0.0), (0.0, 0.0, -PHALANX_M[f][0]), 0.0088),
+                (f"{f}_mcp", (0.0, 0.0, 0.0), (0.0, 0.0, -PHALANX_M[f][0]), 0.0085),
                 (f"{f}_pip", (0.0, 0.0, 0.0), (0.0, 0.0, -PHALANX_M[f][1] - PHALANX_M[f][2]),
-                 0.0078),
+                 0.0072),
             )
         ),
     ),
@@ -53,6 +53,11 @@ CAPSULES: dict[str, tuple[tuple[str, tuple, tuple, float], ...]] = {
         ("shank", (0.0, 0.0, 0.0), (0.0, 0.0, -SHANK_LENGTH_M), 0.042),
         ("foot", (0.0, FOOT_SOLE_Y_M + 0.03, FOOT_HEEL_Z_M - 0.03),
          (TOES_OFFSET_M[0], TOES_OFFSET_M[1] + 0.005, TOES_OFFSET_M[2] + 0.01), 0.032),
+        *(  # the sole's inner and outer edges (an inverted or everted foot stands on them)
+            ("foot", (x0, FOOT_SOLE_Y_M + 0.012, FOOT_HEEL_Z_M - 0.045),
+             (x1, FOOT_SOLE_Y_M + 0.012, TOES_OFFSET_M[2]), 0.012)
+            for x0, x1 in ((-0.022, -0.034), (0.022, 0.038))
+        ),
         ("toes", (-0.022, 0.0, 0.0), (-0.024, -0.006, -0.05), 0.013),
         ("toes", (0.018, 0.0, 0.005), (0.024, -0.008, -0.035), 0.010),
     ),
