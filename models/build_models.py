@@ -27,7 +27,8 @@ How
    Quadric edge-collapse decimation (``fast-simplification``) reduces each limb to
    :data:`TARGET_TRIANGLES`, keeping detail where the surface curves (fingers, nails,
    knuckles); the vertices are projected back onto the surface and the normals are the SDF
-   gradient again.
+   gradient again. A coarser level of detail (``*_lod1.glb``, :data:`LOD1_TRIANGLES`) is
+   drawn when the renderer works at a reduced render scale.
 5. Skin weights: each joint owns some primitives; a vertex's weight for a joint falls off
    exponentially with its distance to that joint's primitives (a per-joint scale: ~2 mm at
    the fingers, ~1-2 cm at the elbow and knee so big joints bend over a wide band), the four
@@ -63,6 +64,8 @@ from mirrorvr.limb.skeleton import (  # noqa: E402
 
 #: Triangles per model after decimation (see step 4 of the module docstring).
 TARGET_TRIANGLES = {"upper": 14000, "lower": 12000, "body": 3000}
+#: Triangles of the coarser level of detail (``*_lod1.glb``), drawn at reduced render scales.
+LOD1_TRIANGLES = {"upper": 5500, "lower": 4500}
 
 GRID_M = 0.0024
 FINGER_RADII_M = {  # at MCP, PIP, DIP, tip
@@ -527,9 +530,9 @@ def build_surface(field, n_triangles):
     return vertices, normals, faces
 
 
-def build_right_mesh(field):
+def build_right_mesh(field, n_triangles=None):
     """Positions (n, 3), normals (n, 3), faces (m, 3), joints (n, 4), weights (n, 4)."""
-    vertices, normals, faces = build_surface(field, TARGET_TRIANGLES[field.limb])
+    vertices, normals, faces = build_surface(field, n_triangles or TARGET_TRIANGLES[field.limb])
     joints, weights = skin_weights(field, vertices)
     return vertices, normals, faces, joints, weights
 
@@ -733,24 +736,26 @@ def _write_static_glb(path, name, positions, normals, indices, index_type):
 def main() -> None:
     r = MIDLINE_REFLECTION[:3, :3]
     for field in (UpperLimbField(), LowerLimbField()):
-        positions, normals, faces, joints, weights = build_right_mesh(field)
-        name = f"{field.limb}_limb"
-        for side in ("right", "left"):
-            mirrored = side == "left"
-            write_glb(
-                HERE / f"{name}_{side}.glb",
-                f"{name}_{side}",
-                positions @ r if mirrored else positions,
-                normals @ r if mirrored else normals,
-                faces[:, ::-1] if mirrored else faces,
-                joints,
-                weights,
-                skeleton(side, field.limb),
+        for lod, n_triangles in ((0, TARGET_TRIANGLES[field.limb]), (1, LOD1_TRIANGLES[field.limb])):
+            positions, normals, faces, joints, weights = build_right_mesh(field, n_triangles)
+            name = f"{field.limb}_limb"
+            suffix = f"_lod{lod}" if lod else ""
+            for side in ("right", "left"):
+                mirrored = side == "left"
+                write_glb(
+                    HERE / f"{name}_{side}{suffix}.glb",
+                    f"{name}_{side}",
+                    positions @ r if mirrored else positions,
+                    normals @ r if mirrored else normals,
+                    faces[:, ::-1] if mirrored else faces,
+                    joints,
+                    weights,
+                    skeleton(side, field.limb),
+                )
+            sys.stdout.write(
+                f"wrote {name}_right{suffix}.glb and {name}_left{suffix}.glb: {len(positions)} "
+                f"vertices, {len(faces)} triangles, {field.skel.n_joints} joints\n"
             )
-        sys.stdout.write(
-            f"wrote {name}_right.glb and {name}_left.glb: {len(positions)} vertices, "
-            f"{len(faces)} triangles, {field.skel.n_joints} joints\n"
-        )
     body = BodyField()
     positions, normals, faces = build_surface(body, TARGET_TRIANGLES["body"])
     write_glb(HERE / "body.glb", "body", positions, normals, faces)

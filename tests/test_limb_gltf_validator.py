@@ -46,7 +46,8 @@ def test_the_models_exist():
     names = {p.name for p in MODELS}
     assert {
         f"{limb}_limb_{side}.glb" for limb in ("upper", "lower") for side in ("left", "right")
-    } | {"body.glb"} <= names
+    } | {f"{limb}_limb_{side}_lod1.glb" for limb in ("upper", "lower") for side in ("left", "right")
+         } | {"body.glb"} <= names
 
 
 def test_every_model_passes_the_khronos_validator(validator):

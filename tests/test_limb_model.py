@@ -14,10 +14,11 @@ from mirrorvr.limb.poses import target_pose
 from mirrorvr.limb.skeleton import skeleton
 
 
+@pytest.mark.parametrize("lod", [0, 1])
 @pytest.mark.parametrize("limb", ["upper", "lower"])
 @pytest.mark.parametrize("side", ["left", "right"])
-def test_model_loads_with_a_consistent_skin(side, limb):
-    model = load_limb_model(side, limb)
+def test_model_loads_with_a_consistent_skin(side, limb, lod):
+    model = load_limb_model(side, limb, lod)
     assert model.limb == limb and model.side == side
     n = len(model.positions)
     assert n > 1000

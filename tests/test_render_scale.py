@@ -144,3 +144,24 @@ def test_auto_scale_follows_the_measured_frame_time(gl_window):
         assert stats["render_scale"]["min"] < 0.5
     finally:
         r.close()
+
+
+@pytest.mark.gl
+@pytest.mark.parametrize("scale, coarse", [(1.0, False), (0.5, True)])
+def test_reduced_scales_draw_the_coarser_limbs(gl_window, monkeypatch, scale, coarse):
+    from mirrorvr.render.renderer import Renderer
+
+    r = Renderer(gl_window, RenderSettings(render_scale=scale))
+    try:
+        drawn = []
+        for kind, meshes in (("fine", r.meshes), ("coarse", r.coarse_meshes)):
+            for key, mesh in meshes.items():
+                monkeypatch.setattr(mesh, "draw", lambda k=(kind, key): drawn.append(k))
+        render(r, SceneState.at_rest())
+        kinds = {k for k, _ in drawn}
+        assert kinds == ({"coarse"} if coarse else {"fine"})
+        assert len(drawn) == 2  # both sides
+        fine, rough = r.meshes["upper", "right"], r.coarse_meshes["upper", "right"]
+        assert rough.indices.size < 0.5 * fine.indices.size
+    finally:
+        r.close()

@@ -276,15 +276,26 @@ def load_limb_model_file(path: str | Path, side: str, limb: str = "upper") -> Li
     )
 
 
-def model_file_name(side: str, limb: str = "upper") -> str:
-    """File name of the packaged model, e.g. ``"upper_limb_right.glb"``."""
-    return f"{check_limb(limb)}_limb_{check_side(side)}.glb"
+#: Levels of detail of the packaged limbs: 0 the full mesh, 1 a coarser one (~40 % of the
+#: triangles) for frames drawn at a reduced render scale, where the difference is invisible
+#: and a software rasteriser's per-triangle cost is not.
+LODS: tuple[int, ...] = (0, 1)
 
 
-@functools.lru_cache(maxsize=4)
-def load_limb_model(side: str, limb: str = "upper") -> LimbModel:
-    """The packaged model of ``side`` and ``limb`` (cached, read-only arrays)."""
-    return load_limb_model_file(model_path(model_file_name(side, limb)), side, limb)
+def model_file_name(side: str, limb: str = "upper", lod: int = 0) -> str:
+    """File name of the packaged model, e.g. ``"upper_limb_right.glb"``,
+    ``"upper_limb_right_lod1.glb"``."""
+    if lod not in LODS:
+        raise ModelError(f"lod: {lod!r} is not a level of detail (allowed: {list(LODS)})")
+    suffix = f"_lod{lod}" if lod else ""
+    return f"{check_limb(limb)}_limb_{check_side(side)}{suffix}.glb"
+
+
+@functools.lru_cache(maxsize=8)
+def load_limb_model(side: str, limb: str = "upper", lod: int = 0) -> LimbModel:
+    """The packaged model of ``side`` and ``limb`` at level of detail ``lod`` (cached,
+    read-only arrays)."""
+    return load_limb_model_file(model_path(model_file_name(side, limb, lod)), side, limb)
 
 
 @dataclass(frozen=True, eq=False)

@@ -71,6 +71,9 @@ SLEEVE_TO_M = {"upper": 0.12, "lower": 0.92 * THIGH_LENGTH_M}
 #: Strength of the contact occlusion and of the key light's soft shadow (shadow.frag).
 SHADOW_OCCLUSION = 0.75
 SHADOW_STRENGTH = 0.45
+#: Below this render scale the limbs are drawn from their coarser level of detail (a third
+#: of the triangles; at that resolution the difference is below a pixel).
+COARSE_BELOW_SCALE = 0.6
 #: Frame times kept for :meth:`Renderer.render_stats` (an hour at 60 frames/s, and more).
 MAX_FRAME_LOG = 1_000_000
 
@@ -149,6 +152,8 @@ class Renderer:
             defines["SCALED_JOINTS"] = 1
         self.models: dict[tuple[str, str], LimbModel] = {}
         self.meshes: dict[tuple[str, str], Mesh] = {}
+        #: The coarser level of detail of each limb (GPU skinning only).
+        self.coarse_meshes: dict[tuple[str, str], Mesh] = {}
         self._binds: dict[tuple[str, str], np.ndarray] = {}
         self.skin_program = self.static_program = self.shadow_program = None
         self.target = self.overlay = None
@@ -193,6 +198,8 @@ class Renderer:
                 )
             self.models[limb, side] = model
             self.meshes[limb, side] = self._limb_mesh(model)
+            if self.skinning == "gpu":
+                self.coarse_meshes[limb, side] = self._limb_mesh(load_limb_model(side, limb, 1))
             self._binds[limb, side] = bind_matrices(model)
         if limb not in self.scenery:
             arrays = bake_scenery(self.layouts[limb], self._trunk)
@@ -481,7 +488,8 @@ class Renderer:
     def _draw_limb(self, layout: SceneLayout, side: str, pose, shadow: bool = True) -> None:
         key = (pose.limb, side)
         model = self.models[key]
-        mesh = self.meshes[key]
+        coarse = self.skinning == "gpu" and self._frame_scale < COARSE_BELOW_SCALE
+        mesh = (self.coarse_meshes if coarse else self.meshes)[key]
         scales = self._joint_scales[pose.limb]
         skinning = self._frame_skinning.get(id(pose))
         if skinning is None:
@@ -518,9 +526,11 @@ class Renderer:
 
     def close(self) -> None:
         """Free the GL resources (idempotent)."""
-        for mesh in (*self.meshes.values(), *self.scenery.values()):
+        for mesh in (*self.meshes.values(), *self.coarse_meshes.values(),
+                     *self.scenery.values()):
             mesh.release()
         self.meshes = {}
+        self.coarse_meshes = {}
         self.scenery = {}
         for program in (self.skin_program, self.static_program, self.shadow_program):
             if program is not None:
