@@ -47,11 +47,11 @@ def movement_states(limb, movements):
     """Rest, then each movement on the right side (the left at rest)."""
     left = target_pose("rest", 0.0, "left", limb)
     states = [SceneState.at_rest(limb, cue_text="Rest")]
-    for movement in movements:
+    for movement in [m for m in movements if m != "rest"]:
         name = movement.replace("_", " ")
         states.append(SceneState(left, target_pose(movement, 1.0, "right", limb),
                                  cue_text=name[0].upper() + name[1:]))
-    return states, ["rest", *(m.replace("_", " ") for m in movements)]
+    return states, ["rest", *(m.replace("_", " ") for m in movements if m != "rest")]
 
 
 def view_states():

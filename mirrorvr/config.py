@@ -330,7 +330,7 @@ class RenderSettings(_Model):
         "(the HUD stays sharp); auto: chosen each frame to keep frame_budget_ms"
     )
     frame_budget_ms: float = Field(
-        35.0, ge=5, le=90, description="time a frame may take to draw (draw call to "
+        30.0, ge=5, le=90, description="time a frame may take to draw (draw call to "
         "finish) with render_scale = auto, ms; keep it well under the 100 ms render watchdog"
     )
 

@@ -188,7 +188,7 @@ _FULL_LOWER: dict[str, dict[str, float]] = {
     TOE_EXTENSION: {"toe_flexion": -1.15},
     KNEE_EXTENSION: {**_LOWER_REST, "knee_flexion": 0.25, "ankle_dorsiflexion": -0.2},
     # Seated knee flexion: the foot slides back under the chair, heel up, toes on the floor.
-    KNEE_FLEXION: {**_LOWER_REST, "knee_flexion": 1.75, "ankle_dorsiflexion": -0.87},
+    KNEE_FLEXION: {**_LOWER_REST, "knee_flexion": 1.45, "ankle_dorsiflexion": -0.75},
 }
 
 

@@ -395,12 +395,12 @@ UPPER_LEAN_RAD = 0.17
 #: The eyes in the trunk frame (models/body.glb): above and in front of the shoulders, m.
 EYE_IN_TRUNK_M = (0.0, TRUNK_SHOULDER_M[1] + 0.24, -0.09)
 #: Vertical field of view of the table scene, degrees (hands, forearms and the window).
-UPPER_FOV_DEG = 60.0
+UPPER_FOV_DEG = 58.0
 #: Forward lean of the trunk about the hips when looking at one's feet in the seated
 #: lower-limb scene, rad (24 deg: the eyes come ~0.3 m in front of the hips).
 LOWER_LEAN_RAD = 0.42
 #: Vertical field of view of the lower-limb scene, degrees (the feet fill more of the frame).
-LOWER_FOV_DEG = 42.0
+LOWER_FOV_DEG = 36.0
 
 
 def trunk_placement(hips_mid_m, lean_rad: float) -> np.ndarray:
@@ -450,7 +450,7 @@ class SceneLayout:
         eye = trunk @ np.array([*EYE_IN_TRUNK_M, 1.0])
         camera = Camera(
             eye_m=(0.0, eye_height_m - TABLE_HEIGHT_M, float(eye[2])),
-            target_m=(0.0, 0.0, -0.42),
+            target_m=(0.0, 0.0, -0.43),
             fov_y_deg=UPPER_FOV_DEG,
         )
         return cls(camera=camera, arms=arms, trunk=trunk)
@@ -475,7 +475,7 @@ class SceneLayout:
             hip_y + trunk_m * float(np.cos(LOWER_LEAN_RAD)),
             hip_z - trunk_m * float(np.sin(LOWER_LEAN_RAD)),
         )
-        camera = Camera(eye_m=eye, target_m=(0.0, 0.0, -0.86), fov_y_deg=LOWER_FOV_DEG)
+        camera = Camera(eye_m=eye, target_m=(0.0, 0.0, -0.80), fov_y_deg=LOWER_FOV_DEG)
         hips = np.array([0.0, hip_y, hip_z]) - np.array([0.0, TRUNK_HIP_M[1], TRUNK_HIP_M[2]])
         trunk = trunk_placement(hips, LOWER_LEAN_RAD)
         return cls(camera=camera, room=_chair_room(), legs=legs, limb="lower", trunk=trunk)
