@@ -4,6 +4,7 @@ own draw-to-finish times and render scale, and the render-watchdog trips (each o
 stimulation), for ``--runs`` consecutive demos.
 
     .venv/bin/python benchmarks/demo_frames.py [--runs 3] [--duration 60] [--render-scale auto]
+                                               [--max-fps 60]
 
 It builds the demo exactly as ``mirrorvr demo --headless`` does, except that it keeps a
 handle on the renderer to print :meth:`Renderer.render_stats`. The acceptance target
@@ -39,7 +40,7 @@ class _TripCounter(logging.Handler):
             self.trips += 1
 
 
-def run_once(duration_s: float, render_scale, data_dir: Path) -> dict:
+def run_once(duration_s: float, render_scale, data_dir: Path, max_fps: float = 60.0) -> dict:
     import pyxdf
 
     from mirrorvr.cli import open_session_window, patient_appearance, run_demo
@@ -47,7 +48,7 @@ def run_once(duration_s: float, render_scale, data_dir: Path) -> dict:
     from mirrorvr.render.renderer import Renderer
 
     config = build_config({
-        "render": {"headless": True, "render_scale": render_scale},
+        "render": {"headless": True, "render_scale": render_scale, "max_fps": max_fps},
         "protocol": {"duration_s": duration_s},
     })
     window = open_session_window(config)
@@ -75,6 +76,7 @@ def main(argv=None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=float, default=60.0, help="session length, s")
     parser.add_argument("--render-scale", default="auto", help="'auto' or 0.25..1")
+    parser.add_argument("--max-fps", type=float, default=60.0, help="render.max_fps")
     args = parser.parse_args(argv)
     scale = args.render_scale if args.render_scale == "auto" else float(args.render_scale)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -82,7 +84,7 @@ def main(argv=None) -> None:
           f"{'draw p50':>8} {'p99':>6} {'scale mean':>10} {'min':>5} {'load':>5}")
     for run in range(1, args.runs + 1):
         with tempfile.TemporaryDirectory() as tmp:
-            r = run_once(args.duration, scale, Path(tmp))
+            r = run_once(args.duration, scale, Path(tmp), args.max_fps)
         i, d, s = r["interval"], r["renderer"]["frame_ms"], r["renderer"]["render_scale"]
         print(f"{run:>3} {r['trips']:>5} {i['p50_ms']:>12.1f} {i['p95_ms']:>6.1f} "
               f"{i['p99_ms']:>6.1f} {i['max_ms']:>6.1f} {d['p50_ms']:>8.1f} {d['p99_ms']:>6.1f} "
