@@ -558,6 +558,31 @@ def _quaternion_xyzw(m):
     return q / np.linalg.norm(q)
 
 
+class _Buffers:
+    """The binary buffer of a .glb being written: views, accessors and the padded blobs."""
+
+    def __init__(self):
+        self.blobs, self.views, self.accessors = [], [], []
+        self.offset = 0
+
+    def add(self, array, target, component, kind, minmax=False):
+        """Append ``array`` as a buffer view with one accessor; return the accessor index."""
+        data = np.ascontiguousarray(array).tobytes()
+        self.views.append(pygltflib.BufferView(
+            buffer=0, byteOffset=self.offset, byteLength=len(data), target=target))
+        pad = (-len(data)) % 4
+        self.blobs.append(data + b"\x00" * pad)
+        self.offset += len(data) + pad
+        acc = pygltflib.Accessor(
+            bufferView=len(self.views) - 1, componentType=component, count=len(array), type=kind
+        )
+        if minmax:
+            acc.min = [float(x) for x in array.min(axis=0)]
+            acc.max = [float(x) for x in array.max(axis=0)]
+        self.accessors.append(acc)
+        return len(self.accessors) - 1
+
+
 def write_glb(path, name, positions, normals, faces, joints=None, weights=None, skel=None):
     """Write a mesh as a binary glTF 2.0 file: skinned with its joint hierarchy when
     ``skel`` is given (with ``joints`` and ``weights``), else static."""
@@ -578,26 +603,8 @@ def write_glb(path, name, positions, normals, faces, joints=None, weights=None, 
     # glTF stores matrices column-major: the transpose of row-major numpy, flattened.
     ibm = np.ascontiguousarray(inverse_bind.transpose(0, 2, 1))
 
-    blobs, views, accessors = [], [], []
-    offset = 0
-
-    def add(array, target, component, kind, minmax=False):
-        nonlocal offset
-        data = np.ascontiguousarray(array).tobytes()
-        views.append(
-            pygltflib.BufferView(buffer=0, byteOffset=offset, byteLength=len(data), target=target)
-        )
-        pad = (-len(data)) % 4
-        blobs.append(data + b"\x00" * pad)
-        offset += len(data) + pad
-        acc = pygltflib.Accessor(
-            bufferView=len(views) - 1, componentType=component, count=len(array), type=kind
-        )
-        if minmax:
-            acc.min = [float(x) for x in array.min(axis=0)]
-            acc.max = [float(x) for x in array.max(axis=0)]
-        accessors.append(acc)
-        return len(accessors) - 1
+    buffers = _Buffers()
+    add = buffers.add
 
     a_pos = add(positions, pygltflib.ARRAY_BUFFER, pygltflib.FLOAT, pygltflib.VEC3, True)
     a_nrm = add(normals, pygltflib.ARRAY_BUFFER, pygltflib.FLOAT, pygltflib.VEC3)
@@ -658,47 +665,23 @@ def write_glb(path, name, positions, normals, faces, joints=None, weights=None, 
                 joints=list(range(1, 1 + n_joints)),
             )
         ],
-        accessors=accessors,
-        bufferViews=views,
-        buffers=[pygltflib.Buffer(byteLength=offset)],
+        accessors=buffers.accessors,
+        bufferViews=buffers.views,
+        buffers=[pygltflib.Buffer(byteLength=buffers.offset)],
     )
-    gltf.set_binary_blob(b"".join(blobs))
+    gltf.set_binary_blob(b"".join(buffers.blobs))
     gltf.save_binary(str(path))
 
 
 def _write_static_glb(path, name, positions, normals, indices, index_type):
     """An unskinned mesh in one node (see :func:`write_glb`)."""
-    blobs, views = [], []
-    offset = 0
-    for data, target in (
-        (positions, pygltflib.ARRAY_BUFFER),
-        (normals, pygltflib.ARRAY_BUFFER),
-        (indices, pygltflib.ELEMENT_ARRAY_BUFFER),
-    ):
-        raw = np.ascontiguousarray(data).tobytes()
-        views.append(
-            pygltflib.BufferView(buffer=0, byteOffset=offset, byteLength=len(raw), target=target)
-        )
-        pad = (-len(raw)) % 4
-        blobs.append(raw + b"\x00" * pad)
-        offset += len(raw) + pad
+    buffers = _Buffers()
     index_component = (
         pygltflib.UNSIGNED_SHORT if index_type == np.uint16 else pygltflib.UNSIGNED_INT
     )
-    accessors = [
-        pygltflib.Accessor(
-            bufferView=0, componentType=pygltflib.FLOAT, count=len(positions),
-            type=pygltflib.VEC3, min=[float(x) for x in positions.min(axis=0)],
-            max=[float(x) for x in positions.max(axis=0)],
-        ),
-        pygltflib.Accessor(
-            bufferView=1, componentType=pygltflib.FLOAT, count=len(normals), type=pygltflib.VEC3
-        ),
-        pygltflib.Accessor(
-            bufferView=2, componentType=index_component, count=len(indices),
-            type=pygltflib.SCALAR,
-        ),
-    ]
+    buffers.add(positions, pygltflib.ARRAY_BUFFER, pygltflib.FLOAT, pygltflib.VEC3, True)
+    buffers.add(normals, pygltflib.ARRAY_BUFFER, pygltflib.FLOAT, pygltflib.VEC3)
+    buffers.add(indices, pygltflib.ELEMENT_ARRAY_BUFFER, index_component, pygltflib.SCALAR)
     gltf = pygltflib.GLTF2(
         asset=pygltflib.Asset(version="2.0", generator="mirrorvr models/build_models.py"),
         scene=0,
@@ -725,11 +708,11 @@ def _write_static_glb(path, name, positions, normals, indices, index_type):
                 ),
             )
         ],
-        accessors=accessors,
-        bufferViews=views,
-        buffers=[pygltflib.Buffer(byteLength=offset)],
+        accessors=buffers.accessors,
+        bufferViews=buffers.views,
+        buffers=[pygltflib.Buffer(byteLength=buffers.offset)],
     )
-    gltf.set_binary_blob(b"".join(blobs))
+    gltf.set_binary_blob(b"".join(buffers.blobs))
     gltf.save_binary(str(path))
 
 

@@ -193,16 +193,11 @@ def distal_coordinate(positions: np.ndarray, chain: np.ndarray) -> np.ndarray:
     return arc.astype(np.float32)
 
 
-def load_limb_model_file(path: str | Path, side: str, limb: str = "upper") -> LimbModel:
-    """Load and check a skinned ``limb`` model from ``path`` for ``side``."""
+def _read_mesh(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions (n, 3) float32, normals (n, 3) float32 and triangles (m, 3) uint32 of the
+    one mesh in ``path`` (through trimesh, vertex order kept)."""
     import trimesh
 
-    check_side(side)
-    check_limb(limb)
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path}: file does not exist")
-    names, parents, rest_local, inverse_bind, joints, weights = _read_skin(path)
     try:
         mesh = trimesh.load(path, force="mesh", process=False)
     except Exception as err:  # trimesh wraps many loader errors
@@ -211,8 +206,19 @@ def load_limb_model_file(path: str | Path, side: str, limb: str = "upper") -> Li
         ) from err
     positions = np.asarray(mesh.vertices, dtype=np.float32)
     indices = np.asarray(mesh.faces, dtype=np.uint32)
+    return positions, np.asarray(mesh.vertex_normals, dtype=np.float32), indices
+
+
+def load_limb_model_file(path: str | Path, side: str, limb: str = "upper") -> LimbModel:
+    """Load and check a skinned ``limb`` model from ``path`` for ``side``."""
+    check_side(side)
+    check_limb(limb)
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: file does not exist")
+    names, parents, rest_local, inverse_bind, joints, weights = _read_skin(path)
+    positions, normals, indices = _read_mesh(path)
     n = len(positions)
-    normals = np.asarray(mesh.vertex_normals, dtype=np.float32)
 
     expected = skeleton(side, limb)
     if names != expected.joint_names:
@@ -319,20 +325,10 @@ class StaticModel:
 @functools.lru_cache(maxsize=2)
 def load_body_model(name: str = "body.glb") -> StaticModel:
     """The packaged trunk (``models/body.glb``, built by ``models/build_models.py``)."""
-    import trimesh
-
     path = model_path(name)
-    try:
-        mesh = trimesh.load(path, force="mesh", process=False)
-    except Exception as err:  # trimesh wraps many loader errors
-        raise ModelError(
-            f"{path}: trimesh could not read the mesh ({type(err).__name__}: {err})"
-        ) from err
-    positions = np.asarray(mesh.vertices, dtype=np.float32)
-    indices = np.asarray(mesh.faces, dtype=np.uint32)
+    positions, normals, indices = _read_mesh(path)
     if indices.size == 0 or indices.max() >= len(positions):
         raise ModelError(f"{path}: triangle indices are empty or out of range")
-    normals = np.asarray(mesh.vertex_normals, dtype=np.float32)
     for arr in (positions, normals, indices):
         arr.setflags(write=False)
     return StaticModel(path, positions, normals, indices)

@@ -13,27 +13,29 @@ import numpy as np
 
 from mirrorvr.render.scene import CLOTH_RGB, MATERIALS, Box, SceneLayout
 
-_FACES = []  # the unit cube's 6 faces: (normal, u, v)
-for _axis in range(3):
-    for _sign in (-1.0, 1.0):
-        _n = np.zeros(3)
-        _n[_axis] = _sign
-        _u = np.zeros(3)
-        _u[(_axis + 1) % 3] = 1.0
-        _FACES.append((_n, _u, np.cross(_n, _u)))
+def unit_cube_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cube [-0.5, 0.5]^3 with flat normals: positions (24, 3), normals (24, 3),
+    counter-clockwise triangles (12, 3)."""
+    positions, normals, indices = [], [], []
+    for axis in range(3):
+        for sign in (-1.0, 1.0):
+            n = np.zeros(3)
+            n[axis] = sign
+            u = np.zeros(3)
+            u[(axis + 1) % 3] = 1.0
+            v = np.cross(n, u)
+            base = len(positions)
+            for du, dv in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+                positions.append(0.5 * n + 0.5 * du * u + 0.5 * dv * v)
+                normals.append(n)
+            indices += [(base, base + 1, base + 2), (base, base + 2, base + 3)]
+    return np.array(positions), np.array(normals), np.array(indices)
 
 
 def _box(box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions (24, 3), normals (24, 3) and triangles (12, 3) of one box, world, m."""
-    positions, normals, indices = [], [], []
-    for n, u, v in _FACES:
-        base = len(positions)
-        for du, dv in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
-            positions.append(0.5 * n + 0.5 * du * u + 0.5 * dv * v)
-            normals.append(n)
-        indices += [(base, base + 1, base + 2), (base, base + 2, base + 3)]
-    positions = np.array(positions) * box.size_m + box.center_m
-    return positions, np.array(normals), np.array(indices)
+    positions, normals, indices = unit_cube_arrays()
+    return positions * box.size_m + box.center_m, normals, indices
 
 
 def bake_scenery(layout: SceneLayout, trunk=None) -> dict[str, np.ndarray]:
