@@ -416,6 +416,22 @@ class RenderSettings(_Model):
         "identical", description="how the residual limb and the virtual part are drawn"
     )
     record_video: bool = Field(False, description="record the session as MP4 (frames/)")
+    render_scale: Literal["auto"] | float = Field(
+        "auto", description="resolution of the 3D scene relative to the window, 0.25..1 "
+        "(the HUD stays sharp); auto: chosen each frame to keep frame_budget_ms"
+    )
+    frame_budget_ms: float = Field(
+        30.0, ge=5, le=90, description="time a frame may take to draw (draw call to "
+        "finish) with render_scale = auto, ms; keep it well under the 100 ms render watchdog"
+    )
+
+    @model_validator(mode="after")
+    def _render_scale_range(self) -> RenderSettings:
+        if self.render_scale != "auto" and not 0.25 <= self.render_scale <= 1.0:
+            raise ValueError(
+                f"render_scale: the scale of the 3D scene must be 'auto' or within 0.25..1"
+            )
+        return self
 
 
 # --------------------------------------------------------------------------- protocol

@@ -1,6 +1,9 @@
 """Build the skinned limb models (glTF 2.0): ``upper_limb_{left,right}.glb`` (upper arm,
 forearm, hand) and ``lower_limb_{left,right}.glb`` (thigh, shank, foot with toes).
 
+Also ``body.glb``: the seated trunk (pelvis, belly, chest, shoulders), a static mesh that
+the arms and legs join at the shoulders and hips, so the limbs belong to a body.
+
 Run ``.venv/bin/python models/build_models.py``; the output is byte-for-byte reproducible.
 Every file passes the Khronos glTF validator (``tests/test_limb_gltf_validator.py``).
 
@@ -19,11 +22,18 @@ How
    with naive surface nets (one vertex per cell the surface crosses, quads across crossing
    grid edges); the vertices are projected onto the surface by Newton steps and the normals
    are the SDF gradient.
-4. Skin weights: each joint owns some primitives; a vertex's weight for a joint falls off
+4. The fine grid gives ~95k triangles per limb, far more than the limb covers in pixels
+   (three limbs at that count made up ~80 % of a 1280x720 frame on a software rasteriser).
+   Quadric edge-collapse decimation (``fast-simplification``) reduces each limb to
+   :data:`TARGET_TRIANGLES`, keeping detail where the surface curves (fingers, nails,
+   knuckles); the vertices are projected back onto the surface and the normals are the SDF
+   gradient again. A coarser level of detail (``*_lod1.glb``, :data:`LOD1_TRIANGLES`) is
+   drawn when the renderer works at a reduced render scale.
+5. Skin weights: each joint owns some primitives; a vertex's weight for a joint falls off
    exponentially with its distance to that joint's primitives (a per-joint scale: ~2 mm at
    the fingers, ~1-2 cm at the elbow and knee so big joints bend over a wide band), the four
    largest are kept and normalised.
-5. The left limb is the right one reflected across ``x = 0`` (positions, normals, joint
+6. The left limb is the right one reflected across ``x = 0`` (positions, normals, joint
    frames), with the triangle winding reversed to keep faces counter-clockwise.
 
 Units are metres; ``-z`` is distal/forward, ``+y`` up; the right thumb and big toe are at
@@ -48,8 +58,14 @@ from mirrorvr.limb.skeleton import (  # noqa: E402
     FOOT_SOLE_Y_M,
     MIDLINE_REFLECTION,
     TIP_OFFSETS_M,
+    TRUNK_SHOULDER_M,
     skeleton,
 )
+
+#: Triangles per model after decimation (see step 4 of the module docstring).
+TARGET_TRIANGLES = {"upper": 14000, "lower": 12000, "body": 3000}
+#: Triangles of the coarser level of detail (``*_lod1.glb``), drawn at reduced render scales.
+LOD1_TRIANGLES = {"upper": 5500, "lower": 4500}
 
 GRID_M = 0.0024
 FINGER_RADII_M = {  # at MCP, PIP, DIP, tip
@@ -167,7 +183,7 @@ class UpperLimbField(LimbField):
         "forearm": 0.012,
         "forearm_twist": 0.018,
         "wrist": 0.0035,
-        "thumb_cmc": 0.009,
+        "thumb_cmc": 0.012,
         "thumb_mcp": 0.004,
         **{f"{f}_mcp": 0.003 for f in FINGERS},
     }
@@ -251,7 +267,7 @@ class UpperLimbField(LimbField):
         return smin(body, fingers, 0.007)
 
     def bounds(self):
-        return np.array([-0.095, -0.065, -0.475]), np.array([0.08, 0.375, 0.135])
+        return np.array([-0.095, -0.065, -0.475]), np.array([0.08, 0.36, 0.22])
 
 
 #: Toes of the right foot: (base, tip) relative to the ankle (m) and (base, tip) radii (m).
@@ -330,6 +346,40 @@ class LowerLimbField(LimbField):
 
     def bounds(self):
         return np.array([-0.11, -0.47, -0.86]), np.array([0.11, 0.09, 0.17])
+
+
+class BodyField:
+    """The seated trunk in its own frame (``mirrorvr.limb.skeleton`` TRUNK_*): pelvis, belly,
+    chest, the shoulder girdle with the deltoids, and a neck stub. Symmetric about ``x = 0``."""
+
+    name = "body"
+    grid_m = 0.008
+
+    def __call__(self, p):
+        sx, sy, _ = TRUNK_SHOULDER_M
+        pelvis = ellipsoid(p, np.array([0.0, 0.03, 0.01]), (0.175, 0.12, 0.125))
+        belly = ellipsoid(p, np.array([0.0, 0.19, -0.005]), (0.155, 0.15, 0.118))
+        chest = ellipsoid(p, np.array([0.0, 0.36, 0.005]), (0.165, 0.16, 0.112))
+        girdle = round_cone(
+            p, np.array([0.03 - sx, sy - 0.025, 0.012]), np.array([sx - 0.03, sy - 0.025, 0.012]),
+            0.062, 0.062,
+        )
+        deltoids = np.minimum(
+            ellipsoid(p, np.array([-sx, sy - 0.012, 0.0]), (0.056, 0.062, 0.056)),
+            ellipsoid(p, np.array([sx, sy - 0.012, 0.0]), (0.056, 0.062, 0.056)),
+        )
+        neck = round_cone(
+            p, np.array([0.0, sy - 0.02, 0.02]), np.array([0.0, sy + 0.07, 0.03]), 0.058, 0.054
+        )
+        trunk = smin(smin(pelvis, belly, 0.06), chest, 0.06)
+        trunk = smin(smin(trunk, girdle, 0.05), deltoids, 0.03)
+        return smin(trunk, neck, 0.03)
+
+    def gradient(self, p, eps=2e-4):
+        return LimbField.gradient(self, p, eps)
+
+    def bounds(self):
+        return np.array([-0.28, -0.12, -0.16]), np.array([0.28, 0.64, 0.17])
 
 
 # --------------------------------------------------------------------------- meshing
@@ -423,6 +473,34 @@ def project(field, vertices, steps=3):
     return vertices
 
 
+def decimate(field, vertices, faces, n_triangles):
+    """Quadric edge-collapse decimation to ``n_triangles``, then back onto the surface.
+
+    Returns
+    -------
+    vertices : (n, 3) float64
+    faces : (m, 3) int64, counter-clockwise seen from outside
+    """
+    import fast_simplification
+
+    if len(faces) <= n_triangles:
+        return vertices, faces
+    vertices, faces = fast_simplification.simplify(
+        np.ascontiguousarray(vertices, dtype=np.float64),
+        np.ascontiguousarray(faces, dtype=np.int64),
+        target_count=n_triangles,
+    )
+    used = np.unique(faces)
+    remap = np.full(len(vertices), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    vertices, faces = vertices[used], remap[faces]
+    tri = vertices[faces]
+    area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    faces = faces[area > 1e-12]
+    vertices = project(field, vertices)
+    return vertices, orient_outward(field, vertices, faces)
+
+
 def skin_weights(field, vertices):
     """JOINTS_0 (n, 4) uint8 and WEIGHTS_0 (n, 4) float32, rows summing to 1."""
     parts = field.parts(vertices)
@@ -440,14 +518,21 @@ def skin_weights(field, vertices):
     return joints, wt
 
 
-def build_right_mesh(field):
-    """Positions (n, 3), normals (n, 3), faces (m, 3), joints (n, 4), weights (n, 4)."""
+def build_surface(field, n_triangles):
+    """Mesh, decimate and shade ``field``: positions (n, 3), normals (n, 3), faces (m, 3)."""
     lo, hi = field.bounds()
     vertices, faces = surface_nets(field, lo, hi, field.grid_m)
     vertices = project(field, vertices)
     faces = orient_outward(field, vertices, faces)
+    vertices, faces = decimate(field, vertices, faces, n_triangles)
     normals = field.gradient(vertices)
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    return vertices, normals, faces
+
+
+def build_right_mesh(field, n_triangles=None):
+    """Positions (n, 3), normals (n, 3), faces (m, 3), joints (n, 4), weights (n, 4)."""
+    vertices, normals, faces = build_surface(field, n_triangles or TARGET_TRIANGLES[field.limb])
     joints, weights = skin_weights(field, vertices)
     return vertices, normals, faces, joints, weights
 
@@ -473,12 +558,40 @@ def _quaternion_xyzw(m):
     return q / np.linalg.norm(q)
 
 
-def write_glb(path, name, positions, normals, faces, joints, weights, skel):
-    """Write a skinned mesh and its joint hierarchy as a binary glTF 2.0 file."""
+class _Buffers:
+    """The binary buffer of a .glb being written: views, accessors and the padded blobs."""
+
+    def __init__(self):
+        self.blobs, self.views, self.accessors = [], [], []
+        self.offset = 0
+
+    def add(self, array, target, component, kind, minmax=False):
+        """Append ``array`` as a buffer view with one accessor; return the accessor index."""
+        data = np.ascontiguousarray(array).tobytes()
+        self.views.append(pygltflib.BufferView(
+            buffer=0, byteOffset=self.offset, byteLength=len(data), target=target))
+        pad = (-len(data)) % 4
+        self.blobs.append(data + b"\x00" * pad)
+        self.offset += len(data) + pad
+        acc = pygltflib.Accessor(
+            bufferView=len(self.views) - 1, componentType=component, count=len(array), type=kind
+        )
+        if minmax:
+            acc.min = [float(x) for x in array.min(axis=0)]
+            acc.max = [float(x) for x in array.max(axis=0)]
+        self.accessors.append(acc)
+        return len(self.accessors) - 1
+
+
+def write_glb(path, name, positions, normals, faces, joints=None, weights=None, skel=None):
+    """Write a mesh as a binary glTF 2.0 file: skinned with its joint hierarchy when
+    ``skel`` is given (with ``joints`` and ``weights``), else static."""
     positions = positions.astype(np.float32)
     normals = normals.astype(np.float32)
     index_type = np.uint16 if len(positions) < 65536 else np.uint32
     indices = faces.astype(index_type).reshape(-1)
+    if skel is None:
+        return _write_static_glb(path, name, positions, normals, indices, index_type)
     bind = bind_matrices(skel)
     # Rigid inverse [R^T, -R^T t], exact and the same on every machine (no LAPACK).
     inverse_bind = np.zeros_like(bind)
@@ -490,26 +603,8 @@ def write_glb(path, name, positions, normals, faces, joints, weights, skel):
     # glTF stores matrices column-major: the transpose of row-major numpy, flattened.
     ibm = np.ascontiguousarray(inverse_bind.transpose(0, 2, 1))
 
-    blobs, views, accessors = [], [], []
-    offset = 0
-
-    def add(array, target, component, kind, minmax=False):
-        nonlocal offset
-        data = np.ascontiguousarray(array).tobytes()
-        views.append(
-            pygltflib.BufferView(buffer=0, byteOffset=offset, byteLength=len(data), target=target)
-        )
-        pad = (-len(data)) % 4
-        blobs.append(data + b"\x00" * pad)
-        offset += len(data) + pad
-        acc = pygltflib.Accessor(
-            bufferView=len(views) - 1, componentType=component, count=len(array), type=kind
-        )
-        if minmax:
-            acc.min = [float(x) for x in array.min(axis=0)]
-            acc.max = [float(x) for x in array.max(axis=0)]
-        accessors.append(acc)
-        return len(accessors) - 1
+    buffers = _Buffers()
+    add = buffers.add
 
     a_pos = add(positions, pygltflib.ARRAY_BUFFER, pygltflib.FLOAT, pygltflib.VEC3, True)
     a_nrm = add(normals, pygltflib.ARRAY_BUFFER, pygltflib.FLOAT, pygltflib.VEC3)
@@ -570,35 +665,84 @@ def write_glb(path, name, positions, normals, faces, joints, weights, skel):
                 joints=list(range(1, 1 + n_joints)),
             )
         ],
-        accessors=accessors,
-        bufferViews=views,
-        buffers=[pygltflib.Buffer(byteLength=offset)],
+        accessors=buffers.accessors,
+        bufferViews=buffers.views,
+        buffers=[pygltflib.Buffer(byteLength=buffers.offset)],
     )
-    gltf.set_binary_blob(b"".join(blobs))
+    gltf.set_binary_blob(b"".join(buffers.blobs))
+    gltf.save_binary(str(path))
+
+
+def _write_static_glb(path, name, positions, normals, indices, index_type):
+    """An unskinned mesh in one node (see :func:`write_glb`)."""
+    buffers = _Buffers()
+    index_component = (
+        pygltflib.UNSIGNED_SHORT if index_type == np.uint16 else pygltflib.UNSIGNED_INT
+    )
+    buffers.add(positions, pygltflib.ARRAY_BUFFER, pygltflib.FLOAT, pygltflib.VEC3, True)
+    buffers.add(normals, pygltflib.ARRAY_BUFFER, pygltflib.FLOAT, pygltflib.VEC3)
+    buffers.add(indices, pygltflib.ELEMENT_ARRAY_BUFFER, index_component, pygltflib.SCALAR)
+    gltf = pygltflib.GLTF2(
+        asset=pygltflib.Asset(version="2.0", generator="mirrorvr models/build_models.py"),
+        scene=0,
+        scenes=[pygltflib.Scene(name=name, nodes=[0])],
+        nodes=[pygltflib.Node(name=name, mesh=0)],
+        meshes=[
+            pygltflib.Mesh(
+                name=name,
+                primitives=[
+                    pygltflib.Primitive(
+                        attributes=pygltflib.Attributes(POSITION=0, NORMAL=1),
+                        indices=2,
+                        material=0,
+                    )
+                ],
+            )
+        ],
+        materials=[
+            pygltflib.Material(
+                name="cloth",
+                pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(
+                    baseColorFactor=[0.36, 0.45, 0.56, 1.0], metallicFactor=0.0,
+                    roughnessFactor=0.9,
+                ),
+            )
+        ],
+        accessors=buffers.accessors,
+        bufferViews=buffers.views,
+        buffers=[pygltflib.Buffer(byteLength=buffers.offset)],
+    )
+    gltf.set_binary_blob(b"".join(buffers.blobs))
     gltf.save_binary(str(path))
 
 
 def main() -> None:
     r = MIDLINE_REFLECTION[:3, :3]
     for field in (UpperLimbField(), LowerLimbField()):
-        positions, normals, faces, joints, weights = build_right_mesh(field)
-        name = f"{field.limb}_limb"
-        for side in ("right", "left"):
-            mirrored = side == "left"
-            write_glb(
-                HERE / f"{name}_{side}.glb",
-                f"{name}_{side}",
-                positions @ r if mirrored else positions,
-                normals @ r if mirrored else normals,
-                faces[:, ::-1] if mirrored else faces,
-                joints,
-                weights,
-                skeleton(side, field.limb),
+        for lod, n_triangles in ((0, TARGET_TRIANGLES[field.limb]), (1, LOD1_TRIANGLES[field.limb])):
+            positions, normals, faces, joints, weights = build_right_mesh(field, n_triangles)
+            name = f"{field.limb}_limb"
+            suffix = f"_lod{lod}" if lod else ""
+            for side in ("right", "left"):
+                mirrored = side == "left"
+                write_glb(
+                    HERE / f"{name}_{side}{suffix}.glb",
+                    f"{name}_{side}",
+                    positions @ r if mirrored else positions,
+                    normals @ r if mirrored else normals,
+                    faces[:, ::-1] if mirrored else faces,
+                    joints,
+                    weights,
+                    skeleton(side, field.limb),
+                )
+            sys.stdout.write(
+                f"wrote {name}_right{suffix}.glb and {name}_left{suffix}.glb: {len(positions)} "
+                f"vertices, {len(faces)} triangles, {field.skel.n_joints} joints\n"
             )
-        sys.stdout.write(
-            f"wrote {name}_right.glb and {name}_left.glb: {len(positions)} vertices, "
-            f"{len(faces)} triangles, {field.skel.n_joints} joints\n"
-        )
+    body = BodyField()
+    positions, normals, faces = build_surface(body, TARGET_TRIANGLES["body"])
+    write_glb(HERE / "body.glb", "body", positions, normals, faces)
+    sys.stdout.write(f"wrote body.glb: {len(positions)} vertices, {len(faces)} triangles\n")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@
 //   u_view             mat4  world -> eye
 //   u_projection       mat4  eye -> clip
 //   u_joint_matrices   mat4[MAX_JOINTS]  skinning matrices (joint world @ inverse bind), model space
+//   u_normal_matrices  mat4[MAX_JOINTS]  (SCALED_JOINTS only) inverse transpose of each
+//                      skinning matrix's 3x3, per joint on the CPU (an inverse per vertex
+//                      cost more than the rest of the shader on a software rasteriser)
 // Outputs:
 //   v_world_position   vec3  world-space position, m
 //   v_normal           vec3  world-space normal (not normalised)
@@ -19,6 +22,9 @@
 // Defines:
 //   CPU_SKINNED  positions/normals arrive already skinned; joints, weights and
 //                u_joint_matrices are unused (the benchmark's naive peer).
+//   SCALED_JOINTS  the skinning matrices scale segments (a patient's measured sizes): normals
+//                  use u_normal_matrices; without it the joints are rigid and normals follow
+//                  the blended skinning matrix, as in plain linear blend skinning.
 
 #ifndef MAX_JOINTS
 #define MAX_JOINTS 32
@@ -31,6 +37,9 @@ layout(location = 4) in float in_distal;
 layout(location = 2) in uvec4 in_joints_0;
 layout(location = 3) in vec4 in_weights_0;
 uniform mat4 u_joint_matrices[MAX_JOINTS];
+#ifdef SCALED_JOINTS
+uniform mat4 u_normal_matrices[MAX_JOINTS];
+#endif
 #endif
 
 uniform mat4 u_model;
@@ -46,20 +55,25 @@ void main() {
 #ifdef CPU_SKINNED
     vec4 position = vec4(in_position, 1.0);
     vec3 normal = in_normal;
-    mat4 skin_for_normals = mat4(1.0);
 #else
     mat4 skin = in_weights_0.x * u_joint_matrices[in_joints_0.x]
               + in_weights_0.y * u_joint_matrices[in_joints_0.y]
               + in_weights_0.z * u_joint_matrices[in_joints_0.z]
               + in_weights_0.w * u_joint_matrices[in_joints_0.w];
     vec4 position = skin * vec4(in_position, 1.0);
-    vec3 normal = in_normal;
-    mat4 skin_for_normals = skin;
+#ifdef SCALED_JOINTS
+    mat4 normal_matrix = in_weights_0.x * u_normal_matrices[in_joints_0.x]
+                       + in_weights_0.y * u_normal_matrices[in_joints_0.y]
+                       + in_weights_0.z * u_normal_matrices[in_joints_0.z]
+                       + in_weights_0.w * u_normal_matrices[in_joints_0.w];
+    vec3 normal = mat3(normal_matrix) * in_normal;
+#else
+    vec3 normal = mat3(skin) * in_normal;
+#endif
 #endif
     vec4 world = u_model * position;
     v_world_position = world.xyz;
-    // Placement is rigid, possibly a reflection (mirror views); the skinning matrices may
-    // scale segments (per-patient size), so normals use the inverse transpose.
-    v_normal = mat3(u_model) * (transpose(inverse(mat3(skin_for_normals))) * normal);
+    // The placement is rigid, possibly a reflection (mirror views): normals follow mat3(u_model).
+    v_normal = mat3(u_model) * normal;
     gl_Position = u_projection * u_view * world;
 }

@@ -14,10 +14,11 @@ from mirrorvr.limb.poses import target_pose
 from mirrorvr.limb.skeleton import skeleton
 
 
+@pytest.mark.parametrize("lod", [0, 1])
 @pytest.mark.parametrize("limb", ["upper", "lower"])
 @pytest.mark.parametrize("side", ["left", "right"])
-def test_model_loads_with_a_consistent_skin(side, limb):
-    model = load_limb_model(side, limb)
+def test_model_loads_with_a_consistent_skin(side, limb, lod):
+    model = load_limb_model(side, limb, lod)
     assert model.limb == limb and model.side == side
     n = len(model.positions)
     assert n > 1000
@@ -52,8 +53,10 @@ def test_model_dimensions_are_a_human_arm_and_leg():
     assert 0.40 < -low[1] < 0.46  # hip height above the sole when seated
     assert 0.10 < high[0] - low[0] < 0.20  # thigh width
     # Each joint's neighbourhood has skin: the toes reach ~5 cm past the toe joint.
-    toes = leg.positions[leg.joints[:, 0] == leg.joint_names.index("toes")]
-    assert len(toes) > 200
+    toes_joint = leg.joint_names.index("toes")
+    toes = leg.positions[leg.joints[:, 0] == toes_joint]
+    toe_line_z = np.linalg.inv(leg.inverse_bind[toes_joint])[2, 3]
+    assert len(toes) > 50 and toe_line_z - toes[:, 2].min() > 0.045
 
 
 @pytest.mark.parametrize("limb", ["upper", "lower"])

@@ -94,7 +94,7 @@ def test_writer_failure_is_reported_on_the_callers_thread(tmp_path, monkeypatch)
 def test_rendered_session_frames_record_to_mp4(gl_window, tmp_path):
     from mirrorvr.render.renderer import Renderer
 
-    renderer = Renderer(gl_window, RenderSettings())
+    renderer = Renderer(gl_window, RenderSettings(render_scale=1.0))
     size = (gl_window.width, gl_window.height)
     try:
         with FrameRecorder(tmp_path, size, fps=30, formats=("mp4",)) as rec:

@@ -7,6 +7,7 @@ from mirrorvr.config import RenderSettings
 from mirrorvr.limb.mirror import mirror_pose
 from mirrorvr.limb.poses import target_pose
 from mirrorvr.render.scene import SceneState
+from gl_helpers import limb_mask, render, symmetric_iou
 
 pytestmark = pytest.mark.gl
 
@@ -15,23 +16,9 @@ pytestmark = pytest.mark.gl
 def renderer(gl_window):
     from mirrorvr.render.renderer import Renderer
 
-    r = Renderer(gl_window, RenderSettings())
+    r = Renderer(gl_window, RenderSettings(render_scale=1.0))
     yield r
     r.close()
-
-
-def render(renderer, state):
-    renderer.draw(state)
-    pixels = renderer.window.read_pixels()
-    renderer.window.swap()
-    return pixels
-
-
-def skin_mask(pixels):
-    """Skin-toned pixels: warm (red well above blue) and not dark. Everything else is cool grey."""
-    p = pixels.astype(int)
-    r, g, b = p[..., 0], p[..., 1], p[..., 2]
-    return (r > 70) & (r > b + 30) & (g > b)
 
 
 def rest_state(**kw):
@@ -39,9 +26,8 @@ def rest_state(**kw):
 
 
 def test_both_hands_are_visible(renderer):
-    pixels = render(renderer, rest_state())
+    mask, pixels = limb_mask(renderer, rest_state())
     assert pixels.shape == (240, 320, 3) and pixels.dtype == np.uint8
-    mask = skin_mask(pixels)
     half = pixels.shape[1] // 2
     assert mask[:, :half].sum() > 500 and mask[:, half:].sum() > 500
     assert mask.mean() < 0.5  # and the room is visible around them
@@ -60,10 +46,9 @@ def test_changing_the_right_pose_changes_only_the_right_half(renderer):
 @pytest.mark.parametrize("movement", ["rest", "hand_close", "wrist_flexion", "supination"])
 def test_mirrored_scene_renders_as_a_mirrored_image(renderer, movement):
     pose = target_pose(movement, 0.8, "left")
-    pixels = render(renderer, SceneState(pose, mirror_pose(pose)))
-    mask = skin_mask(pixels)
+    mask, pixels = limb_mask(renderer, SceneState(pose, mirror_pose(pose)))
     flipped = mask[:, ::-1]
-    iou = (mask & flipped).sum() / (mask | flipped).sum()
+    iou = symmetric_iou(mask)
     assert iou > 0.9, iou
     # Colours agree too, within anti-aliasing noise, where both are skin.
     both = mask & flipped
@@ -89,7 +74,7 @@ def test_cpu_skinning_matches_gpu_skinning(gl_window, renderer):
         target_pose("hand_close", 1.0, "left"), target_pose("wrist_flexion", 1.0, "right")
     )
     gpu = render(renderer, state)
-    cpu_renderer = Renderer(gl_window, RenderSettings(), skinning="cpu")
+    cpu_renderer = Renderer(gl_window, RenderSettings(render_scale=1.0), skinning="cpu")
     try:
         cpu = render(cpu_renderer, state)
     finally:

@@ -14,7 +14,7 @@ def broken_shaders(tmp_path, monkeypatch):
 
     folder = tmp_path / "shaders"
     folder.mkdir()
-    for name in ("lit.frag", "static.vert"):
+    for name in ("lit.frag", "static.vert", "lighting.glsl"):
         (folder / name).write_text(shader_path(name).read_text())
     (folder / "broken.vert").write_text(
         "#version 330 core\nvoid main() {\n    gl_Position = vec4(undeclared_thing, 1.0);\n}\n"
@@ -39,10 +39,28 @@ def test_defines_keep_line_numbers(gl_window, broken_shaders):
         ShaderProgram("broken.vert", "lit.frag", defines={"A": 1, "B": 2})
 
 
+def test_includes_are_expanded_and_a_missing_one_is_named(gl_window, broken_shaders):
+    from mirrorvr.render.shader import ShaderProgram
+
+    program = ShaderProgram("static.vert", "lit.frag")  # both include lighting.glsl
+    program.release()
+    (broken_shaders / "needs.vert").write_text(
+        '#version 330 core\n#include "nowhere.glsl"\nvoid main() { gl_Position = vec4(0.0); }\n'
+    )
+    with pytest.raises(ShaderError, match=r"needs\.vert:2: #include 'nowhere\.glsl'"):
+        ShaderProgram("needs.vert", "lit.frag")
+    (broken_shaders / "bad.glsl").write_text("float f() { return undeclared_value; }\n")
+    (broken_shaders / "uses.vert").write_text(
+        '#version 330 core\n#include "bad.glsl"\nvoid main() { gl_Position = vec4(f()); }\n'
+    )
+    with pytest.raises(ShaderError, match="undeclared_value"):
+        ShaderProgram("uses.vert", "lit.frag")
+
+
 def test_unknown_uniform_is_an_error(gl_window):
     from mirrorvr.render.shader import ShaderProgram
 
-    program = ShaderProgram("static.vert", "lit.frag")
+    program = ShaderProgram("skin.vert", "lit.frag", {"LIMB": 1})
     try:
         program.use()
         program.set_uniform("u_color", (1.0, 0.5, 0.2))
@@ -62,7 +80,7 @@ def test_repeated_uniform_values_are_sent_once_and_changes_always(gl_window, mon
 
     from mirrorvr.render.shader import ShaderProgram
 
-    program = ShaderProgram("static.vert", "lit.frag")
+    program = ShaderProgram("skin.vert", "lit.frag", {"LIMB": 1})
     sent = []
     real = GL.glUniform3fv
     monkeypatch.setattr(GL, "glUniform3fv", lambda *a: (sent.append(a[0]), real(*a)))

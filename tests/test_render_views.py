@@ -13,21 +13,9 @@ from mirrorvr.limb.skeleton import Pose, limb_spec
 from mirrorvr.movements import HAND_MOVEMENTS, LOWER_LIMB_MOVEMENTS
 from mirrorvr.render.appearance import Appearance
 from mirrorvr.render.scene import SceneState
+from gl_helpers import limb_mask, render, symmetric_iou
 
 pytestmark = pytest.mark.gl
-
-
-def skin_mask(pixels):
-    p = pixels.astype(int)
-    r, g, b = p[..., 0], p[..., 1], p[..., 2]
-    return (r > 70) & (r > b + 30) & (g > b)
-
-
-def render(renderer, state):
-    renderer.draw(state)
-    pixels = renderer.window.read_pixels()
-    renderer.window.swap()
-    return pixels
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +25,7 @@ def make(gl_window):
     made = []
 
     def factory(**kw):
-        r = Renderer(gl_window, RenderSettings(), **kw)
+        r = Renderer(gl_window, RenderSettings(render_scale=1.0), **kw)
         made.append(r)
         return r
 
@@ -51,16 +39,11 @@ def mono(make):
     return make()
 
 
-def symmetric_iou(pixels):
-    mask = skin_mask(pixels)
-    flipped = mask[:, ::-1]
-    return (mask & flipped).sum() / max((mask | flipped).sum(), 1), mask
-
-
 @pytest.mark.parametrize("movement", LOWER_LIMB_MOVEMENTS)
 def test_lower_limb_scene_is_mirror_symmetric_and_shows_both_legs(mono, movement):
     pose = target_pose(movement, 1.0, "left")
-    iou, mask = symmetric_iou(render(mono, SceneState(pose, mirror_pose(pose))))
+    mask, _ = limb_mask(mono, SceneState(pose, mirror_pose(pose)))
+    iou = symmetric_iou(mask)
     half = mask.shape[1] // 2
     assert mask[:, :half].sum() > 800 and mask[:, half:].sum() > 800
     assert iou > 0.9, iou
@@ -69,8 +52,8 @@ def test_lower_limb_scene_is_mirror_symmetric_and_shows_both_legs(mono, movement
 @pytest.mark.parametrize("movement", ["pinch", "key_grip", "point", "ulnar_deviation"])
 def test_grasps_render_mirror_symmetric(mono, movement):
     pose = target_pose(movement, 1.0, "right")
-    iou, _ = symmetric_iou(render(mono, SceneState(mirror_pose(pose), pose)))
-    assert iou > 0.9, iou
+    mask, _ = limb_mask(mono, SceneState(mirror_pose(pose), pose))
+    assert symmetric_iou(mask) > 0.9
 
 
 def test_lower_limb_movements_change_the_picture(mono):
@@ -104,9 +87,9 @@ def test_every_lower_limb_movement_is_told_apart_from_every_other(mono, side):
 
 def test_stereo_side_by_side_shows_each_eye_with_parallax(make):
     stereo = make(view="stereo_sbs")
-    pixels = render(stereo, SceneState.at_rest())
+    mask, pixels = limb_mask(stereo, SceneState.at_rest())
     h, w, _ = pixels.shape
-    left_eye, right_eye = skin_mask(pixels[:, : w // 2]), skin_mask(pixels[:, w // 2 :])
+    left_eye, right_eye = mask[:, : w // 2], mask[:, w // 2 :]
     assert left_eye.sum() > 300 and right_eye.sum() > 300
     # The left eye sits further left, so the scene appears shifted right in its image.
     overlap = {s: (left_eye & np.roll(right_eye, s, axis=1)).sum() for s in range(-12, 13)}
@@ -121,13 +104,15 @@ def test_mirror_box_shows_the_reflection_of_the_intact_limb(make):
     box = make(view="mirror_box")
     intact = target_pose("hand_close", 1.0, "left")
     odd = target_pose("wrist_extension", 1.0, "right")  # ignored: the box shows the reflection
-    pixels = render(box, SceneState(intact, odd, affected_side="right"))
-    iou, mask = symmetric_iou(pixels)
+    mask, pixels = limb_mask(box, SceneState(intact, odd, affected_side="right"))
+    iou = symmetric_iou(mask)
     assert iou > 0.95, iou
     mono_pixels = render(make(), SceneState(intact, odd, affected_side="right"))
     half = pixels.shape[1] // 2
-    # The intact half is the normal view; the affected half is its reflection.
-    np.testing.assert_array_equal(pixels[:, : half - 1], mono_pixels[:, : half - 1])
+    # The intact half is the normal view; the affected half is its reflection. (Within 2
+    # levels: in the mono view the faint edge of the other limb's soft shadow reaches over.)
+    delta = np.abs(pixels[:, : half - 1].astype(int) - mono_pixels[:, : half - 1].astype(int))
+    assert delta.max() <= 2, delta.max()
     # Lit faces, not back faces: the reflected hand is as bright as the real one.
     left_mean = pixels[:, :half][mask[:, :half]].mean()
     right_mean = pixels[:, half:][mask[:, half:]].mean()
@@ -135,13 +120,11 @@ def test_mirror_box_shows_the_reflection_of_the_intact_limb(make):
 
 
 def test_patient_size_and_skin_tone(make):
-    base = skin_mask(render(make(), SceneState.at_rest())).sum()
+    mask, light = limb_mask(make(), SceneState.at_rest())
     big = make(appearance=Appearance(forearm_length_m=0.30, hand_length_m=0.215))
-    assert skin_mask(render(big, SceneState.at_rest())).sum() > base * 1.08
+    assert limb_mask(big, SceneState.at_rest())[0].sum() > mask.sum() * 1.08
     dark = make(appearance=Appearance(skin_rgb=(0.45, 0.30, 0.22)))
     pixels = render(dark, SceneState.at_rest())
-    light = render(make(), SceneState.at_rest())
-    mask = skin_mask(light)
     assert pixels[mask].mean() < light[mask].mean() - 40
 
 
@@ -159,8 +142,10 @@ def test_residual_limb_modes(make):
     hidden = render(
         make(appearance=Appearance(amputation_level="transradial", residual="hidden")), state
     )
-    right = skin_mask(plain)[:, half:].sum()
-    shown = skin_mask(hidden)[:, half:].sum()
+    right = limb_mask(make(), state)[0][:, half:].sum()
+    shown = limb_mask(
+        make(appearance=Appearance(amputation_level="transradial", residual="hidden")), state
+    )[0][:, half:].sum()
     assert 0.2 * right < shown < 0.8 * right  # the hand and distal forearm only
 
 

@@ -193,16 +193,11 @@ def distal_coordinate(positions: np.ndarray, chain: np.ndarray) -> np.ndarray:
     return arc.astype(np.float32)
 
 
-def load_limb_model_file(path: str | Path, side: str, limb: str = "upper") -> LimbModel:
-    """Load and check a skinned ``limb`` model from ``path`` for ``side``."""
+def _read_mesh(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions (n, 3) float32, normals (n, 3) float32 and triangles (m, 3) uint32 of the
+    one mesh in ``path`` (through trimesh, vertex order kept)."""
     import trimesh
 
-    check_side(side)
-    check_limb(limb)
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path}: file does not exist")
-    names, parents, rest_local, inverse_bind, joints, weights = _read_skin(path)
     try:
         mesh = trimesh.load(path, force="mesh", process=False)
     except Exception as err:  # trimesh wraps many loader errors
@@ -211,8 +206,19 @@ def load_limb_model_file(path: str | Path, side: str, limb: str = "upper") -> Li
         ) from err
     positions = np.asarray(mesh.vertices, dtype=np.float32)
     indices = np.asarray(mesh.faces, dtype=np.uint32)
+    return positions, np.asarray(mesh.vertex_normals, dtype=np.float32), indices
+
+
+def load_limb_model_file(path: str | Path, side: str, limb: str = "upper") -> LimbModel:
+    """Load and check a skinned ``limb`` model from ``path`` for ``side``."""
+    check_side(side)
+    check_limb(limb)
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: file does not exist")
+    names, parents, rest_local, inverse_bind, joints, weights = _read_skin(path)
+    positions, normals, indices = _read_mesh(path)
     n = len(positions)
-    normals = np.asarray(mesh.vertex_normals, dtype=np.float32)
 
     expected = skeleton(side, limb)
     if names != expected.joint_names:
@@ -276,12 +282,53 @@ def load_limb_model_file(path: str | Path, side: str, limb: str = "upper") -> Li
     )
 
 
-def model_file_name(side: str, limb: str = "upper") -> str:
-    """File name of the packaged model, e.g. ``"upper_limb_right.glb"``."""
-    return f"{check_limb(limb)}_limb_{check_side(side)}.glb"
+#: Levels of detail of the packaged limbs: 0 the full mesh, 1 a coarser one (~40 % of the
+#: triangles) for frames drawn at a reduced render scale, where the difference is invisible
+#: and a software rasteriser's per-triangle cost is not.
+LODS: tuple[int, ...] = (0, 1)
 
 
-@functools.lru_cache(maxsize=4)
-def load_limb_model(side: str, limb: str = "upper") -> LimbModel:
-    """The packaged model of ``side`` and ``limb`` (cached, read-only arrays)."""
-    return load_limb_model_file(model_path(model_file_name(side, limb)), side, limb)
+def model_file_name(side: str, limb: str = "upper", lod: int = 0) -> str:
+    """File name of the packaged model, e.g. ``"upper_limb_right.glb"``,
+    ``"upper_limb_right_lod1.glb"``."""
+    if lod not in LODS:
+        raise ModelError(f"lod: {lod!r} is not a level of detail (allowed: {list(LODS)})")
+    suffix = f"_lod{lod}" if lod else ""
+    return f"{check_limb(limb)}_limb_{check_side(side)}{suffix}.glb"
+
+
+@functools.lru_cache(maxsize=8)
+def load_limb_model(side: str, limb: str = "upper", lod: int = 0) -> LimbModel:
+    """The packaged model of ``side`` and ``limb`` at level of detail ``lod`` (cached,
+    read-only arrays)."""
+    return load_limb_model_file(model_path(model_file_name(side, limb, lod)), side, limb)
+
+
+@dataclass(frozen=True, eq=False)
+class StaticModel:
+    """An unskinned mesh (the trunk), model space, metres.
+
+    Attributes
+    ----------
+    path : Path
+    positions : (n, 3) float32
+    normals : (n, 3) float32, unit length
+    indices : (m, 3) uint32, counter-clockwise front faces
+    """
+
+    path: Path
+    positions: np.ndarray
+    normals: np.ndarray
+    indices: np.ndarray
+
+
+@functools.lru_cache(maxsize=2)
+def load_body_model(name: str = "body.glb") -> StaticModel:
+    """The packaged trunk (``models/body.glb``, built by ``models/build_models.py``)."""
+    path = model_path(name)
+    positions, normals, indices = _read_mesh(path)
+    if indices.size == 0 or indices.max() >= len(positions):
+        raise ModelError(f"{path}: triangle indices are empty or out of range")
+    for arr in (positions, normals, indices):
+        arr.setflags(write=False)
+    return StaticModel(path, positions, normals, indices)

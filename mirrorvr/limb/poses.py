@@ -47,12 +47,18 @@ from mirrorvr.movements import (
 
 
 def _relaxed() -> dict[str, float]:
-    """A hand at rest on a table: fingers gently curved, thumb relaxed."""
-    angles = {"thumb_opposition": 0.1, "thumb_mcp_flexion": 0.1, "thumb_ip_flexion": 0.15}
+    """A hand resting flat on a table, palm down: fingers almost straight, their pads and the
+    thumb's side on the table (the thumb alongside the index finger, not tucked under)."""
+    angles = {
+        "thumb_opposition": -0.1,
+        "thumb_abduction": -0.1,
+        "thumb_mcp_flexion": 0.0,
+        "thumb_ip_flexion": 0.1,
+    }
     for i, f in enumerate(FINGERS):
-        angles[f"{f}_mcp_flexion"] = 0.08 + 0.04 * i
-        angles[f"{f}_pip_flexion"] = 0.18 + 0.05 * i
-        angles[f"{f}_dip_flexion"] = 0.15
+        angles[f"{f}_mcp_flexion"] = 0.10 + 0.02 * i
+        angles[f"{f}_pip_flexion"] = 0.12 + 0.03 * i
+        angles[f"{f}_dip_flexion"] = 0.06
     return angles
 
 
@@ -181,7 +187,8 @@ _FULL_LOWER: dict[str, dict[str, float]] = {
     TOE_FLEXION: {"toe_flexion": 0.6},
     TOE_EXTENSION: {"toe_flexion": -1.15},
     KNEE_EXTENSION: {**_LOWER_REST, "knee_flexion": 0.25, "ankle_dorsiflexion": -0.2},
-    KNEE_FLEXION: {**_LOWER_REST, "knee_flexion": 2.0, "ankle_dorsiflexion": -0.55},
+    # Seated knee flexion: the foot slides back under the chair, heel up, toes on the floor.
+    KNEE_FLEXION: {**_LOWER_REST, "knee_flexion": 1.45, "ankle_dorsiflexion": -0.75},
 }
 
 

@@ -7,8 +7,8 @@ forward/distal. Each limb's left skeleton is the geometric reflection of the rig
 ``x = 0``.
 
 * **upper** limb: shoulder -> upper arm -> elbow -> forearm -> wrist -> hand. The elbow joint
-  sits at the origin; the bind pose is the seated table posture: upper arm hanging down and a
-  little back from the shoulder, elbow bent ~77 deg, forearm and hand resting palm down
+  sits at the origin; the bind pose is the seated table posture: upper arm coming down and
+  forward from the shoulder, elbow bent ~66 deg, forearm and hand resting palm down
   along ``-z`` with straight fingers. In the right hand the thumb is at ``-x``.
 * **lower** limb: hip -> thigh -> knee -> shank -> ankle -> foot -> toes. The hip joint sits
   at the origin; the bind pose is seated, relaxed: thigh horizontal along ``-z``, knee bent
@@ -18,7 +18,7 @@ forward/distal. Each limb's left skeleton is the geometric reflection of the rig
 Angles are radians and *anatomical*: ``index_mcp_flexion = 0.5`` means the same bend of the
 index finger on either side, and ``elbow_flexion`` / ``knee_flexion`` are the clinical joint
 angles (0 = straight). A DOF's *bind* value is its angle in the bind pose (0 for most;
-``elbow_flexion`` ~1.35 rad, ``knee_flexion`` 1.0 rad, ``ankle_dorsiflexion`` -0.57 rad);
+``elbow_flexion`` ~1.15 rad, ``knee_flexion`` 1.0 rad, ``ankle_dorsiflexion`` -0.57 rad);
 ``Pose.rest`` is the bind pose. Each
 side's skeleton carries its own rotation axes (the left axes are the reflected right ones), so
 a pose's numbers do not change when it is mirrored. ``forearm_pronation`` is measured from
@@ -56,8 +56,15 @@ FINGERS: tuple[str, ...] = ("index", "middle", "ring", "little")
 
 FOREARM_LENGTH_M = 0.26
 UPPER_ARM_LENGTH_M = 0.29
-#: Shoulder position relative to the elbow (bind pose, right side), m.
-SHOULDER_M = (0.0, 0.283, 0.063)
+#: Shoulder position relative to the elbow (bind pose, right side), m: the upper arm comes
+#: down and forward from the shoulder (24 deg from vertical) so the elbow rests on the table
+#: in front of the trunk, as it does when one sits close to a table, forearms on it.
+SHOULDER_M = (0.0, 0.265, 0.118)
+#: The trunk (a static mesh, ``models/body.glb``), in its own frame: origin midway between
+#: the hip joints, ``+y`` up the spine, ``-z`` forward. Adult seated proportions: hip joint
+#: to shoulder joint ~0.50 m, shoulder joints ~0.38 m apart, hip joints ~0.21 m apart.
+TRUNK_SHOULDER_M = (0.19, 0.50, 0.0)
+TRUNK_HIP_M = (0.105, 0.0, 0.0)
 THIGH_LENGTH_M = 0.43
 SHANK_LENGTH_M = 0.42
 #: Ankle -> first metatarsophalangeal (toe) joint line, right foot, m.
@@ -142,6 +149,8 @@ _PHALANX_M = {  # finger -> (proximal, middle, distal) lengths, m
     "little": (0.033, 0.020, 0.019),
 }
 THUMB_SEGMENTS_M: tuple[float, float, float] = (0.046, 0.032, 0.028)
+#: Phalanx lengths of each finger: (proximal, middle, distal), m.
+PHALANX_M: dict[str, tuple[float, float, float]] = dict(_PHALANX_M)
 
 #: Elbow flexion of the bind pose: the angle between the upper arm and the forearm, rad.
 ELBOW_BIND_RAD = float(np.arctan2(SHOULDER_M[1], SHOULDER_M[2]))

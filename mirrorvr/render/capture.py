@@ -1,6 +1,8 @@
 """Images and videos of rendered frames.
 
-* still images: :func:`save_png` and labelled contact sheets (:func:`contact_sheet`);
+* still images: :func:`save_png`, labelled contact sheets (:func:`contact_sheet`) and
+  :func:`render_states`, which draws any list of scene states offscreen (the documentation's
+  pictures; a session's blocks, one frame each);
 * session video: :class:`FrameRecorder` writes a PNG sequence and/or an H.264 MP4 (through
   the ffmpeg binary that ships in the ``imageio-ffmpeg`` wheel) on its own writer thread fed
   by a bounded queue. :meth:`FrameRecorder.submit` never blocks: when the writer falls behind
@@ -95,6 +97,40 @@ def contact_sheet(
     path.parent.mkdir(parents=True, exist_ok=True)
     pygame.image.save(sheet, str(path))
     return path
+
+
+def render_states(states, window, settings=None, **renderer_options) -> list[np.ndarray]:
+    """Draw each :class:`~mirrorvr.render.scene.SceneState` of ``states`` into ``window``
+    (an open, e.g. headless, window) and read it back.
+
+    Parameters
+    ----------
+    states : iterable of SceneState
+    window : Window
+    settings : RenderSettings, optional
+        Default: full resolution (``render_scale = 1``), so pictures never depend on how
+        busy the machine was.
+    **renderer_options
+        Passed to :class:`~mirrorvr.render.renderer.Renderer` (``view``, ``appearance``,
+        ``layout``, ...).
+
+    Returns
+    -------
+    images : list of (height, width, 3) uint8, RGB, top row first
+    """
+    from mirrorvr.config import RenderSettings
+    from mirrorvr.render.renderer import Renderer
+
+    renderer = Renderer(window, settings or RenderSettings(render_scale=1.0), **renderer_options)
+    images = []
+    try:
+        for state in states:
+            renderer.draw(state)
+            images.append(window.read_pixels())
+            window.swap()
+    finally:
+        renderer.close()
+    return images
 
 
 RECORD_FORMATS: tuple[str, ...] = ("png", "mp4")

@@ -24,6 +24,8 @@ ATTRIBUTE_LOCATIONS: dict[str, int] = {
     "in_joints_0": 2,
     "in_weights_0": 3,
     "in_distal": 4,
+    "in_color_0": 5,
+    "in_material": 6,
 }
 
 
@@ -159,21 +161,7 @@ class Mesh:
 
 def unit_cube() -> Mesh:
     """A cube [-0.5, 0.5]^3 with flat normals (24 vertices, 12 triangles)."""
-    positions, normals, indices = [], [], []
-    for axis in range(3):
-        for sign in (-1.0, 1.0):
-            n = np.zeros(3)
-            n[axis] = sign
-            u = np.zeros(3)
-            u[(axis + 1) % 3] = 1.0
-            v = np.cross(n, u)
-            base = len(positions)
-            for du, dv in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
-                positions.append(0.5 * n + 0.5 * du * u + 0.5 * dv * v)
-                normals.append(n)
-            indices += [(base, base + 1, base + 2), (base, base + 2, base + 3)]
-    return Mesh(
-        {"in_position": np.array(positions), "in_normal": np.array(normals)},
-        np.array(indices),
-        name="unit_cube",
-    )
+    from mirrorvr.render.scenery import unit_cube_arrays
+
+    positions, normals, indices = unit_cube_arrays()
+    return Mesh({"in_position": positions, "in_normal": normals}, indices, name="unit_cube")

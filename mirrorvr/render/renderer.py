@@ -1,8 +1,21 @@
 """Turns a :class:`~mirrorvr.render.scene.SceneState` into draw calls.
 
-Per frame: background gradient, the room's boxes (table or chair, floor), both limbs (upper:
-upper arm, forearm, hand; lower: thigh, shank, foot) with linear-blend skinning, an optional
-translucent ghost of the target pose, and the HUD (cue, status, frame-timing overlay).
+Per frame, front to back (so hidden surfaces are rejected before they are shaded): both
+limbs (upper: upper arm, forearm, hand; lower: thigh, shank, foot) with linear-blend
+skinning, each lifted about its root when its pose would press it into the table or floor
+(:mod:`mirrorvr.render.contact`), the trunk, the room (table or chair, floor, walls with a window), soft contact
+shadows of the limbs on the surface they rest on, an optional translucent ghost of the
+target pose; then, at the window's full resolution, the HUD (cue, status, frame timing) and
+the patient screens (an instrument's item, the biofeedback gauge, the breathing guide).
+
+The 3D part is drawn at a *render scale* (``RenderSettings.render_scale``): below 1 into an
+offscreen target that is then upscaled to the window; ``"auto"`` lets a
+:class:`~mirrorvr.render.scale.RenderScaleController` choose it each frame from the measured
+draw-to-finish time, so that frames stay inside ``RenderSettings.frame_budget_ms`` on a slow
+rasteriser. The time is taken from the window: from the start of :meth:`Renderer.draw` to
+the first :meth:`Window.finish` or :meth:`Window.swap` after it (so the session loop needs
+no extra call, and nothing here waits for the GPU); it is read at the next draw.
+
 Skinning runs in the vertex shader (``skinning="gpu"``, the default) or, as the benchmark's
 naive peer, in numpy with the vertex buffers re-uploaded every frame (``skinning="cpu"``).
 
@@ -25,16 +38,23 @@ import numpy as np
 
 from mirrorvr.config import RenderSettings
 from mirrorvr.errors import RenderError
-from mirrorvr.limb.kinematics import skin_vertices, skinning_matrices
+from mirrorvr.limb.kinematics import bind_matrices, skin_vertices, skinning_matrices
 from mirrorvr.limb.mirror import other_side
-from mirrorvr.limb.model import LimbModel, load_limb_model
-from mirrorvr.limb.skeleton import LIMBS, SIDES, check_limb
+from mirrorvr.limb.model import LimbModel, load_body_model, load_limb_model
+from mirrorvr.limb.skeleton import LIMBS, SIDES, THIGH_LENGTH_M, check_limb
 from mirrorvr.render.appearance import Appearance
+from mirrorvr.render.contact import resting_placement
 from mirrorvr.render.gl import GL, GLError
-from mirrorvr.render.hud import HudText
-from mirrorvr.render.mesh import Mesh, unit_cube
-from mirrorvr.render.scene import MIDLINE_FLIP, SceneLayout, SceneState
+from mirrorvr.render.hud import draw_hud
+from mirrorvr.render.mesh import Mesh
+from mirrorvr.render.overlay import Overlay
+from mirrorvr.render.panels import draw_breathing, draw_gauge, draw_question
+from mirrorvr.render.scale import RenderScaleController, frame_time_summary
+from mirrorvr.render.scene import CLOTH_RGB, MIDLINE_FLIP, SceneLayout, SceneState
+from mirrorvr.render.scenery import bake_scenery
 from mirrorvr.render.shader import ShaderProgram
+from mirrorvr.render.shadows import MAX_CAPSULES
+from mirrorvr.render.target import SceneTarget
 from mirrorvr.render.timing import FrameTimer
 
 logger = logging.getLogger(__name__)
@@ -45,6 +65,17 @@ VIRTUAL_RGB = (0.62, 0.76, 0.98)
 VIRTUAL_MIX = 0.55
 VIEWS: tuple[str, ...] = ("mono", "stereo_sbs", "mirror_box")
 MAX_JOINTS = 32
+#: Clothing on the limbs, from the root joint along the limb, m: a T-shirt's short sleeve
+#: on the upper arm, shorts ending just above the knee.
+SLEEVE_TO_M = {"upper": 0.12, "lower": 0.92 * THIGH_LENGTH_M}
+#: Strength of the contact occlusion and of the key light's soft shadow (shadow.frag).
+SHADOW_OCCLUSION = 0.75
+SHADOW_STRENGTH = 0.45
+#: Below this render scale the limbs are drawn from their coarser level of detail (a third
+#: of the triangles; at that resolution the difference is below a pixel).
+COARSE_BELOW_SCALE = 0.6
+#: Frame times kept for :meth:`Renderer.render_stats` (an hour at 60 frames/s, and more).
+MAX_FRAME_LOG = 1_000_000
 
 
 class Renderer:
@@ -55,10 +86,11 @@ class Renderer:
     window : Window
         An open window (its GL context is current).
     settings : RenderSettings
-        Window-level settings (the patient's look comes in ``appearance``).
+        Window-level settings (``render_scale``, ``frame_budget_ms``; the patient's look
+        comes in ``appearance``).
     layout : SceneLayout, optional
-        Camera, limb placement and room for scenes of ``layout.limb``; the default layouts
-        (:meth:`SceneLayout.upper` / :meth:`SceneLayout.lower`) otherwise.
+        Camera, limb placement, trunk and room for scenes of ``layout.limb``; the default
+        layouts (:meth:`SceneLayout.upper` / :meth:`SceneLayout.lower`) otherwise.
     skinning : str
         ``"gpu"`` (vertex shader) or ``"cpu"`` (numpy + buffer re-upload, for comparison).
     appearance : Appearance, optional
@@ -99,6 +131,12 @@ class Renderer:
         self.view = view
         self.ipd_m = float(ipd_m)
         self.timer = FrameTimer() if timing_overlay else None
+        self.scale_controller = (
+            RenderScaleController(settings.frame_budget_ms)
+            if settings.render_scale == "auto"
+            else None
+        )
+        self._fixed_scale = 1.0 if self.scale_controller else float(settings.render_scale)
         self._joint_scales = {
             limb: (
                 None
@@ -110,26 +148,41 @@ class Renderer:
         defines = {"MAX_JOINTS": MAX_JOINTS, "LIMB": 1}
         if skinning == "cpu":
             defines["CPU_SKINNED"] = 1
+        elif any(s is not None for s in self._joint_scales.values()):
+            defines["SCALED_JOINTS"] = 1
         self.models: dict[tuple[str, str], LimbModel] = {}
         self.meshes: dict[tuple[str, str], Mesh] = {}
-        self.skin_program = self.static_program = self.background_program = None
-        self.empty_vao = 0
+        #: The coarser level of detail of each limb (GPU skinning only).
+        self.coarse_meshes: dict[tuple[str, str], Mesh] = {}
+        self._binds: dict[tuple[str, str], np.ndarray] = {}
+        self.skin_program = self.static_program = self.shadow_program = None
+        self.target = self.overlay = None
+        self._trunk = None
+        #: The baked scenery mesh of each layout (trunk, furniture, floor, walls).
+        self.scenery: dict[str, Mesh] = {}
         try:
             self.skin_program = ShaderProgram("skin.vert", "lit.frag", defines)
             self.static_program = ShaderProgram("static.vert", "lit.frag")
-            self.background_program = ShaderProgram("background.vert", "background.frag")
+            self.shadow_program = ShaderProgram(
+                "shadow.vert", "shadow.frag", {"MAX_CAPSULES": MAX_CAPSULES}
+            )
+            self._trunk = load_body_model()
             self._load_limb("upper")
-            self.cube = unit_cube()
-            self.cube.upload()
-            self.empty_vao = int(GL.glGenVertexArrays(1))
-            hud_width = window.width // 2 if view == "stereo_sbs" else window.width
-            self.hud = HudText(hud_width, window.height)
+            self.overlay = Overlay()
         except GLError as err:
             raise RenderError(f"renderer setup failed: {err}") from err
         self.frames = 0
         self._frame_skinning: dict[int, np.ndarray] = {}  # id(pose) -> (n_joints, 4, 4)
+        # id(pose) -> (placement lifted to rest on the surface (4, 4), capsules (n, 2, 4))
+        self._rested: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._capsules: list[np.ndarray] = []
         # (id(layout), side) -> (layout, model -> world (4, 4)); layouts are frozen.
         self._placements: dict[tuple[int, str], tuple[SceneLayout, np.ndarray]] = {}
+        self._frame_t0: float | None = None
+        self._frame_scale = 1.0
+        #: Draw-to-finish time of every frame, ms, and the render scale it was drawn at.
+        self.frame_times_ms: list[float] = []
+        self.frame_scales: list[float] = []
 
     # ------------------------------------------------------------------ resources
 
@@ -145,6 +198,14 @@ class Renderer:
                 )
             self.models[limb, side] = model
             self.meshes[limb, side] = self._limb_mesh(model)
+            if self.skinning == "gpu":
+                self.coarse_meshes[limb, side] = self._limb_mesh(load_limb_model(side, limb, 1))
+            self._binds[limb, side] = bind_matrices(model)
+        if limb not in self.scenery:
+            arrays = bake_scenery(self.layouts[limb], self._trunk)
+            indices = arrays.pop("indices")
+            self.scenery[limb] = Mesh(arrays, indices, name=f"{limb}_scenery")
+            self.scenery[limb].upload()
 
     @property
     def hand_meshes(self) -> dict[str, Mesh]:
@@ -168,52 +229,118 @@ class Renderer:
         mesh.upload()
         return mesh
 
+    # ------------------------------------------------------------------ render scale
+
+    @property
+    def render_scale(self) -> float:
+        """The scale the next frame's 3D scene is drawn at (0.25..1 of the window)."""
+        if self.scale_controller is not None:
+            return self.scale_controller.scale
+        return self._fixed_scale
+
+    def _account_previous_frame(self) -> None:
+        """Log the previous frame's draw-to-done time and let the controller react to it."""
+        t0, window = self._frame_t0, self.window
+        self._frame_t0 = None
+        if t0 is None or window.frame_started_s != t0 or window.frame_done_s is None:
+            return  # not finished, or another renderer drew into the window since
+        frame_ms = 1000.0 * (window.frame_done_s - t0)
+        if len(self.frame_times_ms) < MAX_FRAME_LOG:
+            self.frame_times_ms.append(frame_ms)
+            self.frame_scales.append(self._frame_scale)
+        if self.scale_controller is not None:
+            self.scale_controller.update(frame_ms)
+
+    def render_stats(self) -> dict:
+        """What the frames cost, for a session summary.
+
+        Returns
+        -------
+        stats : dict
+            ``frame_ms``: percentiles of the draw-to-finish time
+            (:func:`~mirrorvr.render.scale.frame_time_summary`); ``render_scale``: ``mode``
+            ("auto" or "fixed"), ``budget_ms``, ``last``, ``mean``, ``min`` and how often an
+            automatic scale went ``down`` / ``up``; ``text_uploads``: HUD text textures
+            uploaded.
+        """
+        scales = np.asarray(self.frame_scales, dtype=float)
+        controller = self.scale_controller
+        return {
+            "frame_ms": frame_time_summary(self.frame_times_ms),
+            "render_scale": {
+                "mode": "auto" if controller else "fixed",
+                "budget_ms": self.settings.frame_budget_ms if controller else None,
+                "last": self.render_scale,
+                "mean": round(float(scales.mean()), 3) if scales.size else None,
+                "min": round(float(scales.min()), 3) if scales.size else None,
+                "down": controller.decreases if controller else 0,
+                "up": controller.increases if controller else 0,
+            },
+            "text_uploads": self.overlay.uploads,
+        }
+
     # ------------------------------------------------------------------ drawing
 
     def draw(self, state: SceneState) -> None:
         """Draw one frame of ``state`` into the window's back buffer (not swapped)."""
+        self._account_previous_frame()
         t0 = time.perf_counter()
+        self._frame_t0 = t0
+        self.window.begin_frame(t0)
+        self._frame_scale = self.render_scale
         try:
-            self._draw(state)
+            self._draw(state, self._frame_scale)
         except GLError as err:
             raise RenderError(f"drawing frame {self.frames} failed: {err}") from err
         if self.timer is not None:
             self.timer.record(t0, 1000.0 * (time.perf_counter() - t0))
         self.frames += 1
 
-    def _draw(self, state: SceneState) -> None:
+    def _draw(self, state: SceneState, scale: float) -> None:
         limb = check_limb(state.limb)
         self._load_limb(limb)
         layout = self.layouts[limb]
         # Skinning matrices are computed once per pose per frame, not once per eye or pass.
         self._frame_skinning = {}
+        self._rested = {}
+        self._capsules = []
         w, h = self.window.width, self.window.height
+        sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+        offscreen = sw < w or sh < h
+        if offscreen:
+            if self.target is None:
+                self.target = SceneTarget(w, h, self.overlay.empty_vao)
+            self.target.bind()
         GL.glDisable(GL.GL_SCISSOR_TEST)
-        GL.glViewport(0, 0, w, h)
-        GL.glClearColor(*layout.room.bottom_color, 1.0)
+        GL.glViewport(0, 0, sw, sh)
+        GL.glClearColor(*layout.room.clear_color, 1.0)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+        if self.view == "stereo_sbs":
+            half = sw // 2
+            for i, offset in enumerate((-self.ipd_m / 2, self.ipd_m / 2)):
+                self._draw_world(state, layout, (i * half, 0, half, sh), eye_offset_m=offset)
+        elif self.view == "mirror_box":
+            half = sw // 2
+            intact = other_side(state.affected_side)
+            # Screen halves: the patient's right is the right half.
+            halves = {"left": (0, 0, half, sh), "right": (half, 0, sw - half, sh)}
+            GL.glEnable(GL.GL_SCISSOR_TEST)
+            GL.glScissor(*halves[intact])
+            self._draw_world(state, layout, (0, 0, sw, sh), only_side=intact)
+            GL.glScissor(*halves[state.affected_side])
+            self._draw_world(state, layout, (0, 0, sw, sh), only_side=intact, reflect=True)
+            GL.glDisable(GL.GL_SCISSOR_TEST)
+        else:
+            self._draw_world(state, layout, (0, 0, sw, sh))
+        if offscreen:
+            self.target.upscale(sw, sh)
         timing = self.timer.text(time.perf_counter()) if self.timer is not None else ""
         if self.view == "stereo_sbs":
             half = w // 2
-            for i, offset in enumerate((-self.ipd_m / 2, self.ipd_m / 2)):
-                viewport = (i * half, 0, half, h)
-                self._draw_world(state, layout, viewport, eye_offset_m=offset)
-                self._draw_hud(state, viewport, timing)
-        elif self.view == "mirror_box":
-            half = w // 2
-            intact = other_side(state.affected_side)
-            # Screen halves: the patient's right is the right half.
-            halves = {"left": (0, 0, half, h), "right": (half, 0, w - half, h)}
-            GL.glEnable(GL.GL_SCISSOR_TEST)
-            GL.glScissor(*halves[intact])
-            self._draw_world(state, layout, (0, 0, w, h), only_side=intact)
-            GL.glScissor(*halves[state.affected_side])
-            self._draw_world(state, layout, (0, 0, w, h), only_side=intact, reflect=True)
-            GL.glDisable(GL.GL_SCISSOR_TEST)
-            self._draw_hud(state, (0, 0, w, h), timing)
+            for viewport in ((0, 0, half, h), (half, 0, w - half, h)):
+                self._draw_overlay(state, viewport, timing)
         else:
-            self._draw_world(state, layout, (0, 0, w, h))
-            self._draw_hud(state, (0, 0, w, h), timing)
+            self._draw_overlay(state, (0, 0, w, h), timing)
         GL.glBindVertexArray(0)
 
     def _draw_world(
@@ -225,7 +352,7 @@ class Renderer:
         only_side: str | None = None,
         reflect: bool = False,
     ) -> None:
-        """Background, room and limbs into ``viewport`` (x, y, w, h) px.
+        """Limbs, trunk, room, shadows and ghost into ``viewport`` (x, y, w, h) px.
 
         ``reflect`` draws the world reflected across the midline (the mirror box); the
         reflection flips handedness, so counter-clockwise faces appear clockwise on screen
@@ -239,61 +366,97 @@ class Renderer:
         if reflect:
             view = view @ MIDLINE_FLIP
         GL.glClear(GL.GL_DEPTH_BUFFER_BIT)
-        GL.glDisable(GL.GL_DEPTH_TEST)
         GL.glDisable(GL.GL_BLEND)
-        self.background_program.use()
-        self.background_program.set_uniform("u_top_color", layout.room.top_color)
-        self.background_program.set_uniform("u_bottom_color", layout.room.bottom_color)
-        GL.glBindVertexArray(self.empty_vao)
-        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
-
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthFunc(GL.GL_LESS)
+        GL.glDepthMask(GL.GL_TRUE)
         GL.glEnable(GL.GL_CULL_FACE)
         GL.glCullFace(GL.GL_BACK)
         GL.glFrontFace(GL.GL_CW if reflect else GL.GL_CCW)
         # The camera position in the (possibly reflected) world, for specular and rim light.
         eye_world = np.linalg.inv(view)[:3, 3]
         light = np.asarray(layout.room.light_direction, dtype=float)
+        light /= np.linalg.norm(light)
         for program in (self.static_program, self.skin_program):
             program.use()
             program.set_uniform("u_view", view)
             program.set_uniform("u_projection", projection)
-            program.set_uniform("u_camera_position", eye_world)
             program.set_uniform("u_light_direction", light)
             program.set_uniform("u_alpha", 1.0)
 
-        self.static_program.use()
-        self.static_program.set_uniform("u_wrap", 0.1)
-        self.static_program.set_uniform("u_specular", 0.04)
-        for box in (layout.room.floor, *layout.room.table):
-            self.static_program.set_uniform("u_model", box.matrix())
-            self.static_program.set_uniform("u_color", box.color)
-            self.cube.draw()
-
+        # Front to back: limbs, then the scenery (trunk, furniture, floor, walls).
         program = self.skin_program
         program.use()
+        program.set_uniform("u_camera_position", eye_world)
         program.set_uniform("u_wrap", 0.45)
         program.set_uniform("u_specular", 0.10)
         program.set_uniform("u_virtual_rgb", VIRTUAL_RGB)
-        for side in SIDES:
-            if only_side is not None and side != only_side:
-                continue
+        program.set_uniform("u_sleeve_rgb", CLOTH_RGB)
+        program.set_uniform("u_sleeve_to_m", SLEEVE_TO_M[state.limb])
+        drawn = [s for s in SIDES if only_side is None or s == only_side]
+        for side in drawn:
             self._set_residual(state, side, ghost=False)
+            tension = state.limb_tension if side == state.affected_side else None
+            program.set_uniform("u_tension", 0.0 if tension is None else float(tension))
             program.set_uniform("u_color", self.appearance.skin_rgb)
             self._draw_limb(layout, side, state.pose(side))
 
+        self._draw_scenery(state.limb)
+
+        self._draw_shadows(layout, view, projection, drawn)
+
         if state.ghost_pose is not None and only_side is None:
+            program.use()
             GL.glEnable(GL.GL_BLEND)
             GL.glBlendFunc(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)
             GL.glDepthMask(GL.GL_FALSE)
             self._set_residual(state, state.affected_side, ghost=True)
+            program.set_uniform("u_tension", 0.0)
+            program.set_uniform("u_sleeve_to_m", -1.0)
             program.set_uniform("u_color", GHOST_RGB)
             program.set_uniform("u_alpha", GHOST_ALPHA)
-            self._draw_limb(layout, state.affected_side, state.ghost_pose)
+            self._draw_limb(layout, state.affected_side, state.ghost_pose, shadow=False)
             GL.glDepthMask(GL.GL_TRUE)
             GL.glDisable(GL.GL_BLEND)
         GL.glFrontFace(GL.GL_CCW)
+
+    def _draw_scenery(self, limb: str) -> None:
+        """The baked trunk and room of ``limb``'s scene (one draw call)."""
+        self.static_program.use()
+        self.static_program.set_uniform("u_model", np.eye(4))
+        self.scenery[limb].draw()
+
+    def _draw_shadows(self, layout, view, projection, sides) -> None:
+        """Soft contact shadows of the drawn limbs on the surface they rest on: one decal per
+        capsule, multiplied into the frame where that surface is visible."""
+        capsules = [c for side, c in self._capsules if side in sides]
+        if not capsules:
+            return
+        caps = np.concatenate(capsules)[:MAX_CAPSULES]
+        program = self.shadow_program
+        program.use()
+        program.set_uniform("u_view", view)
+        program.set_uniform("u_projection", projection)
+        program.set_uniform("u_light_direction", layout.room.light_direction)
+        top = layout.room.receiver
+        (cx, cy, cz), (sx, sy, sz) = top.center_m, top.size_m
+        program.set_uniform("u_plane_y", cy + sy / 2 + 0.0008)
+        program.set_uniform("u_plane_rect", (cx - sx / 2, cz - sz / 2, cx + sx / 2, cz + sz / 2))
+        program.set_uniform("u_capsule_a", caps[:, 0])
+        program.set_uniform("u_capsule_b", caps[:, 1])
+        program.set_uniform("u_occlusion", SHADOW_OCCLUSION)
+        program.set_uniform("u_shadow", SHADOW_STRENGTH)
+        GL.glDisable(GL.GL_CULL_FACE)
+        GL.glDepthFunc(GL.GL_LEQUAL)
+        GL.glDepthMask(GL.GL_FALSE)
+        GL.glEnable(GL.GL_BLEND)
+        GL.glBlendFunc(GL.GL_DST_COLOR, GL.GL_ZERO)
+        GL.glBindVertexArray(self.overlay.empty_vao)
+        GL.glDrawArraysInstanced(GL.GL_TRIANGLE_STRIP, 0, 4, len(caps))
+        GL.glDisable(GL.GL_BLEND)
+        GL.glDepthMask(GL.GL_TRUE)
+        GL.glDepthFunc(GL.GL_LESS)
+        GL.glEnable(GL.GL_CULL_FACE)
 
     def _set_residual(self, state: SceneState, side: str, ghost: bool) -> None:
         """Uniforms that split ``side``'s limb into residual and virtual parts."""
@@ -309,26 +472,49 @@ class Renderer:
         program.set_uniform("u_virtual_mix", VIRTUAL_MIX if mode == "distinct" else 0.0)
         program.set_uniform("u_residual_visible", 0.0 if mode == "hidden" else 1.0)
 
-    def _draw_hud(self, state: SceneState, viewport, timing: str) -> None:
-        GL.glViewport(*viewport)
-        GL.glDisable(GL.GL_DEPTH_TEST)
-        GL.glDisable(GL.GL_CULL_FACE)
-        self.hud.draw(state.cue_text, state.status_text, self.empty_vao, timing)
+    def _draw_overlay(self, state: SceneState, viewport, timing: str) -> None:
+        """HUD texts and patient screens at full resolution into ``viewport``."""
+        overlay = self.overlay
+        overlay.begin(viewport)
+        if state.breathing is not None:
+            draw_breathing(overlay, state.breathing)
+        if state.gauge is not None:
+            draw_gauge(overlay, state.gauge)
+        if state.question is not None:
+            draw_question(overlay, state.question)
+        draw_hud(overlay, state.cue_text, state.status_text, timing)
+        overlay.end()
 
-    def _draw_limb(self, layout: SceneLayout, side: str, pose) -> None:
+    def _draw_limb(self, layout: SceneLayout, side: str, pose, shadow: bool = True) -> None:
         key = (pose.limb, side)
         model = self.models[key]
-        mesh = self.meshes[key]
+        coarse = self.skinning == "gpu" and self._frame_scale < COARSE_BELOW_SCALE
+        mesh = (self.coarse_meshes if coarse else self.meshes)[key]
+        scales = self._joint_scales[pose.limb]
         skinning = self._frame_skinning.get(id(pose))
         if skinning is None:
-            skinning = skinning_matrices(model, pose, self._joint_scales[pose.limb])
+            skinning = skinning_matrices(model, pose, scales)
             self._frame_skinning[id(pose)] = skinning
         cached = self._placements.get((id(layout), side))
         if cached is None or cached[0] is not layout:
             cached = self._placements[id(layout), side] = (layout, layout.placement(side))
-        self.skin_program.set_uniform("u_model", cached[1])
+        rested = self._rested.get(id(pose))
+        if rested is None:  # the pose may press into the table or floor: lift the limb
+            top = layout.room.receiver
+            rested = self._rested[id(pose)] = resting_placement(
+                pose.limb, side, skinning, self._binds[key], cached[1],
+                model.joint_names.index, top.center_m[1] + top.size_m[1] / 2)
+        placement, capsules = rested
+        if shadow and not any(s == side for s, _ in self._capsules):
+            self._capsules.append((side, capsules))
+        self.skin_program.set_uniform("u_model", placement)
         if self.skinning == "gpu":
             self.skin_program.set_uniform("u_joint_matrices", skinning)
+            if scales is not None:  # SCALED_JOINTS: per-joint normal matrices
+                normals = np.zeros_like(skinning)
+                normals[:, :3, :3] = np.linalg.inv(skinning[:, :3, :3]).transpose(0, 2, 1)
+                normals[:, 3, 3] = 1.0
+                self.skin_program.set_uniform("u_normal_matrices", normals)
         else:
             positions = skin_vertices(skinning, model.positions, model.joints, model.weights)
             rotations = skinning.copy()
@@ -340,15 +526,18 @@ class Renderer:
 
     def close(self) -> None:
         """Free the GL resources (idempotent)."""
-        for mesh in (*self.meshes.values(), getattr(self, "cube", None)):
-            if mesh is not None:
-                mesh.release()
+        for mesh in (*self.meshes.values(), *self.coarse_meshes.values(),
+                     *self.scenery.values()):
+            mesh.release()
         self.meshes = {}
-        for program in (self.skin_program, self.static_program, self.background_program):
+        self.coarse_meshes = {}
+        self.scenery = {}
+        for program in (self.skin_program, self.static_program, self.shadow_program):
             if program is not None:
                 program.release()
-        if self.empty_vao:
-            GL.glDeleteVertexArrays(1, [self.empty_vao])
-            self.empty_vao = 0
-        if getattr(self, "hud", None) is not None:
-            self.hud.release()
+        if self.target is not None:
+            self.target.release()
+            self.target = None
+        if self.overlay is not None:
+            self.overlay.release()
+            self.overlay = None

@@ -1,7 +1,8 @@
 """GLSL programs from the files in ``shaders/``.
 
 A compile or link failure raises :class:`~mirrorvr.errors.ShaderError` naming the file and
-the driver's log. Defines are injected after ``#version`` followed by ``#line 2`` so the
+the driver's log. ``#include "name"`` pulls in a shared file from ``shaders/`` (e.g. the
+room's lighting, used per pixel and per vertex). Defines are injected after ``#version`` followed by ``#line 2`` so the
 driver's line numbers still match the file. Setting a uniform the program does not have
 (misspelt, or optimised away) is an error, never silently skipped.
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mirrorvr.errors import ShaderError
+from mirrorvr.errors import ResourceError, ShaderError
 from mirrorvr.render.gl import GL
 from mirrorvr.resources import shader_path
 
@@ -45,13 +46,33 @@ def _inject_defines(source: str, defines: dict[str, object], path: Path) -> str:
     return "\n".join([lines[0], *extra, "#line 2", *lines[1:]]) + "\n"
 
 
+def _expand_includes(source: str, path: Path) -> str:
+    """Replace each ``#include "name"`` line by the file ``name`` from ``shaders/`` (one
+    level), with ``#line`` directives so the driver's line numbers after it still match."""
+    lines = source.splitlines()
+    out = []
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not stripped.startswith("#include"):
+            out.append(line)
+            continue
+        name = stripped[len("#include"):].strip().strip('"')
+        try:
+            included = shader_path(name).read_text(encoding="utf-8")
+        except ResourceError as err:
+            raise ShaderError(f"{path}:{number}: #include {name!r}: {err}") from err
+        out += ["#line 1", *included.splitlines(), f"#line {number + 1}"]
+    return "\n".join(out) + "\n"
+
+
 def _compile(path: Path, defines: dict[str, object]) -> int:
     stage = _STAGES.get(path.suffix)
     if stage is None:
         raise ShaderError(
             f"{path}: unknown shader stage {path.suffix!r} (allowed: {list(_STAGES)})"
         )
-    source = _inject_defines(path.read_text(encoding="utf-8"), defines, path)
+    source = _expand_includes(path.read_text(encoding="utf-8"), path)
+    source = _inject_defines(source, defines, path)
     shader = GL.glCreateShader(stage)
     GL.glShaderSource(shader, source)
     GL.glCompileShader(shader)
@@ -125,7 +146,8 @@ class ShaderProgram:
     def set_uniform(self, name: str, value) -> None:
         """Set uniform ``name`` of this (current) program.
 
-        Values: float / int / bool scalars; vectors as sequences of 2-4 floats; ``mat4`` as a
+        Values: float / int / bool scalars; vectors as sequences of 2-4 floats (an array of
+        vectors as (n, 2..4)); ``mat4`` as a
         row-major (4, 4) array, or (n, 4, 4) for a ``mat4[]`` array (transposed here, once).
         Unknown names and wrong shapes raise :class:`ShaderError`. A value equal to the one
         last set is not sent again (checked after validation, so errors are never skipped).
@@ -157,14 +179,18 @@ class ShaderProgram:
                 self._values[loc] = key
         elif t in (GL.GL_FLOAT_VEC2, GL.GL_FLOAT_VEC3, GL.GL_FLOAT_VEC4):
             width = {GL.GL_FLOAT_VEC2: 2, GL.GL_FLOAT_VEC3: 3, GL.GL_FLOAT_VEC4: 4}[t]
-            v = np.asarray(value, dtype=np.float32).reshape(-1)
-            if v.size != width:
+            v = np.asarray(value, dtype=np.float32)
+            rows = v.reshape(-1, width) if v.ndim == 2 and info.size > 1 else v.reshape(1, -1)
+            if rows.shape[1] != width or len(rows) > info.size:
                 raise ShaderError(
-                    f"{self.name}: uniform {name!r} takes {width} floats, got {v.size}"
+                    f"{self.name}: uniform {name!r} takes {width} floats"
+                    + (f" (or (n<={info.size}, {width}))" if info.size > 1 else "")
+                    + f", got shape {np.shape(value)}"
                 )
-            key = v.tobytes()
+            rows = np.ascontiguousarray(rows)
+            key = rows.tobytes()
             if self._values.get(loc) != key:
-                (GL.glUniform2fv, GL.glUniform3fv, GL.glUniform4fv)[width - 2](loc, 1, v)
+                (GL.glUniform2fv, GL.glUniform3fv, GL.glUniform4fv)[width - 2](loc, len(rows), rows)
                 self._values[loc] = key
         elif t in (GL.GL_INT, GL.GL_BOOL, GL.GL_SAMPLER_2D):
             key = int(value)

@@ -60,6 +60,11 @@ class Window:
         self.headless = headless
         self.samples = samples
         self.gl_renderer = ""  # the driver's GL_RENDERER string
+        #: ``time.perf_counter()`` when the frame being drawn began (:meth:`begin_frame`) and
+        #: when the first :meth:`finish` or :meth:`swap` after that returned: the renderer
+        #: measures each frame's draw-to-done time from them (adaptive render scale).
+        self.frame_started_s: float | None = None
+        self.frame_done_s: float | None = None
         self._closed = False
         self._joysticks: list = []  # opened as pygame reports them (JOYDEVICEADDED)
 
@@ -69,7 +74,17 @@ class Window:
 
         self._check_open()
         pygame.display.flip()
+        self._frame_done()
         return time.monotonic()
+
+    def begin_frame(self, t_s: float) -> None:
+        """A frame starts being drawn at ``t_s`` (``time.perf_counter()``, s)."""
+        self.frame_started_s = t_s
+        self.frame_done_s = None
+
+    def _frame_done(self) -> None:
+        if self.frame_started_s is not None and self.frame_done_s is None:
+            self.frame_done_s = time.perf_counter()
 
     @property
     def software_rasteriser(self) -> bool:
@@ -87,6 +102,7 @@ class Window:
 
         self._check_open()
         GL.glFinish()
+        self._frame_done()
 
     def poll_events(self) -> list[str]:
         """Pending events as names: ``"quit"``, key names (``"escape"``, ``"space"``, ...),
