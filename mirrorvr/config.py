@@ -429,7 +429,7 @@ class RenderSettings(_Model):
     def _render_scale_range(self) -> RenderSettings:
         if self.render_scale != "auto" and not 0.25 <= self.render_scale <= 1.0:
             raise ValueError(
-                f"render_scale: the scale of the 3D scene must be 'auto' or within 0.25..1"
+                "render_scale: the scale of the 3D scene must be 'auto' or within 0.25..1"
             )
         return self
 

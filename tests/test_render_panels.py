@@ -5,6 +5,7 @@ text cache."""
 
 import numpy as np
 import pytest
+from gl_helpers import limb_mask, render
 
 from mirrorvr.config import RenderSettings
 from mirrorvr.render.panels import SELECTED_RGBA
@@ -17,7 +18,6 @@ from mirrorvr.render.screens import (
     option_boxes,
     slider_track,
 )
-from gl_helpers import limb_mask, render
 
 pytestmark = pytest.mark.gl
 
@@ -53,7 +53,8 @@ def test_scale_item_highlights_the_option_a_click_there_selects(renderer):
     h, w, _ = pixels.shape
     sel = selected_mask(pixels)
     boxes = option_boxes(NRS)
-    inside = [sel[int(t * h):int(b * h), int(l * w):int(r * w)].mean() for l, t, r, b in boxes]
+    inside = [sel[int(t * h):int(b * h), int(x0 * w):int(x1 * w)].mean()
+              for x0, t, x1, b in boxes]
     assert inside[7] > 0.3 and max(inside[:7] + inside[8:]) < 0.02, inside
     ys, xs = np.nonzero(sel)
     cx, cy = xs.mean() / w, ys.mean() / h
@@ -96,8 +97,8 @@ def test_choice_highlights_its_row(renderer):
     pixels = render(renderer, SceneState.at_rest(question=pgic))
     sel = selected_mask(pixels)
     h, w = sel.shape
-    rows = [sel[int(t * h):int(b * h), int(l * w):int(r * w)].mean()
-            for l, t, r, b in option_boxes(pgic)]
+    rows = [sel[int(t * h):int(b * h), int(x0 * w):int(x1 * w)].mean()
+            for x0, t, x1, b in option_boxes(pgic)]
     assert np.argmax(rows) == 1 and rows[1] > 0.3 and sorted(rows)[-2] < 0.05
 
 

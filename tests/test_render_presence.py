@@ -4,6 +4,7 @@ they touch, and the whole picture, trunk and shadows included, still mirror-symm
 
 import numpy as np
 import pytest
+from gl_helpers import limb_mask, render
 
 from mirrorvr.config import RenderSettings
 from mirrorvr.limb.kinematics import skin_vertices, skinning_matrices
@@ -12,7 +13,6 @@ from mirrorvr.limb.model import load_limb_model
 from mirrorvr.limb.poses import target_pose
 from mirrorvr.limb.skeleton import FINGERS, SIDES
 from mirrorvr.render.scene import RUG_TOP_M, ArmLayout, SceneLayout, SceneState
-from gl_helpers import limb_mask, render
 
 CONTACT_M = 0.0015  # "touching": within 1.5 mm of the surface, above or below
 

@@ -3,13 +3,13 @@ renderer drawing at a reduced scale (GL, offscreen)."""
 
 import numpy as np
 import pytest
+from gl_helpers import limb_mask, render
 
 from mirrorvr.config import RenderSettings, build_config
 from mirrorvr.errors import ConfigError, RenderError
 from mirrorvr.limb.poses import target_pose
 from mirrorvr.render.scale import MIN_SCALE, RenderScaleController, frame_time_summary
 from mirrorvr.render.scene import SceneState
-from gl_helpers import limb_mask, render
 
 
 def fill_bound(fixed_ms, full_ms):

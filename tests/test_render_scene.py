@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from gl_helpers import limb_mask, render, symmetric_iou
 
 from mirrorvr.config import RenderSettings
 from mirrorvr.limb.mirror import mirror_pose
 from mirrorvr.limb.poses import target_pose
 from mirrorvr.render.scene import SceneState
-from gl_helpers import limb_mask, render, symmetric_iou
 
 pytestmark = pytest.mark.gl
 

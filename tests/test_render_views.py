@@ -3,6 +3,7 @@ residual limb, the frame-timing overlay, and skin integrity in extreme poses."""
 
 import numpy as np
 import pytest
+from gl_helpers import limb_mask, render, symmetric_iou
 
 from mirrorvr.config import RenderSettings
 from mirrorvr.limb.kinematics import skin_vertices, skinning_matrices
@@ -13,7 +14,6 @@ from mirrorvr.limb.skeleton import Pose, limb_spec
 from mirrorvr.movements import HAND_MOVEMENTS, LOWER_LIMB_MOVEMENTS
 from mirrorvr.render.appearance import Appearance
 from mirrorvr.render.scene import SceneState
-from gl_helpers import limb_mask, render, symmetric_iou
 
 pytestmark = pytest.mark.gl
 
@@ -139,9 +139,6 @@ def test_residual_limb_modes(make):
     diff = np.abs(distinct.astype(int) - plain.astype(int)).sum(axis=2) > 30
     half = diff.shape[1] // 2
     assert diff[:, half:].sum() > 300 and diff[:, :half].sum() == 0
-    hidden = render(
-        make(appearance=Appearance(amputation_level="transradial", residual="hidden")), state
-    )
     right = limb_mask(make(), state)[0][:, half:].sum()
     shown = limb_mask(
         make(appearance=Appearance(amputation_level="transradial", residual="hidden")), state

@@ -13,6 +13,7 @@ import numpy as np
 
 from mirrorvr.render.scene import CLOTH_RGB, MATERIALS, Box, SceneLayout
 
+
 def unit_cube_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cube [-0.5, 0.5]^3 with flat normals: positions (24, 3), normals (24, 3),
     counter-clockwise triangles (12, 3)."""
