@@ -3,8 +3,8 @@
 A compile or link failure raises :class:`~mirrorvr.errors.ShaderError` naming the file and
 the driver's log. ``#include "name"`` pulls in a shared file from ``shaders/`` (e.g. the
 room's lighting, used per pixel and per vertex). Defines are injected after ``#version``
-followed by ``#line 2`` so the driver's line numbers still match the file. Setting a uniform the program does not have
-(misspelt, or optimised away) is an error, never silently skipped.
+followed by ``#line 2`` so the driver's line numbers still match the file. Setting a uniform
+the program does not have (misspelt, or optimised away) is an error, never silently skipped.
 
 Matrices are row-major numpy ``(4, 4)`` (or ``(n, 4, 4)`` for arrays) everywhere in
 mirrorvr; :meth:`ShaderProgram.set_uniform` is the one place they are transposed for GL.
