@@ -5,8 +5,9 @@ limbs (upper: upper arm, forearm, hand; lower: thigh, shank, foot) with linear-b
 skinning, each lifted about its root when its pose would press it into the table or floor
 (:mod:`mirrorvr.render.contact`), the trunk, the room (table or chair, floor, walls with a
 window), soft contact shadows of the limbs on the surface they rest on, an optional
-translucent ghost of the target pose; then, at the window's full resolution, the HUD (cue, status, frame timing) and
-the patient screens (an instrument's item, the biofeedback gauge, the breathing guide).
+translucent ghost of the target pose; then, at the window's full resolution, the HUD (cue,
+status, frame timing) and the patient screens (an instrument's item, the biofeedback gauge,
+the breathing guide).
 
 The 3D part is drawn at a *render scale* (``RenderSettings.render_scale``): below 1 into an
 offscreen target that is then upscaled to the window; ``"auto"`` lets a
