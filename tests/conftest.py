@@ -11,3 +11,27 @@ def gl_window():
     window = open_window(320, 240, headless=True, title="mirrorvr-test")
     yield window
     window.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server on 127.0.0.1 (skipped when PostgreSQL is absent)."""
+    pytest.importorskip("psycopg", reason="psycopg 3 is not installed (pip install "
+                        "'psycopg[binary]')")
+    from postgres_server import PostgresServer, find_binaries
+
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed "
+                    "(Debian: apt-get install postgresql)")
+    server = PostgresServer(*binaries)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request, tmp_path):
+    """A fresh catalogue URL on each engine: SQLite in tmp_path, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    return request.getfixturevalue("postgres_server").new_database()

@@ -1,0 +1,179 @@
+"""Bring existing session folders into the catalogue (folders made before it existed, or
+copied from another site), from their ``config.json``, ``summary.json`` and
+``recording.xdf``: patient, profile version, protocol, start time, blocks (from the
+``block_start``/``block_end`` markers), outcomes (the ``outcomes`` stream, or the NRS
+``ratings`` of older recordings) and files. Importing a folder twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from mirrorvr.catalog.catalog import Catalog
+from mirrorvr.errors import CatalogError
+
+logger = logging.getLogger(__name__)
+
+#: The recording's stream of instrument results (JSON of InstrumentResult.to_dict()).
+OUTCOME_STREAM = "outcomes"
+
+
+def session_folders(data_dir: str | Path) -> list[Path]:
+    """Every session folder under ``data_dir`` (``<pseudonym>/<stamp>-<kind>`` holding a
+    ``config.json``), oldest first."""
+    data_dir = Path(data_dir)
+    return sorted((p.parent for p in data_dir.glob("*/*/config.json")),
+                  key=lambda p: (p.name, p.parent.name))
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError as err:
+        raise CatalogError(f"{str(path)!r} is not valid JSON: {err}") from None
+
+
+def _stamp_time(folder: Path) -> _dt.datetime | None:
+    try:
+        local = _dt.datetime.strptime(folder.name.split("-")[0], "%Y%m%dT%H%M%S")
+    except ValueError:
+        return None
+    return local.astimezone(_dt.timezone.utc)
+
+
+def read_events(recording: Path) -> tuple[dict, list[tuple[float, str]], list[dict],
+                                          list[tuple[float, float]]]:
+    """The recording's header fields, markers (t, text), outcome results and NRS ratings
+    (t, value), reading only those streams. Empty when there is no readable recording."""
+    if not recording.is_file():
+        return {}, [], [], []
+    import pyxdf
+
+    try:
+        streams, header = pyxdf.load_xdf(
+            str(recording), select_streams=[{"name": "markers"}, {"name": OUTCOME_STREAM},
+                                            {"name": "ratings"}],
+            dejitter_timestamps=False, synchronize_clocks=False)
+    except (OSError, ValueError, EOFError) as err:  # damaged file: import what else is known
+        logger.warning("recording %s could not be read: %s", recording, err)
+        return {}, [], [], []
+    by_name = {s["info"]["name"][0]: s for s in streams}
+    fields = {k: v[0] for k, v in header.get("info", {}).items() if v}
+    markers = []
+    if "markers" in by_name:
+        s = by_name["markers"]
+        markers = [(float(t), row[0]) for t, row in zip(s["time_stamps"], s["time_series"],
+                                                         strict=True)]
+    results = []
+    if OUTCOME_STREAM in by_name:
+        results = [json.loads(row[0]) for row in by_name[OUTCOME_STREAM]["time_series"]]
+    ratings = []
+    if "ratings" in by_name:
+        s = by_name["ratings"]
+        ratings = [(float(t), float(row[0])) for t, row in zip(s["time_stamps"],
+                                                                s["time_series"], strict=True)]
+    return fields, markers, results, ratings
+
+
+def _blocks(markers: list[tuple[float, str]]) -> list[tuple[str, float, float | None]]:
+    blocks: list[list] = []
+    for t, text in markers:
+        word, _, name = text.partition(" ")
+        if word == "block_start":
+            blocks.append([name, t, None])
+        elif word == "block_end":
+            for block in reversed(blocks):
+                if block[0] == name and block[2] is None:
+                    block[2] = t
+                    break
+    return [tuple(b) for b in blocks]
+
+
+def block_kind(name: str) -> str:
+    """A block's kind from its name (``rating_pre`` -> ``rating``)."""
+    return "rating" if name.startswith("rating") else name
+
+
+def _legacy_nrs(markers, ratings) -> list[dict]:
+    """NRS ratings of recordings made before instruments: the ``rating <name> nrs=<v>``
+    markers name each value of the ``ratings`` stream."""
+    names = {round(t, 6): text.split()[1] for t, text in markers
+             if text.startswith("rating ") and len(text.split()) >= 3}
+    out = []
+    for t, value in ratings:
+        out.append({"instrument": "nrs", "version": "1", "answers": {"pain": int(value)},
+                    "scores": {"intensity": float(value)}, "t_s": t,
+                    "timepoint": names.get(round(t, 6), ""), "text_source": "public"})
+    return out
+
+
+def import_session_folder(catalog: Catalog, folder: str | Path, *, course: str | None = None,
+                          course_position: int | None = None) -> int:
+    """Put one session folder into the catalogue (idempotent); returns its session id.
+
+    Raises
+    ------
+    CatalogError
+        If the folder has no ``config.json`` or it names no pseudonym.
+    """
+    folder = Path(folder).resolve()
+    existing = catalog.session_by_folder(folder)
+    if existing is not None:
+        return existing
+    config = _read_json(folder / "config.json")
+    if config is None:
+        raise CatalogError(f"{str(folder)!r} is not a session folder (no config.json)")
+    try:
+        pseudonym = config["patient"]["pseudonym"]
+    except (KeyError, TypeError):
+        raise CatalogError(f"{str(folder / 'config.json')!r} names no patient.pseudonym") from None
+    summary = _read_json(folder / "summary.json")
+    fields, markers, results, ratings = read_events(folder / "recording.xdf")
+    started = None
+    if "datetime" in fields:
+        try:
+            started = _dt.datetime.fromisoformat(fields["datetime"])
+        except ValueError:
+            started = None
+    started = started or _stamp_time(folder) or _dt.datetime.now(_dt.timezone.utc)
+    protocol = folder.name.split("-", 1)[1] if "-" in folder.name else "unknown"
+
+    catalog.register_patient(pseudonym)
+    version = catalog.record_profile_version(pseudonym, config["patient"])
+    session_id = catalog.begin_session(pseudonym, folder, protocol, profile_version=version,
+                                       course=course, course_position=course_position,
+                                       started_at=started)
+    for position, (name, start_s, end_s) in enumerate(_blocks(markers)):
+        catalog.begin_block(session_id, position, name, block_kind(name), start_s)
+        if end_s is not None:
+            catalog.end_block(session_id, position, end_s)
+    for result in results or _legacy_nrs(markers, ratings):
+        catalog.add_outcome(session_id, result["instrument"], result["answers"],
+                            result["scores"], result["t_s"],
+                            timepoint=result.get("timepoint", ""),
+                            instrument_version=result.get("version", ""))
+    if summary is not None:
+        catalog.end_session(session_id, "complete", summary, note="imported")
+    else:
+        catalog.end_session(session_id, "incomplete",
+                            note="imported: no summary.json (the session did not finish)")
+    return session_id
+
+
+def import_data_dir(catalog: Catalog, data_dir: str | Path | None = None,
+                    progress: Callable[[int, int, Path], None] | None = None) -> list[int]:
+    """Import every session folder of the data directory not yet in the catalogue."""
+    folders = [f for f in session_folders(data_dir or catalog.data_dir)
+               if catalog.session_by_folder(f) is None]
+    ids = []
+    for k, folder in enumerate(folders):
+        if progress is not None:
+            progress(k, len(folders), folder)
+        ids.append(import_session_folder(catalog, folder))
+    return ids
