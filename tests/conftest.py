@@ -1,6 +1,13 @@
 """Shared fixtures. GL: one small offscreen window per test module (Mesa llvmpipe via EGL)."""
 
+import os
+from pathlib import Path
+
 import pytest
+
+# Lab Streaming Layer discovery stays on this machine in tests and CI; liblsl reads this when
+# pylsl is first imported, so it is set before any test module imports it.
+os.environ.setdefault("LSLAPICFG", str(Path(__file__).resolve().parent.parent / "lsl_api.cfg"))
 
 
 @pytest.fixture(scope="module")
