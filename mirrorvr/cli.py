@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     from mirrorvr import cli_stim
 
     cli_stim.add_commands(sub)  # mirrorvr stim titrate ... (sets args.handler)
+    from mirrorvr import cli_data
+
+    cli_data.add_commands(sub)  # mirrorvr patients|sessions|export|report (sets args.handler)
     return parser
 
 

@@ -42,3 +42,34 @@ def catalog_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
     return request.getfixturevalue("postgres_server").new_database()
+
+
+def _load_course_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "simulated_course.py"
+    spec = importlib.util.spec_from_file_location("simulated_course", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def simulated_course(tmp_path_factory):
+    """A data directory with a catalogued 3-session simulated course of ``sub-sim07`` (demo
+    sessions on the fake clock, offscreen GL; Motion Test and TAC test in each), whose
+    catalogue also holds the patient's identity (which must never leave it)."""
+    from mirrorvr.catalog import Catalog
+    from mirrorvr.outcomes.course import PainTrajectory, simulate_course
+
+    data_dir = tmp_path_factory.mktemp("course")
+    script = _load_course_script()
+    with Catalog.open(data_dir) as catalog:
+        catalog.register_patient("sub-sim07", {"name": "Erika Mustermann",
+                                               "birth_date": "1961-02-03"})
+        ids = simulate_course(
+            catalog, "sub-sim07", PainTrajectory(3, seed=7),
+            script.demo_session_runner(data_dir, "sub-sim07", duration_s=40.0, seed=7,
+                                       size=(320, 180)),
+            planned_sessions=4)
+    return data_dir, ids

@@ -488,16 +488,17 @@ class Catalog:
             row.size_bytes = size
 
     def end_session(self, session_id: int, status: str = "complete",
-                    summary: dict | None = None, *, note: str = "") -> None:
+                    summary: dict | None = None, *, note: str = "",
+                    ended_at: _dt.datetime | None = None) -> None:
         """Close a session with ``status`` (complete, incomplete or aborted), list every file
-        its folder holds, and keep its ``summary`` (JSON-safe)."""
+        its folder holds, and keep its ``summary`` (JSON-safe). ``ended_at``: now."""
         if status not in SESSION_STATUSES or status == "running":
             raise CatalogError(f"end_session status {status!r} (allowed: complete, incomplete, "
                                "aborted)")
 
         def work(db: Session) -> None:
             row = self._session_row(db, session_id)
-            row.status, row.ended_at = status, utc_now()
+            row.status, row.ended_at = status, ended_at or utc_now()
             if summary is not None:
                 row.summary = json.loads(json.dumps(summary, default=str))
             if note:

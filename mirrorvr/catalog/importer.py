@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,6 +82,13 @@ def read_events(recording: Path) -> tuple[dict, list[tuple[float, str]], list[di
     return fields, markers, results, ratings
 
 
+def session_kind(folder: Path) -> str:
+    """The protocol kind of ``<stamp>-<kind>[-<n>]`` (``-<n>`` tells apart folders made in
+    the same second)."""
+    name = folder.name.split("-", 1)[1] if "-" in folder.name else "unknown"
+    return re.sub(r"-\d+$", "", name) or "unknown"
+
+
 def _blocks(markers: list[tuple[float, str]]) -> list[tuple[str, float, float | None]]:
     blocks: list[list] = []
     for t, text in markers:
@@ -142,7 +150,7 @@ def import_session_folder(catalog: Catalog, folder: str | Path, *, course: str |
         except ValueError:
             started = None
     started = started or _stamp_time(folder) or _dt.datetime.now(_dt.timezone.utc)
-    protocol = folder.name.split("-", 1)[1] if "-" in folder.name else "unknown"
+    protocol = session_kind(folder)
 
     catalog.register_patient(pseudonym)
     version = catalog.record_profile_version(pseudonym, config["patient"])
@@ -159,7 +167,9 @@ def import_session_folder(catalog: Catalog, folder: str | Path, *, course: str |
                             timepoint=result.get("timepoint", ""),
                             instrument_version=result.get("version", ""))
     if summary is not None:
-        catalog.end_session(session_id, "complete", summary, note="imported")
+        duration = summary.get("duration_s")
+        ended = None if duration is None else started + _dt.timedelta(seconds=float(duration))
+        catalog.end_session(session_id, "complete", summary, note="imported", ended_at=ended)
     else:
         catalog.end_session(session_id, "incomplete",
                             note="imported: no summary.json (the session did not finish)")

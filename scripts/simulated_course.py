@@ -1,0 +1,94 @@
+"""Simulate a course of demo sessions, catalogue it and render the patient's report.
+
+    .venv/bin/python scripts/simulated_course.py [--data-dir DIR] [--sessions 6] [--seed 0]
+        [--duration 40] [--screenshot docs/report_course.png]
+
+Each session is the current demo (``mirrorvr.cli.build_session``) on the fake clock, its NRS
+ratings following a seeded pain trajectory (:class:`mirrorvr.outcomes.course.PainTrajectory`);
+the course logic (trajectory, planned sessions, scheduled instruments, cataloguing) is in
+:func:`mirrorvr.outcomes.course.simulate_course`. When the session engine runs protocols,
+``demo_session_runner`` is what changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def demo_session_runner(data_dir: Path, pseudonym: str, *, duration_s: float, seed: int,
+                        size=(640, 360), realtime_tests: bool = True):
+    """``(session number, NRS before, NRS after) -> session folder``: one demo session."""
+    from mirrorvr.cli import build_session
+    from mirrorvr.clock import FakeClock
+    from mirrorvr.config import build_config, config_to_toml_dict, default_config
+    from mirrorvr.session.ratings import ScriptedRater
+    from mirrorvr.session.runner import SessionRunner
+    from mirrorvr.session.summary import write_summary
+
+    def run(number: int, pre: int, post: int) -> Path:
+        data = config_to_toml_dict(default_config())
+        data["seed"] = seed * 100 + number
+        data["patient"]["pseudonym"] = pseudonym
+        data["protocol"].update(duration_s=duration_s, motion_test=realtime_tests,
+                                tac_test=realtime_tests)
+        data["render"].update(width=size[0], height=size[1], headless=True, max_fps=30,
+                              saved_frames=0)
+        parts = build_session(build_config(data, "simulated course"), data_dir,
+                              clock=FakeClock(1000.0), realtime=False)
+        parts.rater = ScriptedRater({"pre": pre, "post": post})
+        try:
+            summary = SessionRunner(parts).run()
+        finally:
+            parts.window.close()
+        write_summary(summary, parts.session_dir)
+        return parts.session_dir
+
+    return run
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("out/simulated-course"))
+    parser.add_argument("--sessions", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--duration", type=float, default=40.0, help="per session, s")
+    parser.add_argument("--no-realtime-tests", action="store_true",
+                        help="skip the Motion Test and TAC test blocks (faster)")
+    parser.add_argument("--screenshot", type=Path, help="PNG of the report in headless Chromium")
+    args = parser.parse_args(argv)
+
+    from mirrorvr.catalog import Catalog
+    from mirrorvr.cli_data import progress_printer
+    from mirrorvr.outcomes.course import PainTrajectory, simulate_course
+    from mirrorvr.outcomes.report import write_report
+
+    pseudonym = f"sub-sim{args.seed:02d}"
+    catalog = Catalog.open(args.data_dir)
+    started = time.perf_counter()
+    simulate_course(
+        catalog, pseudonym, PainTrajectory(args.sessions, seed=args.seed),
+        demo_session_runner(args.data_dir, pseudonym, duration_s=args.duration, seed=args.seed,
+                            realtime_tests=not args.no_realtime_tests),
+        progress=progress_printer("course"))
+    course_s = time.perf_counter() - started
+    started = time.perf_counter()
+    report = write_report(catalog, pseudonym, args.data_dir / pseudonym / "report.html",
+                          progress=progress_printer("report"))
+    report_s = time.perf_counter() - started
+    print(f"{args.sessions} sessions in {course_s:.0f} s; report {report} in {report_s:.1f} s")
+    if args.screenshot:
+        args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                        "--hide-scrollbars", f"--screenshot={args.screenshot.resolve()}",
+                        "--window-size=1200,2400", report.resolve().as_uri()],
+                       check=True, capture_output=True, timeout=120)
+        print(f"screenshot {args.screenshot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
