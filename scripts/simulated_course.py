@@ -19,9 +19,42 @@ import time
 from pathlib import Path
 
 
+class _Unseen:
+    """Window and renderer for sessions nobody watches: the course's data (EMG, decoder,
+    stimulation, ratings, timing plan) is the same, only no pixels are drawn (faster)."""
+
+    headless = True
+
+    def __init__(self, clock) -> None:
+        self.clock = clock
+
+    def poll_events(self) -> list[str]:
+        return []
+
+    def draw(self, state) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+    def swap(self) -> float:
+        return self.clock.now()
+
+    def read_pixels(self):
+        import numpy as np
+
+        return np.zeros((9, 16, 3), np.uint8)
+
+    def close(self) -> None:
+        pass
+
+
 def demo_session_runner(data_dir: Path, pseudonym: str, *, duration_s: float, seed: int,
-                        size=(640, 360), realtime_tests: bool = True):
-    """``(session number, NRS before, NRS after) -> session folder``: one demo session."""
+                        size=(640, 360), realtime_tests: tuple[str, ...] = ("motion", "tac"),
+                        draw: bool = False):
+    """``(session number, NRS before, NRS after) -> session folder``: one demo session, with
+    the real-time test blocks named in ``realtime_tests`` ("motion", "tac") at its end;
+    ``draw`` renders its frames offscreen with OpenGL (slower; the data is the same)."""
     from mirrorvr.cli import build_session
     from mirrorvr.clock import FakeClock
     from mirrorvr.config import build_config, config_to_toml_dict, default_config
@@ -33,12 +66,14 @@ def demo_session_runner(data_dir: Path, pseudonym: str, *, duration_s: float, se
         data = config_to_toml_dict(default_config())
         data["seed"] = seed * 100 + number
         data["patient"]["pseudonym"] = pseudonym
-        data["protocol"].update(duration_s=duration_s, motion_test=realtime_tests,
-                                tac_test=realtime_tests)
+        data["protocol"].update(duration_s=duration_s, motion_test="motion" in realtime_tests,
+                                tac_test="tac" in realtime_tests)
         data["render"].update(width=size[0], height=size[1], headless=True, max_fps=30,
                               saved_frames=0)
-        parts = build_session(build_config(data, "simulated course"), data_dir,
-                              clock=FakeClock(1000.0), realtime=False)
+        clock = FakeClock(1000.0)
+        unseen = None if draw else _Unseen(clock)
+        parts = build_session(build_config(data, "simulated course"), data_dir, clock=clock,
+                              realtime=False, window=unseen, renderer=unseen)
         parts.rater = ScriptedRater({"pre": pre, "post": post})
         try:
             summary = SessionRunner(parts).run()
@@ -58,6 +93,8 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=40.0, help="per session, s")
     parser.add_argument("--no-realtime-tests", action="store_true",
                         help="skip the Motion Test and TAC test blocks (faster)")
+    parser.add_argument("--draw", action="store_true",
+                        help="render the sessions' frames offscreen (slower; same data)")
     parser.add_argument("--screenshot", type=Path, help="PNG of the report in headless Chromium")
     args = parser.parse_args(argv)
 
@@ -72,7 +109,8 @@ def main(argv=None) -> int:
     simulate_course(
         catalog, pseudonym, PainTrajectory(args.sessions, seed=args.seed),
         demo_session_runner(args.data_dir, pseudonym, duration_s=args.duration, seed=args.seed,
-                            realtime_tests=not args.no_realtime_tests),
+                            realtime_tests=() if args.no_realtime_tests else ("motion", "tac"),
+                            draw=args.draw),
         progress=progress_printer("course"))
     course_s = time.perf_counter() - started
     started = time.perf_counter()

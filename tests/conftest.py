@@ -56,9 +56,10 @@ def _load_course_script():
 
 @pytest.fixture(scope="session")
 def simulated_course(tmp_path_factory):
-    """A data directory with a catalogued 3-session simulated course of ``sub-sim07`` (demo
-    sessions on the fake clock, offscreen GL; Motion Test and TAC test in each), whose
-    catalogue also holds the patient's identity (which must never leave it)."""
+    """A data directory with a catalogued 3-session simulated course (4 planned) of
+    ``sub-sim07`` (40 s demo sessions with a Motion Test and a TAC test, on the fake clock,
+    no frames drawn), whose catalogue also holds the patient's identity (which must never
+    leave it)."""
     from mirrorvr.catalog import Catalog
     from mirrorvr.outcomes.course import PainTrajectory, simulate_course
 

@@ -13,7 +13,7 @@ from mirrorvr.catalog import Catalog
 from mirrorvr.cli import main
 from mirrorvr.export.recording import read_recording, stimulation_trains
 
-pytestmark = [pytest.mark.gl, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 def _validator():

@@ -16,7 +16,7 @@ from mirrorvr.cli import main
 from mirrorvr.errors import ExportError
 from mirrorvr.outcomes.report import SECTIONS, build_report
 
-pytestmark = [pytest.mark.gl, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from mirrorvr.errors import CatalogError
 
 logger = logging.getLogger(__name__)
 
-#: The recording's stream of instrument results (JSON of InstrumentResult.to_dict()).
+#: The recording's stream of instrument results (mirrorvr.outcomes.record.OUTCOME_STREAM).
 OUTCOME_STREAM = "outcomes"
 
 
