@@ -11,7 +11,7 @@ import pytest
 
 from mirrorvr.catalog import Catalog
 from mirrorvr.cli import main
-from mirrorvr.export.recording import read_recording, stimulation_trains
+from mirrorvr.record.reader import read_recording, stimulation_trains
 
 pytestmark = pytest.mark.slow
 

@@ -15,12 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mirrorvr.catalog.catalog import Catalog
-from mirrorvr.errors import CatalogError
+from mirrorvr.errors import CatalogError, RecordingError
+from mirrorvr.record.reader import blocks, read_recording
 
 logger = logging.getLogger(__name__)
-
-#: The recording's stream of instrument results (mirrorvr.outcomes.record.OUTCOME_STREAM).
-OUTCOME_STREAM = "outcomes"
 
 
 def session_folders(data_dir: str | Path) -> list[Path]:
@@ -48,38 +46,17 @@ def _stamp_time(folder: Path) -> _dt.datetime | None:
     return local.astimezone(_dt.timezone.utc)
 
 
-def read_events(recording: Path) -> tuple[dict, list[tuple[float, str]], list[dict],
-                                          list[tuple[float, float]]]:
-    """The recording's header fields, markers (t, text), outcome results and NRS ratings
-    (t, value), reading only those streams. Empty when there is no readable recording."""
-    if not recording.is_file():
+def _read_events(path: Path) -> tuple[dict, list, list, list]:
+    """Header fields, markers, instrument results and NRS ratings; empty without a
+    readable recording (the rest of the folder is still imported)."""
+    if not path.is_file():
         return {}, [], [], []
-    import pyxdf
-
     try:
-        streams, header = pyxdf.load_xdf(
-            str(recording), select_streams=[{"name": "markers"}, {"name": OUTCOME_STREAM},
-                                            {"name": "ratings"}],
-            dejitter_timestamps=False, synchronize_clocks=False)
-    except (OSError, ValueError, EOFError) as err:  # damaged file: import what else is known
-        logger.warning("recording %s could not be read: %s", recording, err)
+        rec = read_recording(path, emg=False)
+    except RecordingError as err:
+        logger.warning("%s", err)
         return {}, [], [], []
-    by_name = {s["info"]["name"][0]: s for s in streams}
-    fields = {k: v[0] for k, v in header.get("info", {}).items() if v}
-    markers = []
-    if "markers" in by_name:
-        s = by_name["markers"]
-        markers = [(float(t), row[0]) for t, row in zip(s["time_stamps"], s["time_series"],
-                                                         strict=True)]
-    results = []
-    if OUTCOME_STREAM in by_name:
-        results = [json.loads(row[0]) for row in by_name[OUTCOME_STREAM]["time_series"]]
-    ratings = []
-    if "ratings" in by_name:
-        s = by_name["ratings"]
-        ratings = [(float(t), float(row[0])) for t, row in zip(s["time_stamps"],
-                                                                s["time_series"], strict=True)]
-    return fields, markers, results, ratings
+    return rec.header, rec.markers, rec.outcome_results, rec.ratings
 
 
 def session_kind(folder: Path) -> str:
@@ -87,20 +64,6 @@ def session_kind(folder: Path) -> str:
     the same second)."""
     name = folder.name.split("-", 1)[1] if "-" in folder.name else "unknown"
     return re.sub(r"-\d+$", "", name) or "unknown"
-
-
-def _blocks(markers: list[tuple[float, str]]) -> list[tuple[str, float, float | None]]:
-    blocks: list[list] = []
-    for t, text in markers:
-        word, _, name = text.partition(" ")
-        if word == "block_start":
-            blocks.append([name, t, None])
-        elif word == "block_end":
-            for block in reversed(blocks):
-                if block[0] == name and block[2] is None:
-                    block[2] = t
-                    break
-    return [tuple(b) for b in blocks]
 
 
 def block_kind(name: str) -> str:
@@ -142,7 +105,7 @@ def import_session_folder(catalog: Catalog, folder: str | Path, *, course: str |
     except (KeyError, TypeError):
         raise CatalogError(f"{str(folder / 'config.json')!r} names no patient.pseudonym") from None
     summary = _read_json(folder / "summary.json")
-    fields, markers, results, ratings = read_events(folder / "recording.xdf")
+    fields, markers, results, ratings = _read_events(folder / "recording.xdf")
     started = None
     if "datetime" in fields:
         try:
@@ -157,7 +120,7 @@ def import_session_folder(catalog: Catalog, folder: str | Path, *, course: str |
     session_id = catalog.begin_session(pseudonym, folder, protocol, profile_version=version,
                                        course=course, course_position=course_position,
                                        started_at=started)
-    for position, (name, start_s, end_s) in enumerate(_blocks(markers)):
+    for position, (name, start_s, end_s) in enumerate(blocks(markers)):
         catalog.begin_block(session_id, position, name, block_kind(name), start_s)
         if end_s is not None:
             catalog.end_block(session_id, position, end_s)

@@ -27,8 +27,8 @@ import numpy as np
 
 import mirrorvr
 from mirrorvr.catalog import Catalog, SessionInfo
-from mirrorvr.errors import ExportError
-from mirrorvr.export.recording import EVENT_TYPES, check_emg, events, read_recording
+from mirrorvr.errors import ExportError, RecordingError
+from mirrorvr.record.reader import EVENT_TYPES, check_emg, events, read_recording
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ def export_bids(catalog: Catalog, out_dir: str | Path, *, pseudonym: str | None 
         try:
             path = _export_session(s, f"{number:02d}", root,
                                    catalog.outcomes(session_id=s.id))
-        except ExportError as err:
+        except (ExportError, RecordingError) as err:
             logger.warning("session %d skipped: %s", s.id, err)
             result.skipped[s.id] = str(err)
             continue

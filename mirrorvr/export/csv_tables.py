@@ -14,7 +14,7 @@ from pathlib import Path
 from mirrorvr.catalog import Catalog
 from mirrorvr.errors import ExportError
 from mirrorvr.export.metrics import SESSION_COLUMNS, session_row
-from mirrorvr.export.recording import read_recording
+from mirrorvr.record.reader import read_recording
 
 ITEM_COLUMNS = ("record_id", "session_id", "session_number", "instrument",
                 "instrument_version", "timepoint", "t_s", "item", "answer")

@@ -4,7 +4,7 @@ one flat row per session, as the CSV export writes it and the report plots it.""
 from __future__ import annotations
 
 from mirrorvr.catalog import OutcomeInfo, SessionInfo
-from mirrorvr.export.recording import SessionRecording, stimulation_trains
+from mirrorvr.record.reader import SessionRecording, stimulation_trains
 
 #: The columns of :func:`session_row` before the outcome scores, in order.
 SESSION_COLUMNS = (

@@ -8,9 +8,7 @@ from __future__ import annotations
 import json
 
 from mirrorvr.outcomes.form import InstrumentResult
-
-#: Name of the recording's stream of instrument results.
-OUTCOME_STREAM = "outcomes"
+from mirrorvr.record.reader import OUTCOME_STREAM
 
 
 def open_outcome_stream(recorder):

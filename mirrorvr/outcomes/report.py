@@ -29,7 +29,7 @@ import mirrorvr
 from mirrorvr.catalog import Catalog, OutcomeInfo, SessionInfo
 from mirrorvr.errors import ExportError
 from mirrorvr.export.metrics import session_row, stimulation_dose
-from mirrorvr.export.recording import read_recording
+from mirrorvr.record.reader import read_recording
 
 logger = logging.getLogger(__name__)
 

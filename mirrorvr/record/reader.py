@@ -1,7 +1,8 @@
-"""A session's recording as exports and reports need it: EMG in volts, and one list of
-timed events (blocks, cues, movements seen, ratings, stimulation trains, emergency stops).
+"""Reading a session's recording back: EMG in volts, markers, the dose log, the movement
+plan, ratings and instrument results, and one list of timed events (blocks, cues,
+movements seen, ratings, stimulation trains, emergency stops) for exports and reports.
 
-Reads ``recording.xdf`` with pyxdf, the reference reader, so exports see exactly what any
+Reads ``recording.xdf`` with pyxdf, the reference reader, so mirrorvr sees exactly what any
 other tool sees.
 """
 
@@ -14,9 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mirrorvr.errors import ExportError
+from mirrorvr.errors import RecordingError
 
 logger = logging.getLogger(__name__)
+
+#: The recording's stream of instrument results (written by mirrorvr.outcomes.record).
+OUTCOME_STREAM = "outcomes"
 
 #: Event types of :func:`events`, as written to BIDS ``_events.tsv`` (``trial_type``).
 EVENT_TYPES = {
@@ -61,6 +65,12 @@ class SessionRecording:
         The movement plan's entries (detection, planned onset, first photon, asynchrony).
     frame_t_s : (n_frames,) float
         Photon time of each rendered frame, s.
+    ratings : list of (t_s, value)
+        The NRS ``ratings`` stream (recordings before instruments).
+    outcome_results : list of dict
+        The ``outcomes`` stream: one administered instrument each.
+    header : dict
+        The file header's fields (``datetime``, ``software``, ...).
     """
 
     emg_t_s: np.ndarray
@@ -71,6 +81,9 @@ class SessionRecording:
     stimulation: list[dict] = field(default_factory=list)
     movements: list[dict] = field(default_factory=list)
     frame_t_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ratings: list[tuple[float, float]] = field(default_factory=list)
+    outcome_results: list[dict] = field(default_factory=list)
+    header: dict = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
@@ -82,22 +95,24 @@ def read_recording(path: str | Path, *, emg: bool = True) -> SessionRecording:
 
     Raises
     ------
-    ExportError
+    RecordingError
         If the file is missing or cannot be read.
     """
     import pyxdf
 
     path = Path(path)
     if not path.is_file():
-        raise ExportError(f"recording {str(path)!r} does not exist")
-    wanted = ["markers", "stimulation", "movement_plan", "frames"] + (["EMG"] if emg else [])
+        raise RecordingError(f"recording {str(path)!r} does not exist")
+    wanted = ["markers", "stimulation", "movement_plan", "frames", "ratings",
+              OUTCOME_STREAM] + (["EMG"] if emg else [])
     try:
-        streams, _ = pyxdf.load_xdf(str(path), select_streams=[{"name": n} for n in wanted],
-                                    dejitter_timestamps=False)
+        streams, header = pyxdf.load_xdf(str(path), select_streams=[{"name": n} for n in wanted],
+                                         dejitter_timestamps=False)
     except (OSError, ValueError, EOFError) as err:
-        raise ExportError(f"recording {str(path)!r} cannot be read: {err}") from err
+        raise RecordingError(f"recording {str(path)!r} cannot be read: {err}") from err
     by_name = {s["info"]["name"][0]: s for s in streams}
     rec = SessionRecording(np.zeros(0), np.zeros((0, 0)), [], 0.0)
+    rec.header = {k: v[0] for k, v in header.get("info", {}).items() if v}
     if "EMG" in by_name:
         s = by_name["EMG"]
         channels = s["info"]["desc"][0]["channels"][0]["channel"]
@@ -116,20 +131,30 @@ def read_recording(path: str | Path, *, emg: bool = True) -> SessionRecording:
         rec.movements = [json.loads(row[0]) for row in by_name["movement_plan"]["time_series"]]
     if "frames" in by_name:
         rec.frame_t_s = np.asarray(by_name["frames"]["time_stamps"], dtype=float)
+    if "ratings" in by_name:
+        s = by_name["ratings"]
+        rec.ratings = [(float(t), float(row[0])) for t, row in zip(s["time_stamps"],
+                                                                    s["time_series"], strict=True)]
+    if OUTCOME_STREAM in by_name:
+        rec.outcome_results = [json.loads(row[0])
+                               for row in by_name[OUTCOME_STREAM]["time_series"]]
     return rec
 
 
-def _blocks(markers) -> list[Event]:
-    open_blocks: dict[str, float] = {}
-    out = []
+def blocks(markers: list[tuple[float, str]]) -> list[tuple[str, float, float | None]]:
+    """(name, start_s, end_s) of every block from its ``block_start``/``block_end`` markers;
+    ``end_s`` is None for a block that never ended (the session stopped in it)."""
+    out: list[list] = []
     for t, text in markers:
         word, _, name = text.partition(" ")
         if word == "block_start":
-            open_blocks[name] = t
-        elif word == "block_end" and name in open_blocks:
-            start = open_blocks.pop(name)
-            out.append(Event(start, t - start, "block", name))
-    return out
+            out.append([name, t, None])
+        elif word == "block_end":
+            for block in reversed(out):
+                if block[0] == name and block[2] is None:
+                    block[2] = t
+                    break
+    return [tuple(b) for b in out]
 
 
 def _cues(markers, end_s: float) -> list[Event]:
@@ -177,7 +202,9 @@ def events(rec: SessionRecording, outcomes: list | None = None) -> list[Event]:
     """
     end_s = float(rec.emg_t_s[-1]) if rec.emg_t_s.size else (
         rec.markers[-1][0] if rec.markers else 0.0)
-    out = _blocks(rec.markers) + _cues(rec.markers, end_s)
+    out = [Event(start, end - start, "block", name) for name, start, end in blocks(rec.markers)
+           if end is not None]
+    out += _cues(rec.markers, end_s)
     for m in rec.movements:
         if m.get("photon_s") is not None:
             out.append(Event(float(m["photon_s"]), 0.0, "movement", str(m.get("movement", ""))))
@@ -198,7 +225,7 @@ def events(rec: SessionRecording, outcomes: list | None = None) -> list[Event]:
 
 
 def check_emg(rec: SessionRecording, path: Path) -> None:
-    """Raise :class:`ExportError` unless the recording holds EMG to export."""
+    """Raise :class:`RecordingError` unless the recording holds EMG to export."""
     if rec.emg_t_s.size < 2 or rec.sampling_rate_hz <= 0:
-        raise ExportError(f"recording {str(path)!r} holds no EMG samples to export")
+        raise RecordingError(f"recording {str(path)!r} holds no EMG samples to export")
     logger.debug("%s: %d EMG samples", path, rec.emg_t_s.size)
