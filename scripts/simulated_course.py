@@ -119,13 +119,26 @@ def main(argv=None) -> int:
     report_s = time.perf_counter() - started
     print(f"{args.sessions} sessions in {course_s:.0f} s; report {report} in {report_s:.1f} s")
     if args.screenshot:
-        args.screenshot.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                        "--hide-scrollbars", f"--screenshot={args.screenshot.resolve()}",
-                        "--window-size=1200,2400", report.resolve().as_uri()],
-                       check=True, capture_output=True, timeout=120)
+        screenshot(report, args.screenshot)
         print(f"screenshot {args.screenshot}")
     return 0
+
+
+def screenshot(page: Path, png: Path, width: int = 1200, height: int = 8000) -> None:
+    """The whole page as headless Chromium renders it, blank space below cut off."""
+    import numpy as np
+    from PIL import Image
+
+    png.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                    "--hide-scrollbars", f"--screenshot={png.resolve()}",
+                    f"--window-size={width},{height}", page.resolve().as_uri()],
+                   check=True, capture_output=True, timeout=180)
+    image = Image.open(png).convert("RGB")
+    pixels = np.asarray(image)
+    drawn = np.flatnonzero((pixels < 250).any(axis=(1, 2)))
+    bottom = min(pixels.shape[0], int(drawn[-1]) + 24) if drawn.size else pixels.shape[0]
+    image.crop((0, 0, width, bottom)).save(png, optimize=True)
 
 
 if __name__ == "__main__":

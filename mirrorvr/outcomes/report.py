@@ -297,20 +297,26 @@ def _latency_section(sessions: list[_SessionData]) -> str:
              s.row["frames_mean_fps"]] for s in sessions]
     if all(r[1] is None and r[3] is None for r in rows):
         return "<p class='note'>No timing figures in these sessions' summaries.</p>"
-    fig, ax = plt.subplots(figsize=(8.5, 2.8))
     numbers = [r[0] for r in rows]
-    for col, name, style in ((1, "presentation delay D", "o-"),
-                             (3, "asynchrony, median", "s-"), (4, "asynchrony, p99 |.|", "^--")):
-        pts = [(r[0], r[col]) for r in rows if r[col] is not None]
-        if pts:
-            ax.plot(*zip(*pts, strict=True), style, label=name)
-    ax.set_xlabel("session")
-    ax.set_ylabel("ms")
-    ax.set_xticks(numbers)
-    ax.legend(fontsize=8)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 2.8))
+    for ax, series, title in (
+            (left, ((1, "presentation delay D", "o-"),), "presentation delay"),
+            (right, ((3, "median", "s-"), (4, "p99 of |asynchrony|", "^--")),
+             "visual-EMS asynchrony")):
+        for col, name, style in series:
+            pts = [(r[0], r[col]) for r in rows if r[col] is not None]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), style, label=name)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("session")
+        ax.set_ylabel("ms")
+        ax.set_xticks(numbers)
+        ax.legend(fontsize=8)
+    left.set_ylim(bottom=0)
+    fig.tight_layout()
     return ("<p class='note'>Asynchrony: predicted contraction onset minus first photon time "
             "of each stimulated movement (positive: the contraction came later).</p>"
-            + _png(fig) + _table(["session", "presentation delay, ms", "movements",
+            + _png(fig) + _table(["session", "presentation delay, ms", "stimulated movements",
                                    "asynchrony median, ms", "asynchrony p99 |.|, ms",
                                    "frames/s"], rows))
 
