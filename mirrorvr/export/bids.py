@@ -104,10 +104,12 @@ def _export_session(session: SessionInfo, ses_label: str, root: Path, outcomes) 
                          task=task_label(session.protocol), datatype="emg", root=root)
     with warnings.catch_warnings():
         # expected here: electrode positions are not known (so no coordsystem.json), the
-        # events are written below from the recording, and EDF pads the last data record
+        # events are written below from the recording, EDF pads the last data record, and
+        # an earlier export's dataset_description.json says BIDS 1.11.0 (rewritten below)
         for message in ("No electrode location info", "No events found",
-                        "EDF format requires equal-length data blocks"):
-            warnings.filterwarnings("ignore", message=message, category=RuntimeWarning)
+                        "EDF format requires equal-length data blocks",
+                        "Conflicting BIDSVersion found"):
+            warnings.filterwarnings("ignore", message=message)
         write_raw_bids(raw, bids_path, format="EDF", emg_placement="Other",
                        allow_preload=True, overwrite=True, verbose=False)
 
