@@ -60,7 +60,7 @@ def main() -> None:
     peer = results["read recordings (pyxdf, peer)"]
     print(f"{len(sessions)} sessions of {args.patient}, {minutes:.1f} session-minutes, "
           f"best of {args.repeats}")
-    print(f"| step | s | s per session-minute | × reading |")
+    print("| step | s | s per session-minute | × reading |")
     print("|---|---|---|---|")
     for name, seconds in results.items():
         print(f"| {name} | {seconds:.2f} | {seconds / minutes:.2f} | {seconds / peer:.1f}× |")

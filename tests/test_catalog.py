@@ -3,7 +3,6 @@ calls, migrations up and down, two writers at once, a session killed mid-way, im
 session folders, and identity kept out of everything but its own table."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,8 +12,7 @@ import threading
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from mirrorvr.catalog import Catalog
-from mirrorvr.catalog import migrate
+from mirrorvr.catalog import Catalog, migrate
 from mirrorvr.catalog.models import Base
 from mirrorvr.errors import CatalogError
 
