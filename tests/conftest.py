@@ -57,9 +57,9 @@ def _load_course_script():
 @pytest.fixture(scope="session")
 def simulated_course(tmp_path_factory):
     """A data directory with a catalogued 3-session simulated course (4 planned) of
-    ``sub-sim07`` (40 s demo sessions with a Motion Test and a TAC test, on the fake clock,
-    no frames drawn), whose catalogue also holds the patient's identity (which must never
-    leave it)."""
+    ``sub-sim07`` (40 s demo sessions with a Motion Test, on the fake clock, no frames
+    drawn; the TAC test is left out for time), whose catalogue also holds the patient's
+    identity (which must never leave it)."""
     from mirrorvr.catalog import Catalog
     from mirrorvr.outcomes.course import PainTrajectory, simulate_course
 
@@ -71,6 +71,6 @@ def simulated_course(tmp_path_factory):
         ids = simulate_course(
             catalog, "sub-sim07", PainTrajectory(3, seed=7),
             script.demo_session_runner(data_dir, "sub-sim07", duration_s=40.0, seed=7,
-                                       size=(320, 180)),
+                                       size=(320, 180), realtime_tests=("motion",)),
             planned_sessions=4)
     return data_dir, ids
