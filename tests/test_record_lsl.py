@@ -92,11 +92,14 @@ def _compare(reader, xdf):
                 stream["time_series"], err_msg=name)
 
 
-def _read_until_complete(reader, done: threading.Event, counts):
-    """Pull while the producer runs, then until every stream has what the XDF has."""
+def _read_until_complete(reader, done: threading.Event, counts, connected=None, n_streams=0):
+    """Pull while the producer runs, then until every stream has what the XDF has;
+    ``connected`` is set once ``n_streams`` streams have an inlet."""
     deadline = time.monotonic() + DEADLINE_S
     while not done.is_set() and time.monotonic() < deadline:
         reader.discover()
+        if connected is not None and len(reader.inlets) >= n_streams:
+            connected.set()
         reader.pull()
     assert done.is_set(), "the session did not finish in time"
     expected = counts()
@@ -119,7 +122,7 @@ def test_recorder_streams_go_live_with_names_units_and_timestamps(tmp_path):
     pose = recorder.add_stream("pose_right", "Pose", ["elbow", "wrist"], 0.0, "float32",
                                unit="rad")
     events = recorder.add_stream("stimulation", "StimEvents", ["event"], 0.0, "string")
-    done = threading.Event()
+    done, connected = threading.Event(), threading.Event()
     rng = np.random.default_rng(3)
 
     def produce():
@@ -131,6 +134,9 @@ def test_recorder_streams_go_live_with_names_units_and_timestamps(tmp_path):
             recorder.marker(float(t[0]), f"cue {k} – ünïcode")
             if k % 10 == 0:
                 recorder.push(events, [t[0]], [['{"kind": "sent", "channel": 0}']])
+        # the session goes on while the lab's recorder connects (closing would end the
+        # publisher's wait for it, and what is queued then goes out to nobody)
+        connected.wait(DEADLINE_S)
         recorder.close()
         done.set()
 
@@ -138,7 +144,8 @@ def test_recorder_streams_go_live_with_names_units_and_timestamps(tmp_path):
     producer.start()
     try:
         _read_until_complete(reader, done, lambda: {
-            n: len(s["time_stamps"]) for n, s in _xdf_streams(recorder.path).items()})
+            n: len(s["time_stamps"]) for n, s in _xdf_streams(recorder.path).items()},
+            connected, 4)
     finally:
         producer.join()
         publisher.release()
@@ -192,3 +199,31 @@ def test_a_demo_session_published_on_lsl_equals_its_recording(tmp_path):
     assert {"EMG", "markers", "stimulation", "ratings", "movement_plan"} <= set(xdf)
     assert len(xdf["EMG"]["time_stamps"]) > 40 * 2000 * 0.9
     _compare(reader, xdf)
+
+
+def test_the_recorder_never_waits_for_lsl(tmp_path):
+    """With the publisher held up (no consumer, a long wait), pushes return, the recording
+    gets everything, and closing ends the wait."""
+    session_dir = tmp_path / f"sub-{uuid.uuid4().hex[:8]}" / "20260101T000000-wait"
+    publisher = LslPublisher(wait_for_consumers_s=WAIT_FOR_READER_S)
+    recorder = Recorder(session_dir, FakeClock(0.0), live=publisher)
+    emg = recorder.add_stream("EMG", "EMG", ["EMG1"], 1000.0, "float32", unit="volts")
+    pushed, closed = threading.Event(), threading.Event()
+
+    def produce():
+        recorder.start()
+        for k in range(200):
+            recorder.push(emg, (k * 10 + np.arange(10)) / 1000.0, np.ones((10, 1)))
+        pushed.set()
+        recorder.close()
+        closed.set()
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    try:
+        assert pushed.wait(10.0), "push waited on LSL"
+        assert closed.wait(10.0), "closing waited for an LSL consumer"
+    finally:
+        producer.join()
+        publisher.release()
+    assert len(_xdf_streams(recorder.path)["EMG"]["time_stamps"]) == 2000

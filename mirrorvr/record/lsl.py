@@ -103,6 +103,7 @@ class LslPublisher:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._closing = threading.Event()  # ends a wait for consumers early
         self.dropped_chunks = 0
 
     def add_stream(self, stream_id: int, info: StreamInfo) -> None:
@@ -126,6 +127,7 @@ class LslPublisher:
                 return
             self._closed = True
             thread = self._thread
+        self._closing.set()
         if thread is not None:
             self._queue.put(_STOP)
             thread.join()
@@ -162,6 +164,17 @@ class LslPublisher:
         self._outlets[stream_id] = pylsl.StreamOutlet(_lsl_info(info), 0, max_buffered)
         logger.info("publishing %r on LSL (%d channels)", info.name, info.channel_count)
 
+    def _wait_for_consumer(self, stream_id: int, outlet) -> None:
+        """Until a consumer connects, the deadline passes or the recorder closes."""
+        while not self._closing.is_set():
+            remaining = (self._wait_until or 0.0) - time.monotonic()
+            if remaining <= 0:
+                logger.warning("no LSL consumer of %r after %.1f s; publishing anyway",
+                               self._names[stream_id], self.wait_for_consumers_s)
+                return
+            if outlet.wait_for_consumers(min(0.1, remaining)):
+                return
+
     def _publish(self, stream_id: int, t_s: np.ndarray, values) -> None:
         outlet = self._outlets.get(stream_id)
         if outlet is None:
@@ -169,10 +182,7 @@ class LslPublisher:
             return
         if stream_id not in self._waited:
             self._waited.add(stream_id)
-            remaining = (self._wait_until or 0.0) - time.monotonic()
-            if remaining > 0 and not outlet.wait_for_consumers(remaining):
-                logger.warning("no LSL consumer of %r after %.1f s; publishing anyway",
-                               self._names[stream_id], self.wait_for_consumers_s)
+            self._wait_for_consumer(stream_id, outlet)
         if isinstance(values, np.ndarray):
             outlet.push_chunk(values, timestamp=[float(t) for t in t_s])
         else:
