@@ -246,3 +246,35 @@ def test_a_running_session_of_a_live_process_is_not_recovered(tmp_path):
         assert catalog.recover() == []  # this process is alive
         assert catalog.session(sid).status == "running"
         assert catalog.recover(stale_after_s=-1.0) == [sid]  # unless it is stale
+
+
+def _process_writer(data_dir, url, name, barrier, n_blocks):
+    from pathlib import Path
+
+    with Catalog.open(Path(data_dir), url) as catalog:
+        barrier.wait(timeout=60)
+        catalog.register_patient("sub-01")
+        sid, _ = _session(catalog, Path(data_dir), "sub-01", name, n_blocks=n_blocks)
+        catalog.end_session(sid, "complete", {"writer": name})
+
+
+def test_two_processes_writing_at_once_keep_both_sessions(catalog_url, tmp_path):
+    import multiprocessing
+
+    Catalog.open(tmp_path, catalog_url).close()  # schema first, as a session start would
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    workers = [ctx.Process(target=_process_writer,
+                           args=(str(tmp_path), catalog_url, name, barrier, 15))
+               for name in ("p1", "p2")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=180)
+    assert [w.exitcode for w in workers] == [0, 0]
+    with Catalog.open(tmp_path, catalog_url) as catalog:
+        sessions = catalog.sessions("sub-01")
+        assert sorted(s.summary["writer"] for s in sessions) == ["p1", "p2"]
+        for s in sessions:
+            assert s.status == "complete" and len(catalog.blocks(s.id)) == 15
+            assert len(catalog.outcomes(session_id=s.id)) == 15
