@@ -123,3 +123,24 @@ def test_csv_tables_one_row_per_session_item_and_score(simulated_course, tmp_pat
     assert len(scores) == sum(len(o.scores) for o in outcomes)
     for path in tmp_path.iterdir():
         assert "Mustermann" not in path.read_text()
+
+
+def test_sessions_without_emg_are_skipped_and_unknown_patients_refused(tmp_path):
+    from mirrorvr.catalog.importer import import_session_folder
+    from mirrorvr.clock import FakeClock
+    from mirrorvr.config import config_to_toml_dict, default_config
+    from mirrorvr.errors import ExportError
+    from mirrorvr.export.bids import export_bids
+    from mirrorvr.record.recorder import Recorder
+
+    folder = tmp_path / "sub-demo01" / "20260101T090000-demo"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(config_to_toml_dict(default_config())))
+    with Recorder(folder, FakeClock(0.0)) as rec:
+        rec.marker(0.0, "session_start")
+    with Catalog.open(tmp_path) as catalog:
+        sid = import_session_folder(catalog, folder)
+        with pytest.raises(ExportError, match=rf"no session with EMG.*{sid}.*holds no EMG"):
+            export_bids(catalog, tmp_path / "bids")
+        with pytest.raises(ExportError, match="'sub-99' has no sessions"):
+            export_bids(catalog, tmp_path / "bids", pseudonym="sub-99")
