@@ -461,6 +461,20 @@ class ProtocolSettings(_Model):
     )
 
 
+class RecordSettings(_Model):
+    """What a session publishes besides its recording file."""
+
+    lsl: bool = Field(
+        False, description="also publish every recorded stream live on Lab Streaming Layer "
+        "(same names, types, channel labels and units as in the XDF)",
+    )
+    lsl_wait_for_consumers_s: float = Field(
+        0.0, ge=0, le=60, description="wait up to this long for a lab recorder to connect to "
+        "each stream before its first samples are published (queued meanwhile; the session "
+        "never waits), s",
+    )
+
+
 class SessionConfig(_Model):
     """Everything a session needs, resolved. Written into every session folder."""
 
@@ -474,6 +488,7 @@ class SessionConfig(_Model):
     tracker: TrackerSettings = TrackerSettings()
     render: RenderSettings = RenderSettings()
     protocol: ProtocolSettings = ProtocolSettings()
+    record: RecordSettings = RecordSettings()
 
     @model_validator(mode="after")
     def _stim_channels_exist(self) -> SessionConfig:

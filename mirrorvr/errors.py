@@ -69,3 +69,15 @@ class SafetyLimitError(StimulationError):
 
 class RecordingError(MirrorVRError):
     """The session recording could not be written or read."""
+
+
+class CatalogError(MirrorVRError):
+    """The catalogue cannot be opened, or a write to it is refused (unknown patient, ...)."""
+
+
+class InstrumentError(MirrorVRError, ValueError):
+    """An outcome instrument's definition is malformed, or an answer is not allowed."""
+
+
+class ExportError(MirrorVRError):
+    """An export (BIDS, CSV) or a report cannot be written."""

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("LSLAPICFG", str(Path(__file__).resolve().parents[1] / "lsl_api.cfg"))
+# Lab Streaming Layer discovery stays on this machine in tests and CI; liblsl reads this when
+# pylsl is first imported, so it is set before any test module imports it.
+os.environ.setdefault("LSLAPICFG", str(Path(__file__).resolve().parent.parent / "lsl_api.cfg"))
 
 
 @pytest.fixture(scope="module")
@@ -29,3 +31,59 @@ def _device_locks_in_a_private_folder(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MIRRORVR_LOCK_DIR", str(tmp_path_factory.mktemp("device-locks")))
         yield
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server on 127.0.0.1 (skipped when PostgreSQL is absent)."""
+    pytest.importorskip("psycopg", reason="psycopg 3 is not installed (pip install "
+                        "'psycopg[binary]')")
+    from postgres_server import PostgresServer, find_binaries
+
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed "
+                    "(Debian: apt-get install postgresql)")
+    server = PostgresServer(*binaries)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request, tmp_path):
+    """A fresh catalogue URL on each engine: SQLite in tmp_path, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    return request.getfixturevalue("postgres_server").new_database()
+
+
+def _load_course_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "simulated_course.py"
+    spec = importlib.util.spec_from_file_location("simulated_course", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def simulated_course(tmp_path_factory):
+    """A data directory with a catalogued 3-session simulated course (4 planned) of
+    ``sub-sim07`` (40 s demo sessions with a Motion Test, on the fake clock, no frames
+    drawn; the TAC test is left out for time), whose catalogue also holds the patient's
+    identity (which must never leave it)."""
+    from mirrorvr.catalog import Catalog
+    from mirrorvr.outcomes.course import PainTrajectory, simulate_course
+
+    data_dir = tmp_path_factory.mktemp("course")
+    script = _load_course_script()
+    with Catalog.open(data_dir) as catalog:
+        catalog.register_patient("sub-sim07", {"name": "Erika Mustermann",
+                                               "birth_date": "1961-02-03"})
+        ids = simulate_course(
+            catalog, "sub-sim07", PainTrajectory(3, seed=7),
+            script.demo_session_runner(data_dir, "sub-sim07", duration_s=40.0, seed=7,
+                                       size=(320, 180), realtime_tests=("motion",)),
+            planned_sessions=4)
+    return data_dir, ids

@@ -24,7 +24,7 @@ __all__ = ["build_emg_source", "build_session", "main", "new_session_dir", "pref
 
 
 def _parser() -> argparse.ArgumentParser:
-    from mirrorvr.cli import emg, protocols, session, stim
+    from mirrorvr.cli import data, emg, protocols, session, stim
 
     parser = argparse.ArgumentParser(
         prog="mirrorvr",
@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.register("action", "parsers", SubParsers)
     parser.add_argument("--version", action="version", version=f"mirrorvr {__version__}")
     sub = parser.add_subparsers(dest="command")
-    for module in (session, protocols, emg, stim):
+    for module in (session, protocols, emg, stim, data):
         module.add_commands(sub)
     return parser
 

@@ -362,13 +362,15 @@ def build_session(
     ask_ratings: bool = False,
     window=None,
     renderer=None,
+    ratings: dict[str, int] | None = None,
 ):
     """Build every concrete backend of a session and return its :class:`SessionParts`.
 
     ``protocol`` defaults to ``config.protocol.name``. ``realtime=False`` runs on ``clock`` (a
     :class:`~mirrorvr.clock.FakeClock`) stepped frame by frame. ``window`` and ``renderer``
     replace the OpenGL ones when given (tests without GL). With ``ask_ratings`` the person at
-    the keyboard answers the rating screens, also when the patient is simulated.
+    the keyboard answers the rating screens, also when the patient is simulated; otherwise a
+    simulated patient answers ``ratings`` (default :data:`DEMO_RATINGS`).
     """
     from mirrorvr.clock import SessionClock
     from mirrorvr.stim.factory import open_governor
@@ -381,14 +383,15 @@ def build_session(
     governor = open_governor(config.stim, config.patient, clock, seed=config.seed,
                              purpose=f"session of {config.patient.pseudonym}")
     try:
-        return _build_session(ready, governor, clock, realtime, ask_ratings, window, renderer)
+        return _build_session(ready, governor, clock, realtime, ask_ratings, window, renderer,
+                              ratings)
     except BaseException:
         governor.close("session set-up failed")  # the device is released
         raise
 
 
 def _build_session(ready: Preflight, governor, clock, realtime: bool, ask_ratings: bool,
-                   window, renderer):
+                   window, renderer, ratings):
     from mirrorvr.record.recorder import Recorder
     from mirrorvr.render.renderer import Renderer
     from mirrorvr.session.loop import RealtimeLoop, SteppedLoop
@@ -405,13 +408,13 @@ def _build_session(ready: Preflight, governor, clock, realtime: bool, ask_rating
     (session_dir / "protocol.toml").write_text(protocol_to_toml(ready.protocol),
                                                encoding="utf-8")
     stim = config.stim
-    recorder = Recorder(session_dir, clock)
+    recorder = Recorder.for_session(session_dir, clock, config.record)  # + LSL when asked
     scheduler = SyncScheduler(governor, clock,
                               command_latency(stim, motor_thresholds_ma(config.patient)),
                               late_tolerance_s=stim.late_tolerance_s)
     watchdog = Watchdog(clock, stim.watchdog_timeout_s, on_timeout=governor.all_off)
     loop = (RealtimeLoop if realtime else SteppedLoop)(clock, scheduler, watchdog, governor)
-    person = simulated_person(ready, ask_ratings)
+    person = simulated_person(ready, None if ask_ratings else (ratings or DEMO_RATINGS))
     intact_limb = intact_limb_driver(ready, person)
     if window is None:
         window = open_session_window(config)
@@ -439,14 +442,14 @@ def _build_session(ready: Preflight, governor, clock, realtime: bool, ask_rating
     )
 
 
-def simulated_person(ready: Preflight, ask_ratings: bool):
+def simulated_person(ready: Preflight, pain: dict[str, int] | None):
     """The simulated patient watching the screen, for whatever part of the patient is
     simulated: the residual-limb EMG (when the EMG source is the simulated patient), the
-    intact limb (``tracker.source = "simulated"``) and the rating answers (unless a person
-    at the keyboard gives them); None when nothing is."""
+    intact limb (``tracker.source = "simulated"``) and the rating answers (``pain``, by
+    rating name; None: a person at the keyboard gives them); None when nothing is."""
     config = ready.config
     scripted_limb = config.tracker.source == "simulated"
-    if ready.simulated_patient is None and not scripted_limb and ask_ratings:
+    if ready.simulated_patient is None and not scripted_limb and pain is None:
         return None
     from mirrorvr.sim.person import SimulatedPerson, intact_limb_source
 
@@ -454,7 +457,7 @@ def simulated_person(ready: Preflight, ask_ratings: bool):
         emg=ready.simulated_patient,
         intact=intact_limb_source(config.patient.intact_side, ready.limb)
         if scripted_limb else None,
-        pain=None if ask_ratings else DEMO_RATINGS,
+        pain=pain,
         stim_delay_s=config.stim.transport_latency_s + config.stim.device_latency_s,
     )
 

@@ -22,6 +22,7 @@ import numpy as np
 import mirrorvr
 from mirrorvr.clock import Clock
 from mirrorvr.errors import RecordingError
+from mirrorvr.record.lsl import LiveStreams, open_live_streams
 from mirrorvr.record.xdf import CHANNEL_FORMATS, StreamInfo, XdfWriter
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ class Recorder:
         Longest time data waits in the queue before it is written and flushed, s.
     boundary_interval_s : float
         How often a Boundary chunk is written, s (helps readers resync after damage).
+    live : LiveStreams, optional
+        Also publish every stream live (e.g. :class:`~mirrorvr.record.lsl.LslPublisher`):
+        same streams, same samples and timestamps; it queues, so ``push`` never waits on it.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class Recorder:
         clock: Clock,
         flush_interval_s: float = 0.1,
         boundary_interval_s: float = 5.0,
+        live: LiveStreams | None = None,
     ) -> None:
         self.session_dir = Path(session_dir)
         self.path = self.session_dir / RECORDING_NAME
@@ -83,7 +88,15 @@ class Recorder:
         self._error: BaseException | None = None
         self._closed = False
         self._started = False
+        self.live = live
         self.markers = self.add_stream(MARKER_STREAM, "Markers", ("marker",), 0.0, "string")
+
+    @classmethod
+    def for_session(cls, session_dir: str | Path, clock: Clock, record) -> Recorder:
+        """The recorder a session's ``record`` settings (:class:`mirrorvr.config.RecordSettings`)
+        ask for: XDF, and with ``record.lsl`` the same streams live on LSL."""
+        return cls(session_dir, clock,
+                   live=open_live_streams(record.lsl, record.lsl_wait_for_consumers_s))
 
     # ------------------------------------------------------------------ streams
 
@@ -94,8 +107,11 @@ class Recorder:
         channel_names: Sequence[str],
         nominal_rate_hz: float,
         channel_format: str = "double64",
+        unit: str = "",
     ) -> StreamHandle:
         """Register a stream (before or after :meth:`start`) and return its handle.
+
+        ``unit`` is written for every channel (e.g. ``"volts"``; XDF ``channel/unit``).
 
         Raises
         ------
@@ -110,13 +126,21 @@ class Recorder:
             info = StreamInfo(
                 name=name, type=type, channel_names=channel_names,
                 nominal_srate_hz=float(nominal_rate_hz), channel_format=channel_format,
-                created_at_s=self.clock.now(), source_id=f"mirrorvr:{name}",
+                created_at_s=self.clock.now(), source_id=self._source_id(name),
+                channel_unit=unit,
             )
             handle = StreamHandle(self._next_id, name, channel_names, channel_format)
             self._next_id += 1
             self._handles[name] = handle
             self._queue.put(("header", handle.stream_id, info))
+            if self.live is not None:
+                self.live.add_stream(handle.stream_id, info)
         return handle
+
+    def _source_id(self, name: str) -> str:
+        """``mirrorvr:<pseudonym>/<session folder>:<stream>``: unique per session, so a lab
+        recorder (and LSL's recovery) can tell sessions and streams apart."""
+        return f"mirrorvr:{self.session_dir.parent.name}/{self.session_dir.name}:{name}"
 
     def streams(self) -> dict[str, StreamHandle]:
         """The registered streams by name."""
@@ -161,6 +185,8 @@ class Recorder:
             rows = self._string_rows(handle, samples, n)
             if n:
                 self._queue.put(("samples", handle.stream_id, t, rows))
+                if self.live is not None:
+                    self.live.push(handle.stream_id, t, rows)
             return
         try:
             values = np.array(samples, dtype=CHANNEL_FORMATS[handle.channel_format], copy=True)
@@ -177,6 +203,8 @@ class Recorder:
             )
         if n:
             self._queue.put(("samples", handle.stream_id, t, values))
+            if self.live is not None:
+                self.live.push(handle.stream_id, t, values)
 
     @staticmethod
     def _string_rows(handle: StreamHandle, samples, n: int) -> list[tuple[str, ...]]:
@@ -260,6 +288,8 @@ class Recorder:
         self._queue.put(_STOP)
         if self._thread is not None:
             self._thread.join()
+        if self.live is not None:
+            self.live.close()
         if self._error is not None:
             raise RecordingError(
                 f"recording {str(self.path)!r} failed: {self._error}; data written before the "

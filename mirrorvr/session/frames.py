@@ -124,7 +124,8 @@ class Presenter:
     def _record(self, block: Block, state: SceneState, swap_s: float, photon_s: float,
                 render_s: float, target_s: float) -> None:
         if state.cue_text != self._last_cue_text:
-            self.marker(f"cue {block.name}: {state.cue_text}", photon_s)
+            cue = " / ".join(line for line in state.cue_text.splitlines() if line.strip())
+            self.marker(f"cue {block.name}: {cue}", photon_s)
             self._mark_cue_on_board(block, target_s)
             self._last_cue_text = state.cue_text
         for entry in self.plan.mark_presented(photon_s):

@@ -31,11 +31,13 @@ class SessionStreams:
         channels = list(source.channel_names)
         dofs = list(limb_spec(limb).dof_names)
         return cls(
-            emg=recorder.add_stream("EMG", "EMG", channels, source.sampling_rate_hz, "float32"),
+            emg=recorder.add_stream("EMG", "EMG", channels, source.sampling_rate_hz, "float32",
+                                    unit="volts"),
             intent=recorder.add_stream("decoder", "Intent",
                                        ["class_index", "level", "confidence"], 0.0, "float32"),
-            pose_left=recorder.add_stream("pose_left", "Pose", dofs, 0.0, "float32"),
-            pose_right=recorder.add_stream("pose_right", "Pose", dofs, 0.0, "float32"),
+            pose_left=recorder.add_stream("pose_left", "Pose", dofs, 0.0, "float32", unit="rad"),
+            pose_right=recorder.add_stream("pose_right", "Pose", dofs, 0.0, "float32",
+                                           unit="rad"),
             frames=recorder.add_stream("frames", "FrameTiming",
                                        ["swap_s", "photon_s", "render_ms"], 0.0, "double64"),
             stim=recorder.add_stream("stimulation", "StimEvents", ["event"], 0.0, "string"),

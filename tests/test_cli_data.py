@@ -1,0 +1,87 @@
+"""``mirrorvr patients`` and ``mirrorvr sessions``: tables and JSON from the catalogue, which
+they bring up to date first (session folders imported, dead sessions marked incomplete)."""
+
+import json
+
+import pytest
+
+from mirrorvr.catalog import Catalog
+from mirrorvr.cli import main
+from mirrorvr.clock import FakeClock
+from mirrorvr.config import config_to_toml_dict, default_config
+from mirrorvr.record.recorder import Recorder
+
+from profiles import patient_profile
+
+pytest.importorskip("pyxdf")
+
+
+def _recorded_folder(data_dir, pseudonym, name):
+    folder = data_dir / pseudonym / name
+    folder.mkdir(parents=True)
+    config = config_to_toml_dict(default_config())
+    config["patient"] = patient_profile(pseudonym=pseudonym).model_dump(mode="json")
+    (folder / "config.json").write_text(json.dumps(config))
+    with Recorder(folder, FakeClock(10.0)) as rec:
+        rec.marker(10.0, "block_start rating_pre")
+    (folder / "summary.json").write_text(json.dumps({"duration_s": 30.0}))
+    return folder
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    _recorded_folder(tmp_path, "sub-01", "20260101T090000-demo")
+    _recorded_folder(tmp_path, "sub-01", "20260108T090000-demo")
+    _recorded_folder(tmp_path, "sub-02", "20260102T100000-demo")
+    with Catalog.open(tmp_path) as catalog:  # and one left running by a process that died
+        catalog.register_patient("sub-02", {"name": "Max Mustermann"})
+        sid = catalog.begin_session("sub-02", tmp_path / "sub-02" / "x", "pme")
+        from sqlalchemy import update
+
+        from mirrorvr.catalog.models import SessionRow
+
+        with catalog.engine.begin() as conn:
+            conn.execute(update(SessionRow).where(SessionRow.id == sid).values(pid=2 ** 22 + 7))
+    return tmp_path
+
+
+def test_patients_as_json_and_as_a_table(data_dir, capsys):
+    assert main(["patients", "--data-dir", str(data_dir), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(p["pseudonym"], p["sessions"], p["complete"]) for p in listed] == [
+        ("sub-01", 2, 2), ("sub-02", 2, 1)]
+    assert main(["patients", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:3] == ["patient", "sessions", "complete"]
+    assert "sub-02" in out and "Mustermann" not in out
+
+
+def test_sessions_of_one_patient(data_dir, capsys):
+    assert main(["sessions", "--data-dir", str(data_dir), "--patient", "sub-02",
+                 "--json"]) == 0
+    sessions = json.loads(capsys.readouterr().out)
+    assert [(s["protocol"], s["status"]) for s in sessions] == [
+        ("demo", "complete"), ("pme", "incomplete")]
+    assert "ended without closing" in sessions[1]["note"]
+    assert main(["sessions", "--data-dir", str(data_dir)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["id", "patient", "started", "(UTC)", "protocol", "profile",
+                                "course", "status", "folder"]
+    assert len(table) == 1 + 4
+
+
+def test_a_missing_data_directory_is_an_error_naming_it(tmp_path, capsys):
+    assert main(["sessions", "--data-dir", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_report_of_an_unknown_patient_is_an_error(data_dir, capsys):
+    assert main(["report", "sub-99", "--data-dir", str(data_dir)]) == 2
+    assert "'sub-99' has no sessions" in capsys.readouterr().err
+
+
+def test_the_listing_works_on_postgresql(data_dir, postgres_server, capsys):
+    url = postgres_server.new_database()
+    assert main(["patients", "--data-dir", str(data_dir), "--catalog-url", url, "--json"]) == 0
+    assert [p["pseudonym"] for p in json.loads(capsys.readouterr().out)] == ["sub-01",
+                                                                            "sub-02"]
