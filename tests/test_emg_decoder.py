@@ -17,14 +17,20 @@ from mirrorvr.emg.calibration import (
     train_decoder,
     training_windows,
 )
-from mirrorvr.emg.classifier import MajorityVote, make_classifier
+from mirrorvr.emg.classifier import MajorityVote, OnsetVote, make_classifier
 from mirrorvr.emg.decoder import Decoder
 from mirrorvr.emg.simulator import SimulatedPatient
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.errors import ConfigError, DecoderError
 from mirrorvr.movements import DEMO_MOVEMENTS
 
-SETTINGS = EmgSettings()  # 2 kHz, 200 ms / 50 ms, MAV WL ZC SSC, LDA, vote 5, 5 classes
+SETTINGS = EmgSettings()  # 2 kHz, MAV WL ZC SSC, LDA, vote 5, 5 classes
+W = round(SETTINGS.window_s * SETTINGS.sampling_rate_hz)  # samples per window
+INC = round(SETTINGS.increment_s * SETTINGS.sampling_rate_hz)  # samples per increment
+
+
+def _windows_in(n_samples: int) -> int:
+    return (n_samples - W) // INC + 1
 
 
 @pytest.fixture(scope="module")
@@ -99,21 +105,43 @@ def test_calibration_report(calibrated):
     assert report.confusion.shape == (5, 5)
     assert report.confusion.sum() == sum(report.n_windows.values())
     assert report.accuracy >= 0.85  # chance is 20 %
-    # a 3 s cue keeps its middle 2.1 s: (4200 - 400) // 100 + 1 windows
-    assert report.n_windows["hand_open"] == 3 * 39
-    assert report.n_windows["rest"] == 4 * 3 * 39
+    # a 3 s cue keeps its middle 2.1 s (4200 samples); contractions add their onset windows
+    kept = _windows_in(4200)
+    assert report.n_windows["rest"] == 4 * 3 * kept
+    assert report.n_windows["hand_open"] > 3 * kept
     assert decoder.is_fitted and set(decoder.classes) == set(DEMO_MOVEMENTS)
     assert "window accuracy" in report.summary()
 
 
 def test_training_windows_keep_the_middle(calibrated):
     _, _, recording, decoder, _ = calibrated
-    w, labels, reps = training_windows(recording, decoder, keep_fraction=1.0)
-    assert w.shape[1:] == (8, 400)
-    assert np.sum(labels == "hand_open") == 3 * ((6000 - 400) // 100 + 1)
+    w, labels, reps = training_windows(recording, decoder, keep_fraction=1.0,
+                                       onset_active_s=None)
+    assert w.shape[1:] == (8, W)
+    assert np.sum(labels == "hand_open") == 3 * _windows_in(6000)
     assert set(reps.tolist()) == {0, 1, 2}
     with pytest.raises(ConfigError, match="keep_fraction"):
         training_windows(recording, decoder, keep_fraction=0.0)
+
+
+def test_training_adds_each_contractions_onset_windows(calibrated):
+    """The simulated patient starts each contraction at its cue: the onset found in the EMG
+    is there, so the windows added run from 50 ms of activity after it to the kept middle."""
+    _, _, recording, decoder, _ = calibrated
+    middle, middle_labels, _ = training_windows(recording, decoder, 0.7, onset_active_s=None)
+    both, labels, _ = training_windows(recording, decoder, 0.7, onset_active_s=0.05)
+    kept_start = round(0.15 * 3.0 * SETTINGS.sampling_rate_hz)  # from the cue, samples
+    first = round(0.05 * SETTINGS.sampling_rate_hz) - W  # onset at the cue
+    expected = len(range(first, kept_start, INC))
+    for movement in DEMO_MOVEMENTS:
+        added = np.sum(labels == movement) - np.sum(middle_labels == movement)
+        if movement == "rest":
+            assert added == 0
+        else:  # 3 repetitions, each onset found within 2 increments of the cue
+            assert abs(added - 3 * expected) <= 3 * 2, (movement, added, expected)
+    # the onset windows are weaker than the middle's: the contraction is still rising
+    onset_mav = np.abs(both[:expected]).mean()
+    assert both.shape[0] > middle.shape[0] and onset_mav > 0
 
 
 def test_single_repetition_uses_stratified_k_fold():
@@ -163,7 +191,7 @@ def test_live_decoding_accuracy_and_timing(calibrated):
         levels[movement] = np.mean([i.level for i in steady])
         assert all(0.0 <= i.level <= 1.0 and 0.0 <= i.confidence <= 1.0 for i in intents)
         t = np.array([i.t_s for i in intents])
-        np.testing.assert_allclose(np.diff(t), 0.05, atol=1e-9)
+        np.testing.assert_allclose(np.diff(t), SETTINGS.increment_s, atol=1e-9)
         assert t[-1] <= clock.now()
     assert correct / total >= 0.85
     assert levels["rest"] == 0.0
@@ -207,7 +235,7 @@ def test_chunk_boundaries_do_not_matter(calibrated):
         assert a.t_s == b.t_s
         assert a.level == pytest.approx(b.level, rel=1e-9)
         assert a.confidence == pytest.approx(b.confidence, rel=1e-9, abs=1e-12)
-    assert len(whole) == (6000 - 400) // 100 + 1
+    assert len(whole) == _windows_in(6000)
 
 
 def test_untrained_decoder_raises():
@@ -216,7 +244,7 @@ def test_untrained_decoder_raises():
     with pytest.raises(DecoderError, match="not trained"):
         decoder.process(chunk)
     with pytest.raises(DecoderError, match="not trained"):
-        decoder.predict_windows(np.zeros((1, 8, 400)))
+        decoder.predict_windows(np.zeros((1, 8, W)))
 
 
 def test_wrong_channel_count(calibrated):
@@ -260,7 +288,7 @@ def test_rejection_in_the_live_decoder(calibrated):
     unsure = {}
     for threshold in (0.0, 0.9):
         decoder.reset()
-        decoder.vote = MajorityVote(1)
+        decoder.vote = OnsetVote(1, 1.01)  # no vote, no onset pass-through
         decoder.rejection_threshold = threshold
         patient.read()
         intents = []
@@ -273,7 +301,7 @@ def test_rejection_in_the_live_decoder(calibrated):
         assert len(moving) > len(intents) / 2
         unsure[threshold] = sum(i.confidence < 0.9 for i in moving)
     decoder.rejection_threshold = 0.0
-    decoder.vote = MajorityVote(SETTINGS.majority_vote)
+    decoder.vote = OnsetVote(SETTINGS.majority_vote, SETTINGS.onset_confidence)
     patient.set_intent("rest", 0.0)
     assert unsure[0.0] > 0
     assert unsure[0.9] == 0

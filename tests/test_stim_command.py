@@ -88,7 +88,7 @@ def test_two_slope_envelope_reaches_the_threshold_fast_and_the_amplitude_over_th
 def test_command_for_shapes_the_envelope_the_settings_ask_for():
     ch = StimChannelProfile(channel=0, site="x", electrode_area_cm2=20, motor_threshold_ma=10,
                             max_tolerated_ma=20)
-    plain = command_for(StimSettings(), ch)
+    plain = command_for(StimSettings(fast_rise_below_motor_threshold=False), ch)
     assert (plain.threshold_ma, plain.threshold_ramp_s) == (0.0, 0.0)
     settings = StimSettings(fast_rise_below_motor_threshold=True, subthreshold_rise_s=0.08)
     fast = command_for(settings, ch)

@@ -267,7 +267,7 @@ def test_cli_reads_the_therapists_answers_on_a_named_simulated_stimulator(tmp_pa
     from mirrorvr.cli.stim import titrate
 
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[stim]\ndriver = "simulated"\non_time_s = 0.25\nramp_up_s = 0.1\n'
+    cfg.write_text('[stim]\ndriver = "simulated"\non_time_s = 0.35\nramp_up_s = 0.1\n'
                    'ramp_down_s = 0.1\n')
     path = tmp_path / "p.toml"
     args = argparse.Namespace(

@@ -2,8 +2,12 @@
 
 Protocol (REFERENCES.md, "Myoelectric pattern recognition"; BioPatRec): cued contractions,
 e.g. 3 s contract / 3 s rest × repetitions per movement; rest is a class; only the middle
-``keep_fraction`` (0.7, BioPatRec cTp) of every cue segment is used, so onsets, offsets and
-reaction time are left out.
+``keep_fraction`` (0.7, BioPatRec cTp) of every cue segment is used, so offsets and reaction
+time are left out. Onsets are added back: each contraction's EMG onset is found in its
+segment (the envelope rising through 10 % of the way from rest to the segment's steady level,
+:mod:`mirrorvr.emg.onset`), and the windows from :data:`ONSET_ACTIVE_S` of activity on to the
+kept middle are trained as that movement, so a decoder knows what a movement looks like in
+its first windows (it decides onsets from them, :class:`~mirrorvr.emg.classifier.OnsetVote`).
 
 The flow a session runner follows::
 
@@ -48,6 +52,7 @@ import numpy as np
 from mirrorvr.clock import Clock
 from mirrorvr.config import EmgSettings
 from mirrorvr.emg.decoder import Decoder
+from mirrorvr.emg.onset import first_rise, onset_threshold_v, smoothed_envelope
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.emg.windowing import sliding_windows
 from mirrorvr.errors import ConfigError, DecoderError
@@ -57,6 +62,8 @@ logger = logging.getLogger(__name__)
 
 #: Middle share of each cue segment kept for training (BioPatRec cTp, REFERENCES.md).
 DEFAULT_KEEP_FRACTION = 0.7
+#: Onset windows are trained from this much activity after a contraction's EMG onset, s.
+ONSET_ACTIVE_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -265,11 +272,14 @@ def training_windows(
     recording: CalibrationRecording,
     decoder: Decoder,
     keep_fraction: float = DEFAULT_KEEP_FRACTION,
+    onset_active_s: float | None = ONSET_ACTIVE_S,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Filtered windows of the kept middle of each segment.
+    """Filtered windows of the kept middle of each segment, and of each contraction's onset.
 
     The whole recording is filtered once with a fresh filter of the decoder's settings (the
     same causal filter as live). Segments of classes the decoder does not decode are skipped.
+    ``onset_active_s``: windows holding at least this much of a contraction after its EMG
+    onset, up to the kept middle, are added (None: only the middle, as BioPatRec).
 
     Returns
     -------
@@ -286,6 +296,8 @@ def training_windows(
     filtered = decoder.new_filter().process(recording.data)
     fs, n = recording.sampling_rate_hz, recording.data.shape[1]
     W, inc = decoder.window_samples, decoder.increment_samples
+    onsets = (_OnsetFinder(recording, filtered, keep_fraction)
+              if onset_active_s is not None else None)
     parts, labels, reps = [], [], []
     for s in recording.segments:
         if s.movement not in decoder.movements:
@@ -299,12 +311,57 @@ def training_windows(
             logger.warning("segment %s %.2f-%.2f s yields no complete window; skipped",
                            s.movement, s.start_s, s.end_s)
             continue
+        if onsets is not None and s.movement != REST:
+            onset_i = onsets.onset_index(s, i0)
+            if onset_i is not None:
+                first = onset_i + int(round(onset_active_s * fs)) - W
+                starts = range(max(0, first), i0, inc)
+                if len(starts):
+                    w = np.concatenate([np.stack([filtered[:, j:j + W] for j in starts]), w])
         parts.append(w)
         labels.extend([s.movement] * w.shape[0])
         reps.extend([s.repetition] * w.shape[0])
     if not parts:
         raise DecoderError("recording: no segment yields a complete training window")
     return np.concatenate(parts, axis=0), np.asarray(labels), np.asarray(reps)
+
+
+class _OnsetFinder:
+    """Each contraction's EMG onset in a calibration recording: where the envelope rises
+    through 10 % of the way from the rest level (the rest segments' kept middles) to the
+    segment's own steady level, and stays above it for 50 ms."""
+
+    HOLD_S = 0.05
+
+    def __init__(self, recording: CalibrationRecording, filtered: np.ndarray,
+                 keep_fraction: float) -> None:
+        self.recording, self.keep_fraction = recording, keep_fraction
+        self.fs = recording.sampling_rate_hz
+        self.envelope = smoothed_envelope(filtered, self.fs)
+        rest = [self._kept(s) for s in recording.segments if s.movement == REST]
+        rest_values = np.concatenate([self.envelope[a:b] for a, b in rest if b > a] or
+                                     [np.zeros(0)])
+        self.rest_v = float(np.median(rest_values)) if rest_values.size else float(
+            np.percentile(self.envelope, 10))
+
+    def _index(self, t_s: float) -> int:
+        return int(round((t_s - self.recording.start_s) * self.fs))
+
+    def _kept(self, s: CueSegment) -> tuple[int, int]:
+        trim = (1.0 - self.keep_fraction) / 2 * (s.end_s - s.start_s)
+        return self._index(s.start_s + trim), self._index(s.end_s - trim)
+
+    def onset_index(self, s: CueSegment, kept_start: int) -> int | None:
+        """Sample index of ``s``'s EMG onset, between its cue and its kept middle."""
+        a, b = self._kept(s)
+        if b <= a:
+            return None
+        steady = float(np.median(self.envelope[a:b]))
+        start = max(0, self._index(s.start_s))
+        found = first_rise(self.envelope[start:kept_start],
+                           onset_threshold_v(self.rest_v, steady),
+                           int(round(self.HOLD_S * self.fs)))
+        return None if found is None else start + found
 
 
 def _splits(labels: np.ndarray, reps: np.ndarray, n_folds: int):
@@ -328,6 +385,7 @@ def train_decoder(
     keep_fraction: float = DEFAULT_KEEP_FRACTION,
     *,
     n_folds: int = 5,
+    onset_active_s: float | None = ONSET_ACTIVE_S,
     **decoder_kwargs,
 ) -> tuple[Decoder, CalibrationReport]:
     """Cross-validate, then train a :class:`Decoder` on all kept windows.
@@ -341,6 +399,8 @@ def train_decoder(
         Middle share of each segment used (BioPatRec cTp 0.7).
     n_folds : int
         k of the k-fold fallback when there is only one repetition.
+    onset_active_s : float or None
+        Also train each contraction's onset windows (see :func:`training_windows`).
     **decoder_kwargs
         Passed to :class:`Decoder` (thresholds, level percentile).
 
@@ -352,7 +412,7 @@ def train_decoder(
     decoder_kwargs.setdefault("channel_names", recording.channel_names or None)
     decoder = Decoder(settings, recording.sampling_rate_hz, recording.n_channels,
                       **decoder_kwargs)
-    windows, labels, reps = training_windows(recording, decoder, keep_fraction)
+    windows, labels, reps = training_windows(recording, decoder, keep_fraction, onset_active_s)
     missing = [m for m in decoder.movements if m not in set(labels.tolist())]
     if missing:
         raise DecoderError(f"recording: no calibration segments for classes {missing!r}")

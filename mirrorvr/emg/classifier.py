@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from mirrorvr.errors import ConfigError, DecoderError
+from mirrorvr.movements import REST
 
 logger = logging.getLogger(__name__)
 
@@ -341,3 +342,54 @@ class MajorityVote:
     def process(self, labels: Sequence[str]) -> list[str]:
         """Vote a sequence of decisions in order; state carries over."""
         return [self.update(label) for label in labels]
+
+
+class OnsetVote(MajorityVote):
+    """A majority vote that lets a sure movement onset through at once.
+
+    While the voted output is rest, ``onset_windows`` windows in a row decided as the same
+    movement, each with probability at least ``confidence``, are output immediately and fill
+    the history, so the vote holds the movement until the evidence turns (a wrong onset is
+    corrected after ``n // 2 + 1`` windows). Every other decision is voted as by
+    :class:`MajorityVote`. ``confidence`` above 1 never passes an onset.
+    """
+
+    def __init__(self, n: int, confidence: float, onset_windows: int = 1) -> None:
+        super().__init__(n)
+        if not 0.0 < confidence:
+            raise ConfigError(f"onset_confidence: {confidence!r} must be > 0")
+        self.confidence = float(confidence)
+        self.onset_windows = 1
+        self.set_onset_windows(onset_windows)
+        self._output = REST
+        self._sure: tuple[str, int] = (REST, 0)  # the sure movement in a row, and how often
+
+    def set_onset_windows(self, k: int) -> None:
+        """How many sure windows in a row make an onset (>= 1)."""
+        if int(k) != k or k < 1:
+            raise ConfigError(f"onset_windows: {k!r} must be a positive integer")
+        self.onset_windows = int(k)
+
+    def reset(self) -> None:
+        super().reset()
+        self._output = REST
+        self._sure = (REST, 0)
+
+    def update_sure(self, label: str, probability: float) -> str:
+        """Add one decision of ``probability``; return the output (voted, or the onset)."""
+        sure = label != REST and probability >= self.confidence
+        last, count = self._sure
+        self._sure = (label, count + 1 if label == last else 1) if sure else (REST, 0)
+        if self._output == REST and sure and self._sure[1] >= self.onset_windows:
+            self._history.clear()
+            self._history.extend([label] * self.n)
+            self._counts = {label: self.n}
+            self._output = label
+            return label
+        self._output = self.update(label)
+        return self._output
+
+    def process_sure(self, labels: Sequence[str], probabilities: Sequence[float]) -> list[str]:
+        """Vote a sequence of decisions and their top probabilities in order."""
+        return [self.update_sure(label, p)
+                for label, p in zip(labels, probabilities, strict=True)]

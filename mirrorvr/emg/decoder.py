@@ -1,9 +1,15 @@
 """The real-time EMG decoder: filter -> windows -> features -> classifier -> majority vote.
 
 ``Decoder.process(chunk)`` turns each incoming :class:`~mirrorvr.emg.source.EmgChunk` into
-one :class:`~mirrorvr.emg.intent.Intent` per window increment (200 ms windows every 50 ms by
-default, REFERENCES.md / BioPatRec). Filter, window buffer and vote history are stateful, so
-chunk boundaries do not matter.
+one :class:`~mirrorvr.emg.intent.Intent` per window increment (150 ms windows every 25 ms by
+default; BioPatRec's 200 / 50 ms are one setting away). Filter, window buffer and vote history
+are stateful, so chunk boundaries do not matter.
+
+Onsets (:class:`~mirrorvr.emg.classifier.OnsetVote`): while the output is rest,
+``settings.onset_windows`` windows in a row the classifier is sure of
+(``settings.onset_confidence``) are a movement onset at once instead of waiting for the vote
+to fill; the vote confirms or corrects everything after it. Blocks that stimulate ask for
+more sure windows (:meth:`Decoder.set_onset_windows`).
 
 Rejection (``settings.rejection_threshold``, REFERENCES.md / LibEMG 0.9): a window whose top
 class probability is below the threshold is decided ``rest`` before the vote.
@@ -33,7 +39,7 @@ from mirrorvr.config import EmgSettings
 from mirrorvr.emg.blanking import ArtefactBlanker
 from mirrorvr.emg.classifier import (
     Classifier,
-    MajorityVote,
+    OnsetVote,
     check_classifier_name,
     make_classifier,
     reject_low_confidence,
@@ -140,7 +146,8 @@ class Decoder:
         self.windower = SlidingWindower(
             self.n_channels, self.window_samples, self.increment_samples
         )
-        self.vote = MajorityVote(settings.majority_vote)
+        self.vote = OnsetVote(settings.majority_vote, settings.onset_confidence,
+                              settings.onset_windows)
         #: Stimulation-artefact blanking before the filter (see :meth:`blank`).
         self.blanker = ArtefactBlanker(self.n_channels)
         self.classifier: Classifier | None = None
@@ -369,7 +376,7 @@ class Decoder:
             return []
         labels, proba = classifier.decide(self.features(windows))
         raw = reject_low_confidence(labels, proba, self.rejection_threshold)
-        voted = self.vote.process(raw.tolist())
+        voted = self.vote.process_sure(raw.tolist(), proba.max(axis=1).tolist())
         col = {c: i for i, c in enumerate(classifier.classes_)}
         # rest has level 0 by definition; the level range is only looked up for movements
         levels = self.levels(windows, voted) if voted.count(REST) < len(voted) else None
@@ -381,6 +388,10 @@ class Decoder:
                 confidence=float(proba[i, col[movement]]) if movement in col else 0.0,
             ))
         return intents
+
+    def set_onset_windows(self, k: int) -> None:
+        """From now on, ``k`` sure windows in a row make an onset (see :class:`OnsetVote`)."""
+        self.vote.set_onset_windows(k)
 
     def blank(self, t_start_s: float, t_end_s: float) -> None:
         """Blank the raw EMG during a stimulation pulse or train (session time, s).

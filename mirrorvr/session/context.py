@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from mirrorvr.session.plan import MovementPlan, PlannedMovement
 from mirrorvr.session.stim_gate import StimulationGate
@@ -31,6 +31,15 @@ class SessionObserver(Protocol):
     def on_block(self, block: Block, start_s: float) -> None: ...
 
     def step(self, now_s: float) -> None: ...
+
+
+@runtime_checkable
+class KnowsTrueOnsets(Protocol):
+    """An observer that knows when the patient really began each movement (the simulated
+    one): ``(s, movement, kind)`` with kind ``"emg"`` (an attempt of the residual limb) or
+    ``"intact_limb"`` (a movement of the intact limb), in time order."""
+
+    def true_onsets(self) -> list[tuple[float, str, str]]: ...
 
 
 @dataclass

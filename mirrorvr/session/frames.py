@@ -78,6 +78,7 @@ class Presenter:
         onset = self.plan.next_onset_after(photon_asap)
         if onset is not None and onset < photon_asap + self.frame_period_est_s:
             target = onset  # present on the onset's timestamp: hold the swap until then
+        known = self.plan.known()  # onsets planned after this are not in this frame
         state = self._scene(block, target, status_text(target))
         self.loop.beat("render")
         t0 = clock.now()
@@ -99,7 +100,7 @@ class Presenter:
                                        + 0.1 * (swap_s - self.last_swap_s))
         self.last_swap_s = swap_s
         self.swap_times_s.append(swap_s)
-        self._record(block, state, swap_s, photon_s, render_s, target)
+        self._record(block, state, swap_s, photon_s, render_s, target, known)
         self.frames += 1
         self.loop.beat("render")
 
@@ -122,13 +123,13 @@ class Presenter:
                           breathing=breathing, limb_tension=view.limb_tension)
 
     def _record(self, block: Block, state: SceneState, swap_s: float, photon_s: float,
-                render_s: float, target_s: float) -> None:
+                render_s: float, target_s: float, known: int) -> None:
         if state.cue_text != self._last_cue_text:
             cue = " / ".join(line for line in state.cue_text.splitlines() if line.strip())
             self.marker(f"cue {block.name}: {cue}", photon_s)
             self._mark_cue_on_board(block, target_s)
             self._last_cue_text = state.cue_text
-        for entry in self.plan.mark_presented(photon_s):
+        for entry in self.plan.mark_presented(photon_s, known):
             self.push(self.streams.plan, [entry.photon_s], [[_json(entry.timing_record())]])
         self.push(self.streams.frames, [photon_s], [[swap_s, photon_s, render_s * 1000.0]])
         self.push(self.streams.pose_left, [photon_s], [state.left_pose.angles])

@@ -9,7 +9,6 @@ onsets. This is ARCHITECTURE.md's sync idea: one timeline, read by both paths.
 from __future__ import annotations
 
 import bisect
-import itertools
 import threading
 from dataclasses import dataclass, field
 
@@ -29,6 +28,9 @@ class PlannedMovement:
     source: str
     detected_s: float | None = None
     photon_s: float | None = None
+    #: when the source saw the movement begin, when it knows (a tracker: the sample whose
+    #: pose was classified as the movement); EMG onsets are estimated after the session
+    source_onset_s: float | None = None
     stim_channels: tuple[int, ...] = ()
     stim: list = field(default_factory=list)  # the scheduler's records (ScheduledStim)
     #: why no stimulation was scheduled for it although stimulation was armed ("" if none)
@@ -37,7 +39,9 @@ class PlannedMovement:
     def timing_record(self) -> dict:
         """Every time known about this movement, s on the session clock (JSON-ready).
 
-        ``onset_s`` is the planned visual onset (presentation timestamp); ``photon_s`` the
+        ``source_onset_s`` is when the source saw the movement begin (a tracker sample), if
+        it knows; ``detected_s`` when the movement was decided; ``onset_s`` the planned visual
+        onset (presentation timestamp); ``photon_s`` the
         predicted photon time of the first frame showing it (swap + display latency); per
         stimulation channel: the planned and actual command times, the predicted contraction
         onset and what became of the command; ``asynchrony_s`` is predicted contraction onset
@@ -47,6 +51,7 @@ class PlannedMovement:
             "movement_id": self.movement_id,
             "movement": self.movement,
             "source": self.source,
+            "source_onset_s": self.source_onset_s,
             "detected_s": self.detected_s,
             "onset_s": self.onset_s,
             "photon_s": self.photon_s,
@@ -92,7 +97,6 @@ class MovementPlan:
         self._lock = threading.Lock()
         self._times: list[float] = []
         self._targets: list[tuple[str, float]] = []
-        self._ids = itertools.count()
         self.movements: list[PlannedMovement] = []
         self._unseen: list[PlannedMovement] = []
 
@@ -110,12 +114,14 @@ class MovementPlan:
         source: str,
         detected_s: float | None = None,
         stim_channels: tuple[int, ...] = (),
+        source_onset_s: float | None = None,
     ) -> PlannedMovement:
         """Record a movement onset (the plan entry that stimulation aims at)."""
-        entry = PlannedMovement(
-            next(self._ids), movement, onset_s, source, detected_s, stim_channels=stim_channels
-        )
-        with self._lock:
+        with self._lock:  # ids count the plan's onsets (see known)
+            entry = PlannedMovement(
+                len(self.movements), movement, onset_s, source, detected_s,
+                stim_channels=stim_channels, source_onset_s=source_onset_s,
+            )
             self.movements.append(entry)
             self._unseen.append(entry)
         return entry
@@ -132,11 +138,21 @@ class MovementPlan:
             pending = [m.onset_s for m in self._unseen if m.onset_s >= t_s]
         return min(pending) if pending else None
 
-    def mark_presented(self, photon_s: float) -> list[PlannedMovement]:
-        """A frame reached the eye at ``photon_s``: onsets up to then are now seen."""
+    def known(self) -> int:
+        """How many onsets the plan holds now (a frame drawn now knows these)."""
         with self._lock:
-            seen = [m for m in self._unseen if m.onset_s <= photon_s]
-            self._unseen = [m for m in self._unseen if m.onset_s > photon_s]
+            return len(self.movements)
+
+    def mark_presented(self, photon_s: float, known: int | None = None
+                       ) -> list[PlannedMovement]:
+        """A frame reached the eye at ``photon_s``: onsets up to then are now seen — of the
+        first ``known`` onsets only (those planned before the frame was drawn; None: all)."""
+        with self._lock:
+            def shown(m: PlannedMovement) -> bool:
+                return m.onset_s <= photon_s and (known is None or m.movement_id < known)
+
+            seen = [m for m in self._unseen if shown(m)]
+            self._unseen = [m for m in self._unseen if not shown(m)]
         for m in seen:
             m.photon_s = photon_s
         return seen

@@ -21,6 +21,7 @@ import numpy as np
 from mirrorvr.config import SessionConfig
 from mirrorvr.emg.decoder import warm_up as warm_up_decoder
 from mirrorvr.emg.liveness import StreamWatch
+from mirrorvr.emg.onset import EnvelopeTrace
 from mirrorvr.emg.source import EmgChunk, EmgSource
 from mirrorvr.errors import RecordingError, RenderError, StimulationError
 from mirrorvr.session.blocks import BLOCK_KINDS, Block
@@ -92,10 +93,14 @@ class SessionRunner:
         self.streams: SessionStreams | None = None
         self.stimulation = StimulationPath(cfg, parts.governor, parts.scheduler, self.gate,
                                            self.quality, self._dose_log)
-        self.presentation_delay_s = self._presentation_delay()
+        #: D of each block played (reactive onsets are shown this long after detection), s
+        self.presentation_delays: dict[str, float] = {}
+        #: the EMG envelope of the whole session (EMG onsets are estimated from it after)
+        self.envelope = EnvelopeTrace(len(src.channel_names), src.sampling_rate_hz,
+                                      cfg.emg.bandpass_hz, cfg.emg.mains_hz)
         self.ctx = SessionContext(
             clock=self.clock, plan=self.plan, texts=self.texts,
-            presentation_delay_s=self.presentation_delay_s, gate=self.gate,
+            presentation_delay_s=cfg.protocol.presentation_delay_s, gate=self.gate,
             emg_rate_hz=src.sampling_rate_hz, emg_channels=tuple(src.channel_names),
             marker=self._marker, record_intents=self._record_intents,
             stimulate=self.stimulation.on_onset, background=self._background,
@@ -117,13 +122,39 @@ class SessionRunner:
         self.presenter: Presenter | None = None
         self.video_summary: dict | None = None
 
-    def _presentation_delay(self) -> float:
-        """D for reactive blocks: long enough for both the visual and the stimulation path
-        (transport + device + ramp to the motor threshold + EMD, ARCHITECTURE.md)."""
+    def presentation_delay_for(self, block: Block) -> float:
+        """D for ``block``'s reactive onsets, s. Without stimulation, the least D
+        (``protocol.presentation_delay_s``; 0: the next frame shows it). A block that
+        stimulates waits long enough for both paths to meet the onset: the stimulation
+        path (transport + device + rise to the motor threshold + EMD, ARCHITECTURE.md) and
+        a frame drawn and swapped for it."""
+        least = self.cfg.protocol.presentation_delay_s
+        if not self._stimulates(block):
+            return least
         render = self.cfg.render
         visual_s = 0.02 + render.display_latency_s + 1.0 / render.max_fps
-        return max(self.cfg.protocol.presentation_delay_s, visual_s,
-                   self.stimulation.path_latency_s())
+        return max(least, visual_s, self.stimulation.path_latency_s())
+
+    def _stimulates(self, block: Block) -> bool:
+        return bool(block.spec.stimulation and self.stimulation.armed)
+
+    def _use_block_timing(self, block: Block) -> float:
+        """D for ``block``, and how sure the decoder must be of an onset: where an onset
+        stimulates, ``stim.onset_windows`` sure windows in a row (a wrong one would stimulate
+        the wrong muscles), elsewhere ``emg.onset_windows``. Returns D, s."""
+        delay_s = self.ctx.presentation_delay_s = self.presentation_delay_for(block)
+        self.presentation_delays[block.name] = delay_s
+        if self.ctx.decoder is not None:
+            self.ctx.decoder.set_onset_windows(
+                self.cfg.stim.onset_windows if self._stimulates(block)
+                else self.cfg.emg.onset_windows)
+        return delay_s
+
+    @property
+    def presentation_delay_s(self) -> float:
+        """The longest D of the blocks played so far, s."""
+        return max(self.presentation_delays.values(),
+                   default=self.cfg.protocol.presentation_delay_s)
 
     # ------------------------------------------------------------------ small services
 
@@ -210,8 +241,7 @@ class SessionRunner:
             display_latency_s=self.cfg.render.display_latency_s,
             max_fps=self.cfg.render.max_fps, emg_source=p.emg_source, video=p.video)
         self.t_start_s = clock.now()
-        self._marker(f"session_start protocol={p.protocol} "
-                     f"presentation_delay_s={self.presentation_delay_s:.4f}")
+        self._marker(f"session_start protocol={p.protocol}")
         self._marker("signal_quality_bits " + json.dumps(PROBLEM_BITS))
         warm_up_decoder(self.cfg.emg)  # before the watchdog runs: loading stalls ~0.4 s
         p.emg_source.start()
@@ -270,8 +300,10 @@ class SessionRunner:
         self._marker(f"block_start {block.name}", start)
         log.info("block %s (%s, %.1f s)", block.name, block.kind, block.duration_s)
         with self._control_lock:
+            delay_s = self._use_block_timing(block)
             block.enter(start)
             self.block = block
+        self._marker(f"presentation_delay_s {delay_s:.4f} block={block.name}", start)
         for observer in self.p.observers:
             observer.on_block(block, start)
         if self.p.save_frames_to is not None:
@@ -309,9 +341,11 @@ class SessionRunner:
             if chunk is not None and chunk.n_samples:
                 self._push(self.streams.emg, chunk.t_s, chunk.data.T)
                 self.quality.push(chunk.t_s, chunk.data)
+                clean = _finite(chunk)
+                self.envelope.push(clean.t_s, clean.data)
                 self._check_quality()
                 if block is not None:
-                    intents = block.on_emg(_finite(chunk), now)
+                    intents = block.on_emg(clean, now)
                     if intents:
                         self._record_intents(intents)
             if block is not None:

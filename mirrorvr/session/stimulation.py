@@ -91,13 +91,17 @@ class StimulationPath:
                 f"channels {mapped} (stim.movement_channels): titrate with 'mirrorvr stim "
                 "titrate' first")
 
-    def path_latency_s(self) -> float:
+    def path_latency_s(self, fast_rise: bool | None = None) -> float:
         """The slowest send-to-contraction path in use, with jitter and margin, s (0 when
-        stimulation is off)."""
+        stimulation is off). ``fast_rise``: as it would be with (True) or without (False)
+        the two-slope rise (SAFETY.md 6); None: as configured."""
         if not self.stim.enabled:
             return 0.0
+        stim = self.stim
+        if fast_rise is not None:
+            stim = stim.model_copy(update={"fast_rise_below_motor_threshold": fast_rise})
         # the jitter is uniform in [0, transport_jitter_s]: allow all of it
-        return (slowest_path_latency_s(self.stim, self.patient) + self.stim.transport_jitter_s
+        return (slowest_path_latency_s(stim, self.patient) + stim.transport_jitter_s
                 + SCHEDULING_MARGIN_S)
 
     # ------------------------------------------------------------------ onsets

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mirrorvr.session.context import KnowsTrueOnsets
+from mirrorvr.session.latency import latency_summary, movement_paths
 from mirrorvr.session.plan import PlannedMovement
 
 
@@ -67,6 +69,8 @@ def session_summary(runner) -> dict:
             "headless": bool(p.window.headless),
             "interval_ms": interval_percentiles_ms(
                 presenter.swap_times_s if presenter is not None else []),
+            "renderer": p.renderer.render_stats() if hasattr(p.renderer, "render_stats")
+            else None,
         },
         "watchdog": {
             "timeout_s": p.watchdog.timeout_s,
@@ -75,6 +79,7 @@ def session_summary(runner) -> dict:
         },
         "ems": stim.summary(runner.stim_state_at_end, runner.estops),
         "presentation_delay_s": round(runner.presentation_delay_s, 4),
+        "latency": _latency(runner),
         "movements_seen": sum(1 for m in runner.plan.movements if m.photon_s is not None),
         # SAFETY.md 9: a movement whose train was cut short is not counted as in sync
         "asynchrony": asynchrony_stats_ms([m for m in runner.plan.movements
@@ -92,6 +97,28 @@ def session_summary(runner) -> dict:
         summary["video"] = {k: (str(v) if isinstance(v, Path) else v)
                             for k, v in runner.video_summary.items()}
     return summary
+
+
+def _latency(runner) -> dict:
+    """D per block, the stimulation rise and what the other rise would make D, and every
+    reactive movement's path (:mod:`mirrorvr.session.latency`)."""
+    truth = [o for obs in runner.p.observers if isinstance(obs, KnowsTrueOnsets)
+             for o in obs.true_onsets()]
+    paths = movement_paths(runner.plan.movements, truth, runner.envelope.envelope(),
+                           runner.ctx.decoder)
+    stim = runner.stimulation
+    out = {"presentation_delay_s": {k: round(v, 4)
+                                    for k, v in runner.presentation_delays.items()}}
+    if stim.armed:
+        two_slope = runner.cfg.stim.fast_rise_below_motor_threshold
+        out["stimulation_rise"] = ("two-slope (fast below the motor threshold)" if two_slope
+                                   else "plain comfort ramp from zero")
+        out["stimulation_path_ms"] = round(1000 * stim.path_latency_s(), 1)
+        out["stimulation_path_other_rise_ms"] = round(
+            1000 * stim.path_latency_s(fast_rise=not two_slope), 1)
+    out["by_source"] = latency_summary(paths)
+    out["movements"] = paths
+    return out
 
 
 def _acquisition_gaps(runner) -> list[dict]:
@@ -147,6 +174,36 @@ def _interval_row(interval: dict | None) -> str:
             f"p99 {interval['p99']:.1f} ms, max {interval['max']:.1f} ms")
 
 
+def _delay_row(summary: dict) -> str:
+    """D, and with stimulation what the rise costs: the plain ramp makes every reactive
+    movement wait for it (SAFETY.md 6)."""
+    latency = summary.get("latency") or {}
+    text = f"{1000 * summary['presentation_delay_s']:.0f} ms"
+    rise = latency.get("stimulation_rise")
+    if rise is None:
+        return text
+    now, other = latency["stimulation_path_ms"], latency["stimulation_path_other_rise_ms"]
+    if rise.startswith("plain"):
+        return (f"{text} with stimulation ({rise}: the two-slope rise would need "
+                f"{now - other:.0f} ms less)")
+    return f"{text} with stimulation ({rise}; the plain ramp would add {other - now:.0f} ms)"
+
+
+def _path_row(entry: dict) -> str:
+    """Median reaction path of one source: onset -> decision -> planned -> photon."""
+    def ms(name: str) -> str:
+        value = entry[f"{name}_ms"]["median"]
+        return "-" if value is None else f"{value:.0f}"
+
+    onset = " / ".join(entry["onset_from"]) or "no onset known"
+    text = (f"median {ms('onset_to_photon')} ms from the onset ({onset}): decision "
+            f"{ms('onset_to_decision')}, D {ms('decision_to_planned')}, frame "
+            f"{ms('planned_to_photon')} ms; n = {entry['n']}")
+    if entry["wrong_decisions"]:
+        text += f", {entry['wrong_decisions']} decided as another movement"
+    return text
+
+
 def _watchdog_row(watchdog: dict | None) -> str:
     if watchdog is None:
         return "-"
@@ -197,10 +254,12 @@ def format_summary(summary: dict) -> str:
         ("EMS commands", ", ".join(f"{ems.get(k, 0)} {k}" for k in EMS_COUNTS)
          + f" ({ems['state']})"),
         ("EMS trains", _trains_row(ems)),
-        ("presentation delay", f"{1000 * summary['presentation_delay_s']:.0f} ms"),
+        ("presentation delay", _delay_row(summary)),
         ("visual-EMS asynchrony", asynchrony),
         ("pain (NRS 0-10)", f"before {ratings.get('pre', '-')}, after {ratings.get('post', '-')}"),
     ]
+    for source, entry in (summary.get("latency") or {}).get("by_source", {}).items():
+        rows.append((f"{source} -> photon", _path_row(entry)))
     gaps = summary.get("acquisition_gaps") or []
     if gaps:
         rows.append(("EMG gaps", "; ".join(

@@ -54,6 +54,7 @@ class SimulatedPerson:
         self._tac = None
         self._tac_attempting: list[str] = []
         self._trains: dict[int, int] = {}  # stimulator channel -> simulated train
+        self._intact_onsets: list[tuple[float, str]] = []  # (s, movement) of mirror blocks
 
     # ------------------------------------------------------------------ watching
 
@@ -67,10 +68,13 @@ class SimulatedPerson:
         if kind == "tac_test":
             self._tac, self._tac_attempting = block, [c.movement for c in block.cues]
         elif kind == "mirror" and self.intact is not None:
-            self.intact.script = ScriptedIntactHand(self.intact.side, [
-                ScriptedMovement(start_s + c.start_s + self.reaction_s,
-                                 start_s + c.end_s + self.reaction_s, c.movement)
-                for c in block.cues], limb=self.intact.limb)
+            moves = [ScriptedMovement(start_s + c.start_s + self.reaction_s,
+                                      start_s + c.end_s + self.reaction_s, c.movement)
+                     for c in block.cues]
+            self.intact.script = ScriptedIntactHand(self.intact.side, moves,
+                                                    limb=self.intact.limb)
+            self._intact_onsets += [(m.start_s, m.movement) for m in moves
+                                    if m.movement != REST]
         elif kind == "rating" and self.pain is not None:
             answer = self.pain[block.name.removeprefix("rating_")]
             t_s = start_s + max(MIN_ANSWER_S, block.duration_s)
@@ -138,6 +142,24 @@ class SimulatedPerson:
             self._tac_attempting[k] = want
             self.emg.set_intent(want, 0.0 if want == REST else share * self.level,
                                 now_s + self.reaction_s)
+
+    # ------------------------------------------------------------------ truth
+
+    def true_onsets(self) -> list[tuple[float, str, str]]:
+        """When this person really began each movement: ``(s, movement, "emg")`` for its
+        residual limb's attempts (the EMG model's intents) and ``(s, movement,
+        "intact_limb")`` for its intact limb's movements in mirror blocks, in time order."""
+        onsets = [(t, m, "intact_limb") for t, m in self._intact_onsets]
+        if self.emg is not None:
+            current = REST
+            for t_s, movement, level in sorted(self.emg.intent_log):
+                if movement.startswith("electrode_shift"):
+                    continue
+                now = movement if level > 0 else REST
+                if now != REST and now != current:
+                    onsets.append((t_s, now, "emg"))
+                current = now
+        return sorted(onsets)
 
     # ------------------------------------------------------------------ feeling
 
