@@ -1,10 +1,17 @@
-"""EMG-onset-to-decision latency on the simulated patient, for several windowings.
+"""EMG onset to decision on the simulated patient, for several decoder designs in one run.
 
-For each windowing (window / increment / majority vote) a decoder is calibrated on the
-simulated patient (FakeClock, seeded), then 60 contractions are started at random times
-within a 50 ms read cycle; latency = time of the first decision of the cued class (after
-which the next 3 decisions agree) minus the intent onset. Also prints the live accuracy of
-the steady part. Run: ``.venv/bin/python benchmarks/bench_emg_latency.py``.
+For each design (windows / increment / vote, onset pass-through, how the decoder was trained)
+a decoder is calibrated on the simulated patient (FakeClock, seeded; 3 repetitions of 3 s),
+then 60 contractions at random efforts (30-90 %) start at random times; each is decided from
+10 ms reads. Per design:
+
+* latency: first decision of the attempted class that the next 3 decisions confirm, minus
+  the true onset (median, p10, p90);
+* wrong first: attempts whose first non-rest decision was another movement;
+* live accuracy: decisions of the attempted class in the steady part (after 0.5 s);
+* CV accuracy: the calibration's leave-one-repetition-out window accuracy.
+
+Run: ``.venv/bin/python benchmarks/bench_emg_latency.py``.
 """
 
 from __future__ import annotations
@@ -16,53 +23,68 @@ from mirrorvr.config import EmgSettings
 from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, train_decoder
 from mirrorvr.emg.simulator import SimulatedPatient
 
-WINDOWINGS = [(0.2, 0.05, 5), (0.2, 0.05, 3), (0.15, 0.025, 3), (0.1, 0.025, 3), (0.1, 0.02, 1)]
+NO_PASS = 1.01  # an onset confidence no window reaches: every onset waits for the vote
+
+#: (name, EmgSettings changes, train onset windows)
+DESIGNS = [
+    ("today: 200/50 ms, vote 5, middle only", dict(window_s=0.2, increment_s=0.05,
+                                                    onset_confidence=NO_PASS), False),
+    ("200/50 ms, vote 5, + onset windows", dict(window_s=0.2, increment_s=0.05,
+                                                 onset_confidence=NO_PASS), True),
+    ("150/25 ms, vote 5, + onset windows", dict(onset_confidence=NO_PASS), True),
+    ("new, no EMS: + 1 sure window passes", dict(onset_windows=1), True),
+    ("new, with EMS: + 2 sure windows pass", dict(onset_windows=2), True),
+    ("100/20 ms, no vote (reference)", dict(window_s=0.1, increment_s=0.02, majority_vote=1,
+                                            onset_confidence=NO_PASS), False),
+]
 
 
-def run(window_s, increment_s, vote, trials=60, seed=0):
-    settings = EmgSettings(window_s=window_s, increment_s=increment_s, majority_vote=vote)
+def run(changes: dict, onset_windows: bool, trials: int = 60, seed: int = 0):
+    settings = EmgSettings(**changes)
     clock = FakeClock(0.0)
     patient = SimulatedPatient(clock, seed=seed)
     patient.start()
     rec = simulate_calibration(patient, clock, cue_schedule(settings.movements, 3, 3.0, 3.0))
-    decoder, report = train_decoder(rec, settings)
+    decoder, report = train_decoder(rec, settings,
+                                    onset_active_s=0.05 if onset_windows else None)
     rng = np.random.default_rng(seed)
     active = [m for m in settings.movements if m != "rest"]
-    lat, correct, total = [], 0, 0
+    latency, wrong, correct, total = [], 0, 0, 0
     decoder.reset()
     patient.read()
     for k in range(trials):
         movement = active[k % len(active)]
         onset = clock.now() + rng.uniform(0.0, 0.05)
-        patient.set_intent(movement, 0.6, onset)
+        patient.set_intent(movement, float(rng.uniform(0.3, 0.9)), onset)
         intents = []
-        for _ in range(30):  # 1.5 s
-            clock.advance(0.05)
+        for _ in range(150):  # 1.5 s
+            clock.advance(0.01)
             intents += decoder.process(patient.read())
         labels = [i.movement for i in intents]
+        first = next((i for i in intents if i.t_s >= onset and i.movement != "rest"), None)
+        wrong += first is not None and first.movement != movement
         for j, i in enumerate(intents):
-            if i.t_s >= onset and labels[j:j + 4] == [movement] * len(labels[j:j + 4]):
-                lat.append(i.t_s - onset)
+            if i.t_s >= onset and labels[j:j + 4] == [movement] * 4:
+                latency.append(1000 * (i.t_s - onset))
                 break
         steady = [i for i in intents if i.t_s > onset + 0.5]
         correct += sum(i.movement == movement for i in steady)
         total += len(steady)
         patient.set_intent("rest", 0.0)
-        for _ in range(20):
-            clock.advance(0.05)
+        for _ in range(100):
+            clock.advance(0.01)
             decoder.process(patient.read())
-    lat_ms = 1000 * np.array(lat)
-    return report.accuracy, correct / total, lat_ms, trials - len(lat)
+    return report.accuracy, correct / total, np.array(latency), wrong, trials - len(latency)
 
 
 def main():
-    print("windowing (window/increment/vote) | CV acc | live acc | latency ms: median p10 p90 max"
-          " | missed")
-    for w, inc, vote in WINDOWINGS:
-        cv, live, lat, missed = run(w, inc, vote)
-        print(f"{w * 1000:4.0f} / {inc * 1000:3.0f} ms / {vote}          | {cv:6.1%} | "
-              f"{live:8.1%} | {np.median(lat):6.0f} {np.percentile(lat, 10):5.0f} "
-              f"{np.percentile(lat, 90):5.0f} {lat.max():5.0f} | {missed}")
+    print("design                                | CV acc | live acc | latency ms: median p10 "
+          "p90 | wrong first | missed")
+    for name, changes, onset_windows in DESIGNS:
+        cv, live, lat, wrong, missed = run(changes, onset_windows)
+        print(f"{name:<37} | {cv:6.1%} | {live:8.1%} | {np.median(lat):6.0f} "
+              f"{np.percentile(lat, 10):5.0f} {np.percentile(lat, 90):5.0f} | "
+              f"{wrong:4d} / 60 | {missed}")
 
 
 if __name__ == "__main__":

@@ -52,13 +52,17 @@ class SessionClock:
 
 
 class FakeClock:
-    """A clock that only moves when told to; thread-safe. ``sleep_until`` jumps ahead."""
+    """A clock that only moves when told to; thread-safe. ``sleep_until`` jumps ahead — or,
+    with a waiter set (:meth:`set_waiter`), lets the waiter move it there, so that what would
+    run on other threads meanwhile runs in order (a stepped session loop)."""
 
     def __init__(self, start_s: float = 0.0) -> None:
         self._t = float(start_s)
         self._lock = threading.Lock()
         self.monotonic_anchor_s = float(start_s)
         self.unix_anchor_s = 1.7e9
+        self._waiter = None
+        self._waiting = False
 
     def now(self) -> float:
         with self._lock:
@@ -72,8 +76,20 @@ class FakeClock:
             return self._t
 
     def sleep_until(self, t_s: float) -> None:
+        waiter = self._waiter
+        if waiter is not None and not self._waiting and t_s > self.now():
+            self._waiting = True
+            try:
+                waiter(t_s)
+            finally:
+                self._waiting = False
         with self._lock:
             self._t = max(self._t, t_s)
+
+    def set_waiter(self, waiter) -> None:
+        """``waiter(t_s)`` is called for each sleep (not for sleeps inside it), and runs what
+        should happen until ``t_s``, moving the clock there; None: sleeps just jump."""
+        self._waiter = waiter
 
     def to_unix(self, t_s: float) -> float:
         return self.unix_anchor_s + (t_s - self.monotonic_anchor_s)

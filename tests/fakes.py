@@ -38,16 +38,20 @@ class ScriptedWindow:
 class NullRenderer:
     """Draws nothing; raises once the session clock reaches ``fail_at_s``, if given; a frame
     drawn at or after each time in ``stalls_s`` takes that many seconds of the (fake) clock,
-    as a slow rasteriser's frame would."""
+    as a slow rasteriser's frame would; every frame takes ``draw_s`` of it (default 0)."""
 
-    def __init__(self, clock=None, fail_at_s=None, stalls_s: dict[float, float] | None = None):
+    def __init__(self, clock=None, fail_at_s=None, stalls_s: dict[float, float] | None = None,
+                 draw_s: float = 0.0):
         self.clock = clock
         self.fail_at_s = fail_at_s
         self.stalls = sorted((stalls_s or {}).items())
+        self.draw_s = draw_s
 
     def draw(self, state):
         if self.fail_at_s is not None and self.clock.now() >= self.fail_at_s:
             raise RuntimeError("GPU lost")
+        if self.draw_s:
+            self.clock.sleep_until(self.clock.now() + self.draw_s)
         if self.stalls and self.clock.now() >= self.stalls[0][0]:
             self.clock.sleep_until(self.clock.now() + self.stalls.pop(0)[1])
 

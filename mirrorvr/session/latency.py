@@ -57,21 +57,27 @@ def movement_paths(movements: Sequence[PlannedMovement],
 
     Each record: ``movement_id, movement, source``; ``onset_s`` and ``onset_from`` (``"true
     onset (simulated patient)"``, ``"tracker sample"`` or ``"EMG onset (estimated)"``; None
-    when none is known); ``true_movement`` (what the patient really did, when known) and
-    ``correct``; ``estimated_emg_onset_s``; ``detected_s``, ``planned_s``, ``photon_s``;
-    each of :data:`SEGMENTS` in ms; ``asynchrony_ms`` (predicted contraction minus photon).
+    when none is known); ``true_movement`` (what the patient really did, when known),
+    ``correct`` and ``first_decision`` (False: the decision changed a movement already under
+    way; its path starts at no onset); ``estimated_emg_onset_s``; ``detected_s``,
+    ``planned_s``, ``photon_s``; each of :data:`SEGMENTS` in ms; ``asynchrony_ms`` (predicted contraction minus photon).
     """
     by_kind: dict[str, list[tuple[float, str]]] = {}
     for t_s, movement, kind in sorted(true_onsets):
         by_kind.setdefault(kind, []).append((t_s, movement))
     paths = []
-    for m in movements:
+    answered: set[tuple[float, str]] = set()  # true onsets a decision already followed
+    for m in sorted(movements, key=lambda m: (m.detected_s is None, m.detected_s or 0.0)):
         if m.detected_s is None:
             continue  # played from a timeline: no reaction path
         truth = _latest_before(by_kind.get(TRUTH_KIND.get(m.source, ""), ()), m.detected_s)
-        estimated = _estimated_emg_onset(m, envelope, decoder)
+        first = truth is not None and truth not in answered
         if truth is not None:
-            onset_s, onset_from = truth[0], "true onset (simulated patient)"
+            answered.add(truth)
+        estimated = _estimated_emg_onset(m, envelope, decoder)
+        if truth is not None:  # a decision that changed a movement under way has no onset
+            onset_s, onset_from = ((truth[0], "true onset (simulated patient)") if first
+                                   else (None, None))
         elif m.source_onset_s is not None:
             onset_s, onset_from = m.source_onset_s, "tracker sample"
         elif estimated is not None:
@@ -83,6 +89,8 @@ def movement_paths(movements: Sequence[PlannedMovement],
             "onset_s": onset_s, "onset_from": onset_from,
             "true_movement": None if truth is None else truth[1],
             "correct": None if truth is None else truth[1] == m.movement,
+            # the first decision after the patient's onset (later ones changed it under way)
+            "first_decision": None if truth is None else first,
             "estimated_emg_onset_s": estimated, "tracker_sample_s": m.source_onset_s,
             "detected_s": m.detected_s, "planned_s": m.onset_s, "photon_s": m.photon_s,
         }
@@ -115,18 +123,22 @@ def _percentiles(values: list[float]) -> dict:
 
 
 def latency_summary(paths: Sequence[dict]) -> dict:
-    """Per source: how many movements, where their onsets came from, how many first
-    decisions were another movement than the patient's, and each segment's percentiles in
-    ms (correct decisions only, when the truth is known). For the simulated patient the
-    EMG onset estimate's error against the truth is given too."""
+    """Per source: how many decisions, where their onsets came from, how many first
+    decisions were another movement than the patient's and how many changed a movement under
+    way, and each segment's percentiles in ms (first, correct decisions only, when the truth
+    is known). For the simulated patient the EMG onset estimate's error against the truth is
+    given too."""
     out = {}
     for source in sorted({p["source"] for p in paths}):
         mine = [p for p in paths if p["source"] == source]
-        counted = [p for p in mine if p["correct"] is not False]
+        counted = [p for p in mine if p["correct"] is not False
+                   and p["first_decision"] is not False]
         entry = {
             "n": len(mine),
             "onset_from": sorted({p["onset_from"] for p in mine if p["onset_from"]}),
-            "wrong_decisions": sum(p["correct"] is False for p in mine),
+            "wrong_decisions": sum(p["correct"] is False and p["first_decision"] is True
+                                   for p in mine),
+            "changed_under_way": sum(p["first_decision"] is False for p in mine),
         }
         for name, _, _ in SEGMENTS:
             entry[f"{name}_ms"] = _percentiles(

@@ -33,7 +33,7 @@ class SessionLoop(Protocol):
 
     def beat(self, loop: str) -> None: ...
 
-    def after_frame(self, frame_period_s: float) -> None: ...
+    def after_frame(self, next_frame_s: float) -> None: ...
 
     def background(self, work: Callable[[], None], keep_drawing: Callable[[], None]) -> None: ...
 
@@ -91,7 +91,7 @@ class RealtimeLoop(_Loop):
     def beat(self, loop: str) -> None:
         self.watchdog.beat(loop)
 
-    def after_frame(self, frame_period_s: float) -> None:
+    def after_frame(self, next_frame_s: float) -> None:
         """The threads do the work between frames."""
 
     def background(self, work: Callable[[], None], keep_drawing: Callable[[], None]) -> None:
@@ -114,14 +114,23 @@ class RealtimeLoop(_Loop):
 
 
 class SteppedLoop(_Loop):
-    """Everything in order on a fake clock: after each frame, the control step, due
-    stimulation commands and the watchdog run for the frame's period, control period by
-    control period."""
+    """Everything in order on a fake clock: the control step, due stimulation commands and
+    the watchdog run control period by control period whenever the render side waits — while
+    a frame is drawn or held for its timestamp (the clock's waiter) and until the next frame
+    is due — as the threads would run meanwhile."""
 
     realtime = False
 
+    def start(self, control_step, on_error) -> None:
+        super().start(control_step, on_error)
+        self._last_step_s: float | None = None
+        if hasattr(self.clock, "set_waiter"):
+            self.clock.set_waiter(self._run_until)
+
     def stop(self) -> None:
-        """Nothing runs on its own."""
+        """Nothing runs on its own; sleeps jump again."""
+        if hasattr(self.clock, "set_waiter"):
+            self.clock.set_waiter(None)
 
     def beat(self, loop: str) -> None:
         """No watchdog thread watches between steps, so a stall inside a step (a slow
@@ -129,12 +138,17 @@ class SteppedLoop(_Loop):
         self.watchdog.check(self.clock.now())
         self.watchdog.beat(loop)
 
-    def after_frame(self, frame_period_s: float) -> None:
+    def after_frame(self, next_frame_s: float) -> None:
+        """Run until the next frame is due (at least one control step)."""
+        self._run_until(max(next_frame_s, self.clock.now()))
+
+    def _run_until(self, end_s: float) -> None:
         clock, scheduler = self.clock, self.scheduler
-        end_s = clock.now() + frame_period_s
         try:
             while True:
-                self._control_step(clock.now())
+                if clock.now() != self._last_step_s:  # once per instant, as the thread
+                    self._last_step_s = clock.now()
+                    self._control_step(self._last_step_s)
                 next_send = scheduler.next_send_s()
                 step_end = min(end_s, clock.now() + CONTROL_PERIOD_S)
                 if next_send is not None and next_send <= step_end:

@@ -318,10 +318,11 @@ class SessionRunner:
             block.finish()
 
     def _frame(self, block: Block) -> None:
+        start_s = self.clock.now()
         for key in self.p.window.poll_events() + self.ctx.pressed():
             self._handle_key(key, block)
         self.presenter.frame(block, lambda t_s: self._status_text(block, t_s))
-        self.p.loop.after_frame(1.0 / self.cfg.render.max_fps)
+        self.p.loop.after_frame(start_s + 1.0 / self.cfg.render.max_fps)
         if self.p.loop.error is not None:
             self._quit = True
 

@@ -200,7 +200,9 @@ def _path_row(entry: dict) -> str:
             f"{ms('onset_to_decision')}, D {ms('decision_to_planned')}, frame "
             f"{ms('planned_to_photon')} ms; n = {entry['n']}")
     if entry["wrong_decisions"]:
-        text += f", {entry['wrong_decisions']} decided as another movement"
+        text += f", {entry['wrong_decisions']} first decided as another movement"
+    if entry["changed_under_way"]:
+        text += f", {entry['changed_under_way']} changes under way"
     return text
 
 
