@@ -60,7 +60,8 @@ def movement_paths(movements: Sequence[PlannedMovement],
     when none is known); ``true_movement`` (what the patient really did, when known),
     ``correct`` and ``first_decision`` (False: the decision changed a movement already under
     way; its path starts at no onset); ``estimated_emg_onset_s``; ``detected_s``,
-    ``planned_s``, ``photon_s``; each of :data:`SEGMENTS` in ms; ``asynchrony_ms`` (predicted contraction minus photon).
+    ``planned_s``, ``photon_s``; each of :data:`SEGMENTS` in ms; ``asynchrony_ms``
+    (predicted contraction minus photon).
     """
     by_kind: dict[str, list[tuple[float, str]]] = {}
     for t_s, movement, kind in sorted(true_onsets):
