@@ -21,6 +21,7 @@ from mirrorvr.clock import FakeClock
 from mirrorvr.config import build_config
 from mirrorvr.errors import CatalogError
 from mirrorvr.session.protocol import parse_protocol
+from mirrorvr.session.summary import format_summary
 
 from fakes import NullRenderer, ScriptedWindow, block_spans
 
@@ -76,9 +77,16 @@ def test_a_course_s_sessions_write_their_rows_while_they_run(catalog_env, tmp_pa
             ["rating_pre", "sf_mpq_2_pre", "rest", "rating_post"],
             ["rating_pre", "rest", "rating_post"],
             ["rating_pre", "sf_mpq_2_pre", "rest", "rating_post", "pgic_post"]]
-        for session, summary in zip(sessions, summaries, strict=True):
-            assert session.summary == json.loads(
-                Path(summary["session_dir"], "summary.json").read_text())
+        for k, (session, summary) in enumerate(zip(sessions, summaries, strict=True)):
+            assert summary["catalogue"] == {"session_id": session.id, "course": "pme-3",
+                                            "course_position": k + 1, "planned_sessions": 3,
+                                            "failed_writes": 0}
+            assert f"session {session.id}: course pme-3, session {k + 1} of 3" in \
+                format_summary(summary)
+            # the summary as the session ended (summary.json adds the catalogue's id after)
+            on_disk = json.loads(Path(summary["session_dir"], "summary.json").read_text())
+            assert on_disk.pop("catalogue") == summary["catalogue"]
+            assert session.summary == on_disk
             outcomes = catalog.outcomes(session_id=session.id)
             recorded = _recorded_outcomes(summary)
             assert [(o.instrument, o.timepoint, o.answers, o.scores, o.t_s) for o in outcomes] \
@@ -93,6 +101,7 @@ def test_a_course_s_sessions_write_their_rows_while_they_run(catalog_env, tmp_pa
             files = {f.relative: f for f in catalog.files(session.id)}
             assert {"config.json", "protocol.toml", "recording.xdf", "summary.json"} <= set(files)
             assert all(f.size_bytes == f.path.stat().st_size for f in files.values())
+        assert "outcomes               sf_mpq_2 pre continuous=" in format_summary(summaries[0])
         assert [[o.instrument for o in catalog.outcomes(session_id=s.id)] for s in sessions] \
             == [["nrs", "sf_mpq_2", "nrs"], ["nrs", "nrs"], ["nrs", "sf_mpq_2", "nrs", "pgic"]]
         # one profile, as config.json states it (an import of the folder would agree)

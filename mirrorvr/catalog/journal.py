@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from mirrorvr.catalog.catalog import Catalog, CoursePlace
+from mirrorvr.catalog.catalog import Catalog, CoursePlace, file_kind
 from mirrorvr.errors import CatalogError
 from mirrorvr.outcomes.form import InstrumentResult
 
@@ -124,6 +124,29 @@ class CatalogJournal:
         self._put("end session", self._of_session(self.catalog.end_session), status,
                   _json_safe(summary), note="" if completed else reason)
         self.close()
+
+    # ------------------------------------------------------------------ after the end
+
+    def add_files(self, *paths: Path) -> None:
+        """List files written (or rewritten) after the session ended, e.g. its contact
+        sheet and the summary with the catalogue's id; these writes are made on the calling
+        thread. A failure is logged."""
+        if self.session_id is None:
+            return
+        try:
+            for path in paths:
+                self.catalog.add_file(self.session_id, path, file_kind(Path(path)))
+        except (CatalogError, SQLAlchemyError) as err:
+            self.errors.append(f"add files {[str(p) for p in paths]}: {err}")
+            logger.error("catalogue: listing %s failed: %s", paths, err)
+        finally:
+            self.catalog.close()
+
+    def describe(self) -> dict:
+        """The session in the catalogue, for its summary: id, course, place, failed writes."""
+        return {"session_id": self.session_id, "course": self.place.course,
+                "course_position": self.place.position,
+                "planned_sessions": self.place.planned, "failed_writes": len(self.errors)}
 
     # ------------------------------------------------------------------ the writer
 

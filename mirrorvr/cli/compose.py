@@ -572,6 +572,7 @@ def run_demo(config: SessionConfig, data_dir: Path, **kwargs) -> dict:
     Takes :func:`build_session`'s arguments; the protocol defaults to the configuration's
     (the demo's unless it names another).
     """
+    from mirrorvr.catalog.journal import CatalogJournal
     from mirrorvr.render.capture import contact_sheet
     from mirrorvr.session.runner import SessionRunner
     from mirrorvr.session.summary import write_summary
@@ -583,12 +584,17 @@ def run_demo(config: SessionConfig, data_dir: Path, **kwargs) -> dict:
             summary = runner.run()
     finally:
         parts.window.close()
+    catalogue = next((j for j in parts.journals if isinstance(j, CatalogJournal)), None)
+    if catalogue is not None:
+        summary["catalogue"] = catalogue.describe()
     if runner.captured:
         sheet = parts.session_dir / "contact_sheet.png"
         labels, images = zip(*runner.captured, strict=True)
         contact_sheet(list(images), list(labels), sheet)
         summary["contact_sheet"] = str(sheet)
-        write_summary(summary, parts.session_dir)
+    path = write_summary(summary, parts.session_dir)
+    if catalogue is not None:  # the files made after the session ended
+        catalogue.add_files(path, *([summary["contact_sheet"]] if runner.captured else []))
     return summary
 
 
