@@ -388,23 +388,23 @@ def build_session(
     clock = clock or SessionClock()
     ready = preflight(config, data_dir, clock, protocol)
     config = ready.config
-    journal = open_catalog_journal(ready)
+    # the stimulator first: a device another session or titration holds refuses here,
+    # before anything of this session exists (SAFETY.md 13)
+    governor = open_governor(config.stim, config.patient, clock, seed=config.seed,
+                             purpose=f"session of {config.patient.pseudonym}")
     try:
-        ready = at_course_place(ready, journal.place)
-        answers = None if ask_ratings else simulated_answers(ready, journal.place, rater,
-                                                             ratings)
-        # the stimulator next: a device another session or titration holds refuses here,
-        # before this session's folder exists (SAFETY.md 13)
-        governor = open_governor(config.stim, config.patient, clock, seed=config.seed,
-                                 purpose=f"session of {config.patient.pseudonym}")
+        journal = open_catalog_journal(ready)
         try:
+            ready = at_course_place(ready, journal.place)
+            answers = None if ask_ratings else simulated_answers(ready, journal.place, rater,
+                                                                 ratings)
             return _build_session(ready, governor, journal, clock, realtime, answers, window,
                                   renderer)
         except BaseException:
-            governor.close("session set-up failed")  # the device is released
+            journal.close()
             raise
     except BaseException:
-        journal.close()
+        governor.close("session set-up failed")  # the device is released
         raise
 
 
