@@ -61,9 +61,10 @@ def _amber_share(frame, box, viewport):
     return float(np.mean(np.all(np.abs(patch.astype(int) - AMBER) <= 12, axis=1)))
 
 
-@pytest.mark.parametrize("view, eye", [("mono", 0), ("stereo_sbs", 1)])
-def test_a_click_highlights_the_option_on_screen_and_a_second_answers(
-        gl_window, tmp_path, view, eye):
+def test_a_click_highlights_the_option_on_screen_and_a_second_answers(gl_window, tmp_path):
+    # side-by-side stereo, a click in the right eye's half: both eyes must show it (mono's
+    # click mapping is tested without GL in test_session_ratings.py)
+    view, eye = "stereo_sbs", 1
     from mirrorvr.cli import build_session
     from mirrorvr.render.renderer import Renderer
     from mirrorvr.session.runner import SessionRunner
@@ -74,7 +75,7 @@ def test_a_click_highlights_the_option_on_screen_and_a_second_answers(
     protocol = parse_protocol({"name": "pgic", "limb": "upper", "blocks": [
         {"kind": "rating", "name": "pgic_post", "instrument": "pgic", "timepoint": "post"}]})
     boxes = option_boxes(InstrumentForm(load_instrument("pgic")).view())
-    viewports = [(0, w)] if view == "mono" else [(0, w // 2), (w // 2, w - w // 2)]
+    viewports = [(0, w // 2), (w // 2, w - w // 2)]  # (x, width) of each eye, px
     x0, width = viewports[eye]
     left, top, right, bottom = boxes[2]
     click = f"click {x0 + round((left + right) / 2 * width)} {round((top + bottom) / 2 * h)}"
