@@ -267,3 +267,13 @@ def test_the_journal_never_waits_on_the_database(tmp_path):
                                                             {"value": 3})
         [nrs] = catalog.outcomes(session_id=session.id)
         assert (nrs.instrument, nrs.timepoint, nrs.scores) == ("nrs", "pre", {"intensity": 3.0})
+
+
+def test_a_session_s_place_as_listings_show_it(tmp_path):
+    with Catalog.open(tmp_path) as catalog:
+        catalog.register_patient(PATIENT)
+        catalog.plan_course(PATIENT, "c", "pme-upper", 12)
+        ids = [catalog.begin_session(PATIENT, tmp_path / name, "pme-upper", **kw)
+               for name, kw in (("a", {"course": "c", "course_position": 3}),
+                                ("b", {"course_position": 2}), ("c", {}))]
+        assert [catalog.session(i).place for i in ids] == ["3/12", "#2", "-"]

@@ -97,6 +97,16 @@ class SessionInfo:
     summary: dict | None
     note: str
 
+    @property
+    def place(self) -> str:
+        """Its place for listings: "3/12" in a course, "#3" (the third session of its
+        protocol) without one, "-" when unknown (imported folders)."""
+        if self.course_position is None:
+            return "-"
+        if self.course is None:
+            return f"#{self.course_position}"
+        return f"{self.course_position}/{self.planned_sessions}"
+
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
         out["folder"] = str(self.folder)

@@ -162,10 +162,8 @@ def run_sessions(args: argparse.Namespace) -> int:
         return 0
     rows = []
     for s in sessions:
-        course = "-" if s.course_position is None else (
-            f"{s.course_position}/{s.planned_sessions or '?'}")
         rows.append([s.id, s.pseudonym, s.started_at.strftime("%Y-%m-%d %H:%M"), s.protocol,
-                     s.profile_version, course, s.status, s.folder.name])
+                     s.profile_version, s.place, s.status, s.folder.name])
     sys.stdout.write(_table(["id", "patient", "started (UTC)", "protocol", "profile",
                              "course", "status", "folder"], rows) + "\n")
     return 0
