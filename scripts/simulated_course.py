@@ -1,13 +1,15 @@
-"""Simulate a course of demo sessions, catalogue it and render the patient's report.
+"""Simulate a course of sessions with the session engine, catalogued live, and render the
+patient's report.
 
     .venv/bin/python scripts/simulated_course.py [--data-dir DIR] [--sessions 6] [--seed 0]
-        [--duration 40] [--screenshot docs/report_course.png]
+        [--protocol pme-upper] [--duration 120] [--screenshot docs/report_course.png]
 
-Each session is the current demo (``mirrorvr.cli.build_session``) on the fake clock, its NRS
-ratings following a seeded pain trajectory (:class:`mirrorvr.outcomes.course.PainTrajectory`);
-the course logic (trajectory, planned sessions, scheduled instruments, cataloguing) is in
-:func:`mirrorvr.outcomes.course.simulate_course`. When the session engine runs protocols,
-``demo_session_runner`` is what changes.
+Each session is a rehearsal of the protocol (``mirrorvr.cli.build_session`` on the fake
+clock), run to its end by the simulated patient, who answers the instruments its rating
+blocks ask at that place of the course (``sessions = [1, "last"]`` ...) through their forms,
+as a seeded pain trajectory says (:class:`mirrorvr.sim.rater.PainTrajectory`); each session
+writes itself into the catalogue while it runs
+(:func:`mirrorvr.outcomes.course.simulate_course` plans the course and checks each one).
 """
 
 from __future__ import annotations
@@ -49,41 +51,36 @@ class _Unseen:
         pass
 
 
-def demo_session_runner(data_dir: Path, pseudonym: str, *, duration_s: float, seed: int,
-                        size=(640, 360), realtime_tests: tuple[str, ...] = ("motion", "tac"),
-                        draw: bool = False):
-    """``(session number, NRS before, NRS after) -> session folder``: one demo session, with
-    the real-time test blocks named in ``realtime_tests`` ("motion", "tac") at its end;
-    ``draw`` renders its frames offscreen with OpenGL (slower; the data is the same)."""
+def course_session_runner(data_dir: Path, pseudonym: str, trajectory, protocol, *,
+                          duration_s: float, seed: int, size=(640, 360), draw: bool = False):
+    """``session number -> session folder``: the next session of ``protocol`` (a name, a
+    file or a :class:`~mirrorvr.session.protocol.Protocol`) as a rehearsal of ``duration_s``,
+    the patient answering as ``trajectory`` says; ``draw`` renders its frames offscreen with
+    OpenGL (slower; the data is the same)."""
     from mirrorvr.cli import build_session
     from mirrorvr.clock import FakeClock
     from mirrorvr.config import build_config
-    from mirrorvr.session.protocol import load_protocol, parse_protocol
     from mirrorvr.session.runner import SessionRunner
     from mirrorvr.sim.demo import demo_patient
 
-    demo = load_protocol("demo").model_dump(mode="json", exclude_none=True)
-    tests = {"motion": {"kind": "motion_test"}, "tac": {"kind": "tac_test", "timeout_s": 8.0}}
-    demo["blocks"] += [tests[t] for t in realtime_tests]
-    protocol = parse_protocol(demo, "simulated course")
-
-    def run(number: int, pre: int, post: int) -> Path:
+    def run(number: int) -> Path:
         patient = demo_patient().model_dump(mode="json", exclude_none=True)
         patient["pseudonym"] = pseudonym
         data = {"seed": seed * 100 + number, "patient": patient,
-                # the demo's blocks in duration_s, each real-time test in 20 s more
-                "protocol": {"duration_s": duration_s + 20.0 * len(realtime_tests)},
+                "protocol": {"duration_s": duration_s},
                 "render": {"width": size[0], "height": size[1], "headless": True,
                            "max_fps": 30.0, "saved_frames": 0}}
         clock = FakeClock(1000.0)
         unseen = None if draw else _Unseen(clock)
         parts = build_session(build_config(data, "simulated course"), data_dir, clock=clock,
                               realtime=False, protocol=protocol, window=unseen,
-                              renderer=unseen, ratings={"pre": pre, "post": post})
+                              renderer=unseen, rater=trajectory)
         try:
-            SessionRunner(parts).run()  # writes summary.json
+            summary = SessionRunner(parts).run()  # writes summary.json and the catalogue
         finally:
             parts.window.close()
+        if summary["ended"] != "completed":
+            raise RuntimeError(f"session {number} ended: {summary['ended']}")
         return parts.session_dir
 
     return run
@@ -94,9 +91,10 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("out/simulated-course"))
     parser.add_argument("--sessions", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--duration", type=float, default=40.0, help="per session, s")
-    parser.add_argument("--no-realtime-tests", action="store_true",
-                        help="skip the Motion Test and TAC test blocks (faster)")
+    parser.add_argument("--protocol", default="pme-upper",
+                        help="an upper-limb protocol, built in or a file (default pme-upper)")
+    parser.add_argument("--duration", type=float, default=120.0,
+                        help="each session as a rehearsal of this length, s (default 120)")
     parser.add_argument("--draw", action="store_true",
                         help="render the sessions' frames offscreen (slower; same data)")
     parser.add_argument("--screenshot", type=Path, help="PNG of the report in headless Chromium")
@@ -104,24 +102,28 @@ def main(argv=None) -> int:
 
     from mirrorvr.catalog import Catalog
     from mirrorvr.cli.data import progress_printer
-    from mirrorvr.outcomes.course import PainTrajectory, simulate_course
+    from mirrorvr.outcomes.course import simulate_course
     from mirrorvr.outcomes.report import write_report
+    from mirrorvr.session.protocol import load_protocol
+    from mirrorvr.sim.rater import PainTrajectory
 
     pseudonym = f"sub-sim{args.seed:02d}"
-    catalog = Catalog.open(args.data_dir)
+    protocol = load_protocol(args.protocol)
+    trajectory = PainTrajectory(args.sessions, seed=args.seed)
     started = time.perf_counter()
-    simulate_course(
-        catalog, pseudonym, PainTrajectory(args.sessions, seed=args.seed),
-        demo_session_runner(args.data_dir, pseudonym, duration_s=args.duration, seed=args.seed,
-                            realtime_tests=() if args.no_realtime_tests else ("motion", "tac"),
-                            draw=args.draw),
-        progress=progress_printer("course"))
-    course_s = time.perf_counter() - started
-    started = time.perf_counter()
-    report = write_report(catalog, pseudonym, args.data_dir / pseudonym / "report.html",
-                          progress=progress_printer("report"))
+    with Catalog.open(args.data_dir) as catalog:
+        simulate_course(
+            catalog, pseudonym, args.sessions,
+            course_session_runner(args.data_dir, pseudonym, trajectory, protocol,
+                                  duration_s=args.duration, seed=args.seed, draw=args.draw),
+            protocol=protocol.name, progress=progress_printer("course"))
+        course_s = time.perf_counter() - started
+        started = time.perf_counter()
+        report = write_report(catalog, pseudonym, args.data_dir / pseudonym / "report.html",
+                              progress=progress_printer("report"))
     report_s = time.perf_counter() - started
-    print(f"{args.sessions} sessions in {course_s:.0f} s; report {report} in {report_s:.1f} s")
+    print(f"{args.sessions} sessions of {protocol.name} in {course_s:.0f} s; report {report} "
+          f"in {report_s:.1f} s")
     if args.screenshot:
         screenshot(report, args.screenshot)
         print(f"screenshot {args.screenshot}")

@@ -67,23 +67,52 @@ def _load_course_script():
     return module
 
 
+#: The course fixture's protocol: the demo's blocks with a Motion Test (the TAC test is left
+#: out for time) and instruments at some sessions of the course, as a protocol file says.
+COURSE_RATINGS_PRE = [
+    {"kind": "rating", "name": "vas_pre", "instrument": "vas", "timepoint": "pre"},
+    {"kind": "rating", "name": "sf_mpq_2_pre", "instrument": "sf_mpq_2", "timepoint": "pre",
+     "sessions": [1, 3]},
+    {"kind": "rating", "name": "bpi_pre", "instrument": "bpi_interference",
+     "timepoint": "pre", "sessions": [1]},
+]
+COURSE_RATINGS_POST = [
+    {"kind": "rating", "name": "vas_post", "instrument": "vas", "timepoint": "post"},
+    {"kind": "rating", "name": "pgic_post", "instrument": "pgic", "timepoint": "post",
+     "sessions": ["last", 3]},
+]
+
+
+def course_protocol():
+    from mirrorvr.session.protocol import load_protocol, parse_protocol
+
+    data = load_protocol("demo").model_dump(mode="json", exclude_none=True)
+    first, *middle, last = data["blocks"]
+    data["name"] = "course"
+    data["blocks"] = [first, *COURSE_RATINGS_PRE, *middle, {"kind": "motion_test"}, last,
+                      *COURSE_RATINGS_POST]
+    return parse_protocol(data, "the course fixture")
+
+
 @pytest.fixture(scope="session")
 def simulated_course(tmp_path_factory):
-    """A data directory with a catalogued 3-session simulated course (4 planned) of
-    ``sub-sim07`` (40 s demo sessions with a Motion Test, on the fake clock, no frames
-    drawn; the TAC test is left out for time), whose catalogue also holds the patient's
-    identity (which must never leave it)."""
+    """A data directory with a 3-session simulated course (4 planned) of ``sub-sim07``, run
+    by the session engine (60 s rehearsals on the fake clock, no frames drawn) and
+    catalogued as it ran, whose catalogue also holds the patient's identity (which must
+    never leave it)."""
     from mirrorvr.catalog import Catalog
-    from mirrorvr.outcomes.course import PainTrajectory, simulate_course
+    from mirrorvr.outcomes.course import simulate_course
+    from mirrorvr.sim.rater import PainTrajectory
 
     data_dir = tmp_path_factory.mktemp("course")
     script = _load_course_script()
+    protocol = course_protocol()
     with Catalog.open(data_dir) as catalog:
         catalog.register_patient("sub-sim07", {"name": "Erika Mustermann",
                                                "birth_date": "1961-02-03"})
         ids = simulate_course(
-            catalog, "sub-sim07", PainTrajectory(3, seed=7),
-            script.demo_session_runner(data_dir, "sub-sim07", duration_s=40.0, seed=7,
-                                       size=(320, 180), realtime_tests=("motion",)),
-            planned_sessions=4)
+            catalog, "sub-sim07", 3,
+            script.course_session_runner(data_dir, "sub-sim07", PainTrajectory(3, seed=7),
+                                         protocol, duration_s=60.0, seed=7, size=(320, 180)),
+            protocol=protocol.name, planned_sessions=4)
     return data_dir, ids

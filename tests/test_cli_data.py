@@ -85,3 +85,34 @@ def test_the_listing_works_on_postgresql(data_dir, postgres_server, capsys):
     assert main(["patients", "--data-dir", str(data_dir), "--catalog-url", url, "--json"]) == 0
     assert [p["pseudonym"] for p in json.loads(capsys.readouterr().out)] == ["sub-01",
                                                                             "sub-02"]
+
+
+def test_a_course_is_planned_and_listed(tmp_path, capsys):
+    data_dir = tmp_path / "new"
+    assert main(["course", "sub-07", "--protocol", "pme-upper", "--sessions", "12",
+                 "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "planned course pme-upper-12 of sub-07: 12 sessions of pme-upper"
+    assert out[1].split() == ["course", "protocol", "planned", "complete", "next", "session"]
+    assert out[2].split() == ["pme-upper-12", "pme-upper", "12", "0", "1"]
+    with Catalog.open(data_dir) as catalog:
+        assert catalog.courses("sub-07") == [("pme-upper-12", "pme-upper", 12)]
+        place = catalog.course_place("sub-07", "pme-upper")
+        assert (place.course, place.position, place.planned) == ("pme-upper-12", 1, 12)
+    # re-planned under its name; listed without planning
+    assert main(["course", "sub-07", "--protocol", "pme-upper", "--sessions", "15", "--name",
+                 "pme-upper-12", "--data-dir", str(data_dir)]) == 0
+    capsys.readouterr()
+    assert main(["course", "sub-07", "--data-dir", str(data_dir)]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:3] == ["pme-upper-12", "pme-upper",
+                                                                   "15"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sessions", "12"], "--protocol and --sessions plan a course together"),
+    (["--protocol", "pme-upper", "--sessions", "0"], "planned_sessions 0"),
+    (["--protocol", "pme-middle", "--sessions", "3"], "'pme-middle' is neither a built-in"),
+])
+def test_a_wrong_course_is_refused_naming_what(tmp_path, capsys, args, message):
+    assert main(["course", "sub-07", *args, "--data-dir", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err

@@ -58,9 +58,9 @@ def test_the_bids_files_hold_what_the_recording_holds(bids):
     desc = json.loads((out / "dataset_description.json").read_text())
     assert desc["BIDSVersion"] == "1.11.0"
     emg_dir = out / "sub-sim07" / "ses-01" / "emg"
-    stem = "sub-sim07_ses-01_task-demo"
+    stem = "sub-sim07_ses-01_task-course"
     sidecar = json.loads((emg_dir / f"{stem}_emg.json").read_text())
-    assert sidecar["PowerLineFrequency"] == 50.0 and sidecar["TaskName"] == "demo"
+    assert sidecar["PowerLineFrequency"] == 50.0 and sidecar["TaskName"] == "course"
     assert sidecar["EMGPlacementScheme"] == "Other" and "ring" in sidecar[
         "EMGPlacementSchemeDescription"]
     assert sidecar["SoftwareFilters"] == "n/a" and sidecar["SamplingFrequency"] == 2000.0

@@ -1,51 +1,77 @@
-"""The course logic: the instrument schedule and the seeded pain trajectory."""
+"""A simulated course run by the session engine: each session catalogued live at its place,
+the instruments its protocol schedules asked by its own rating blocks and answered as the
+pain trajectory says, the same in the recording as in the catalogue."""
 
 import pytest
 
-from mirrorvr.errors import InstrumentError
+from mirrorvr.catalog import Catalog
+from mirrorvr.errors import CatalogError
 from mirrorvr.outcomes import load_instrument
-from mirrorvr.outcomes.course import (
-    DEFAULT_SCHEDULE,
-    InstrumentSchedule,
-    PainTrajectory,
-    ScheduledInstrument,
-    administer,
-)
+from mirrorvr.outcomes.course import simulate_course
+from mirrorvr.record.reader import read_recording
+from mirrorvr.sim.rater import PainTrajectory
+
+pytestmark = pytest.mark.slow
 
 
-def test_the_schedule_says_what_runs_when():
-    assert DEFAULT_SCHEDULE.due(1, 6, "before") == ["nrs", "vas", "sf_mpq_2",
-                                                    "bpi_interference", "pain_diary"]
-    assert DEFAULT_SCHEDULE.due(3, 6, "before") == ["nrs", "vas", "pain_diary"]
-    assert DEFAULT_SCHEDULE.due(3, 6, "after") == ["nrs", "vas"]
-    assert DEFAULT_SCHEDULE.due(6, 6, "after") == ["nrs", "vas", "pgic"]
-    schedule = InstrumentSchedule(entries=(
-        ScheduledInstrument(instrument="bpi_interference", when="after", sessions=(2, 4)),))
-    assert [schedule.due(k, 6, "after") for k in range(1, 7)] == [
-        [], ["bpi_interference"], [], ["bpi_interference"], [], []]
+def test_each_session_asked_what_its_place_in_the_course_schedules(simulated_course):
+    data_dir, ids = simulated_course
+    with Catalog.open(data_dir) as catalog:
+        sessions = [catalog.session(i) for i in ids]
+        asked = [sorted({(o.instrument, o.timepoint) for o in catalog.outcomes(session_id=i)})
+                 for i in ids]
+    assert [(s.course, s.course_position, s.planned_sessions, s.status) for s in sessions] == [
+        ("simulated-course", k, 4, "complete") for k in (1, 2, 3)]
+    every = [("nrs", "post"), ("nrs", "pre"), ("vas", "post"), ("vas", "pre")]
+    # conftest's course protocol: SF-MPQ-2 at sessions 1 and 3, BPI at 1, PGIC at 3 (and
+    # at the 'last', the 4th, which this course does not reach)
+    assert asked == [
+        sorted(every + [("bpi_interference", "pre"), ("sf_mpq_2", "pre")]),
+        every,
+        sorted(every + [("pgic", "post"), ("sf_mpq_2", "pre")])]
 
 
-def test_the_trajectory_is_seeded_and_falls_over_the_course():
-    a, b = PainTrajectory(6, seed=3), PainTrajectory(6, seed=3)
-    levels = [a.level(k, "before") for k in range(1, 7)]
-    assert levels == [b.level(k, "before") for k in range(1, 7)]
-    assert levels != [PainTrajectory(6, seed=4).level(k, "before") for k in range(1, 7)]
-    assert levels[-1] < 0.75 * levels[0]  # 45 % expected reduction, noise 0.4 points
-    assert all(a.level(k, "after") < a.level(k, "before") for k in range(1, 7))
-    with pytest.raises(InstrumentError, match="session_number 7"):
-        a.level(7, "before")
+def test_the_answers_are_the_trajectory_s_and_the_recording_holds_them(simulated_course):
+    data_dir, ids = simulated_course
+    trajectory = PainTrajectory(3, seed=7)  # conftest's
+    with Catalog.open(data_dir) as catalog:
+        for k, sid in enumerate(ids, start=1):
+            outcomes = catalog.outcomes(session_id=sid)
+            for o in outcomes:
+                expected = trajectory.answers(load_instrument(o.instrument), o.timepoint, k)
+                assert o.answers == load_instrument(o.instrument).check_answers(expected)
+            recording = read_recording(catalog.session(sid).folder / "recording.xdf", emg=False)
+            assert [(r["instrument"], r["timepoint"], r["answers"], r["t_s"])
+                    for r in recording.outcome_results] == [
+                (o.instrument, o.timepoint, o.answers, o.t_s) for o in outcomes]
+            # each answered inside its own rating block of the session, not added afterwards
+            for o in outcomes:
+                [block] = [b for b in catalog.blocks(sid) if b.kind == "rating"
+                           and (b.results["instrument"], b.results["timepoint"])
+                           == (o.instrument, o.timepoint)]
+                assert block.start_s <= o.t_s <= block.end_s
+                assert block.results["answers"] == o.answers
+    # the NRS ratings stream, as before instruments, for the NRS only
+    nrs = [value for _, value in recording.ratings]
+    assert nrs == [o.answers["pain"] for o in outcomes if o.instrument == "nrs"]
 
 
-def test_simulated_answers_are_valid_and_go_through_the_form():
-    trajectory = PainTrajectory(6, seed=1)
-    for name in ("nrs", "vas", "pgic", "pain_diary", "sf_mpq_2", "bpi_interference"):
-        instrument = load_instrument(name)
-        result = administer(instrument, trajectory, 6, "after", 12.0)
-        assert result.answers == instrument.check_answers(result.answers)
-        assert result.scores == instrument.score(result.answers)
-    nrs = administer(load_instrument("nrs"), trajectory, 1, "before", 0.0)
-    assert nrs.answers["pain"] == round(trajectory.level(1, "before"))
-    # a patient whose pain fell by half or more calls it much or very much improved
-    pgic = administer(load_instrument("pgic"), PainTrajectory(6, seed=1, final_reduction=0.8,
-                                                              noise_sd=0.0), 6, "after", 0.0)
-    assert pgic.scores["much_improved"] == 1.0
+def test_a_session_that_is_not_where_the_course_expects_is_refused(tmp_path):
+    def stray_session(number):
+        folder = tmp_path / "sub-01" / f"stray-{number}"
+        folder.mkdir(parents=True)
+        with Catalog.open(tmp_path) as catalog:  # catalogued, but outside the course
+            sid = catalog.begin_session("sub-01", folder, "demo")
+            catalog.end_session(sid, "complete", {})
+        return folder
+
+    def uncatalogued_session(number):
+        return tmp_path / "nowhere"
+
+    with Catalog.open(tmp_path) as catalog:
+        with pytest.raises(CatalogError, match="catalogued as patient 'sub-01', course None, "
+                           "position None, status 'complete'"):
+            simulate_course(catalog, "sub-01", 2, stray_session, protocol="demo")
+        with pytest.raises(CatalogError, match="session 1 .* is not in the catalogue"):
+            simulate_course(catalog, "sub-01", 1, uncatalogued_session, protocol="demo")
+        assert catalog.courses("sub-01") == [("simulated-course", "demo", 1)]  # re-planned

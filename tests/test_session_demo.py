@@ -121,6 +121,16 @@ def test_frames_and_contact_sheet_are_saved(demo):
     assert len(summary["frames_saved"]) == 6
     sheet = load(summary["contact_sheet"])
     assert sheet.get_width() > 320 and sheet.get_height() > 180
+    # the catalogue lists them, the contact sheet made after the session too
+    from pathlib import Path
+
+    from mirrorvr.catalog import Catalog
+
+    with Catalog.open(Path(summary["session_dir"]).parent.parent) as catalog:
+        listed = {f.relative: f.kind
+                  for f in catalog.files(summary["catalogue"]["session_id"])}
+    assert listed["contact_sheet.png"] == "frame"
+    assert {f"frames/{Path(p).name}" for p in summary["frames_saved"]} <= set(listed)
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from mirrorvr.catalog.catalog import (
     URL_ENV,
     BlockInfo,
     Catalog,
+    CoursePlace,
     FileInfo,
     OutcomeInfo,
     PatientInfo,
@@ -16,5 +17,5 @@ from mirrorvr.catalog.catalog import (
     default_url,
 )
 
-__all__ = ["SQLITE_NAME", "URL_ENV", "BlockInfo", "Catalog", "FileInfo", "OutcomeInfo",
-           "PatientInfo", "SessionInfo", "default_url"]
+__all__ = ["SQLITE_NAME", "URL_ENV", "BlockInfo", "Catalog", "CoursePlace", "FileInfo",
+           "OutcomeInfo", "PatientInfo", "SessionInfo", "default_url"]

@@ -97,6 +97,16 @@ class SessionInfo:
     summary: dict | None
     note: str
 
+    @property
+    def place(self) -> str:
+        """Its place for listings: "3/12" in a course, "#3" (the third session of its
+        protocol) without one, "-" when unknown (imported folders)."""
+        if self.course_position is None:
+            return "-"
+        if self.course is None:
+            return f"#{self.course_position}"
+        return f"{self.course_position}/{self.planned_sessions}"
+
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
         out["folder"] = str(self.folder)
@@ -104,6 +114,17 @@ class SessionInfo:
         out["ended_at"] = None if self.ended_at is None else self.ended_at.isoformat()
         out.pop("summary")
         return out
+
+
+@dataclass(frozen=True)
+class CoursePlace:
+    """Where a patient's next session of a protocol falls: in ``course`` (None: no course of
+    that protocol is planned) at 1-based ``position`` of ``planned`` sessions (None: not
+    planned)."""
+
+    course: str | None
+    position: int
+    planned: int | None
 
 
 @dataclass(frozen=True)
@@ -507,6 +528,13 @@ class Catalog:
 
         self._write(work)
 
+    def list_files(self, session_id: int) -> None:
+        """List every file the session's folder holds now (new ones added, sizes refreshed)."""
+        def work(db: Session) -> None:
+            self._list_folder(db, self._session_row(db, session_id))
+
+        self._write(work)
+
     def _list_folder(self, db: Session, row: SessionRow) -> None:
         folder = self._absolute(row.folder)
         if not folder.is_dir():
@@ -607,6 +635,24 @@ class Catalog:
             patient = self._patient(db, pseudonym)
             return [(c.name, c.protocol, c.planned_sessions) for c in db.scalars(
                 select(Course).where(Course.patient_id == patient.id).order_by(Course.id))]
+
+    def course_place(self, pseudonym: str, protocol: str) -> CoursePlace:
+        """Where the patient's next ``protocol`` session falls: in their newest planned course
+        of that protocol, after its complete sessions; without one, after their complete
+        sessions of that protocol. An aborted or incomplete session is not counted, so its
+        place is run again."""
+        with Session(self.engine) as db:
+            patient = self._patient(db, pseudonym)
+            course = db.scalar(select(Course).where(Course.patient_id == patient.id,
+                                                    Course.protocol == protocol)
+                               .order_by(Course.id.desc()).limit(1))
+            done = select(func.count(SessionRow.id)).where(SessionRow.status == "complete")
+            if course is None:
+                n = db.scalar(done.where(SessionRow.patient_id == patient.id,
+                                         SessionRow.protocol == protocol))
+                return CoursePlace(None, int(n or 0) + 1, None)
+            n = db.scalar(done.where(SessionRow.course_id == course.id))
+            return CoursePlace(course.name, int(n or 0) + 1, course.planned_sessions)
 
     def blocks(self, session_id: int) -> list[BlockInfo]:
         with Session(self.engine) as db:

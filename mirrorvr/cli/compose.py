@@ -4,8 +4,10 @@ Only this module (and the CLI commands that call it) names concrete devices, sou
 windows. It checks everything a session needs before anything starts (:func:`preflight`),
 then builds the EMG source, the stimulator behind the safety governor, the scheduler, the
 watchdog, the recorder, the window and renderer, the loop (real time or stepped), the
-intact-limb driver and — when the patient is simulated — the simulated person watching the
-screen, and hands them to a :class:`~mirrorvr.session.runner.SessionRunner`.
+intact-limb driver, the catalogue's journal (which also says where the session falls in the
+patient's course, and so which rating blocks are due) and — when the patient is simulated —
+the simulated person watching the screen, and hands them to a
+:class:`~mirrorvr.session.runner.SessionRunner`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import os
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mirrorvr.config import SessionConfig, config_to_toml_dict
@@ -33,7 +35,8 @@ from mirrorvr.session.protocol import (
 
 log = logging.getLogger("mirrorvr")
 
-#: What the demo's simulated patient answers on the rating screens (NRS).
+#: The demo's simulated patient's pain (NRS) by timepoint: what it answers on the rating
+#: screens (other instruments are answered to match, :class:`mirrorvr.sim.rater.FixedPain`).
 DEMO_RATINGS = {"pre": 6, "post": 4}
 #: The limb of each amputation level.
 LEVEL_LIMB = {"transradial": "upper", "transhumeral": "upper", "transtibial": "lower",
@@ -363,6 +366,7 @@ def build_session(
     window=None,
     renderer=None,
     ratings: dict[str, int] | None = None,
+    rater=None,
 ):
     """Build every concrete backend of a session and return its :class:`SessionParts`.
 
@@ -370,7 +374,13 @@ def build_session(
     :class:`~mirrorvr.clock.FakeClock`) stepped frame by frame. ``window`` and ``renderer``
     replace the OpenGL ones when given (tests without GL). With ``ask_ratings`` the person at
     the keyboard answers the rating screens, also when the patient is simulated; otherwise a
-    simulated patient answers ``ratings`` (default :data:`DEMO_RATINGS`).
+    simulated patient answers them: as ``rater`` (a :class:`mirrorvr.sim.rater.Rater`, e.g.
+    a course's :class:`~mirrorvr.sim.rater.PainTrajectory`) says, else at the pain levels
+    ``ratings`` (default :data:`DEMO_RATINGS`).
+
+    The data directory's catalogue (``$MIRRORVR_CATALOG_URL`` selects another) is opened
+    first: the session's place in the patient's course decides which rating blocks run
+    (their ``sessions``), and the session is written into it while it runs.
     """
     from mirrorvr.clock import SessionClock
     from mirrorvr.stim.factory import open_governor
@@ -379,19 +389,66 @@ def build_session(
     ready = preflight(config, data_dir, clock, protocol)
     config = ready.config
     # the stimulator first: a device another session or titration holds refuses here,
-    # before this session's folder exists (SAFETY.md 13)
+    # before anything of this session exists (SAFETY.md 13)
     governor = open_governor(config.stim, config.patient, clock, seed=config.seed,
                              purpose=f"session of {config.patient.pseudonym}")
     try:
-        return _build_session(ready, governor, clock, realtime, ask_ratings, window, renderer,
-                              ratings)
+        journal = open_catalog_journal(ready)
+        try:
+            ready = at_course_place(ready, journal.place)
+            answers = None if ask_ratings else simulated_answers(ready, journal.place, rater,
+                                                                 ratings)
+            return _build_session(ready, governor, journal, clock, realtime, answers, window,
+                                  renderer)
+        except BaseException:
+            journal.close()
+            raise
     except BaseException:
         governor.close("session set-up failed")  # the device is released
         raise
 
 
-def _build_session(ready: Preflight, governor, clock, realtime: bool, ask_ratings: bool,
-                   window, renderer, ratings):
+def open_catalog_journal(ready: Preflight):
+    """The session's :class:`~mirrorvr.catalog.journal.CatalogJournal`: the data directory's
+    catalogue opened, stale sessions recovered, the patient and profile version registered,
+    the session's place in the course found.
+
+    Raises
+    ------
+    CatalogError
+        If the catalogue cannot be opened or written (nothing has started).
+    """
+    from mirrorvr.catalog.journal import CatalogJournal
+
+    config = ready.config
+    return CatalogJournal.open(ready.data_dir, config.patient.pseudonym,
+                               config_to_toml_dict(config)["patient"], ready.protocol.name)
+
+
+def at_course_place(ready: Preflight, place) -> Preflight:
+    """``ready`` without the rating blocks not due at this ``place`` of the patient's course
+    (their ``sessions``), planned again (a rehearsal keeps its length)."""
+    due = tuple(b for b in ready.protocol.blocks
+                if b.kind != "rating" or b.runs_at(place.position, place.planned))
+    if len(due) == len(ready.protocol.blocks):
+        return ready
+    _, _, blocks = resolve_protocol(ready.config,
+                                    ready.protocol.model_copy(update={"blocks": due}))
+    return replace(ready, blocks=blocks)
+
+
+def simulated_answers(ready: Preflight, place, rater, ratings) -> dict[str, dict]:
+    """What the simulated patient answers on each rating block, checked before anything
+    starts: as ``rater`` says, else at the pain levels ``ratings`` (default
+    :data:`DEMO_RATINGS`)."""
+    from mirrorvr.sim.rater import FixedPain, planned_answers
+
+    rater = rater or FixedPain(ratings or DEMO_RATINGS, seed=ready.config.seed)
+    return planned_answers(rater, ready.blocks, place.position)
+
+
+def _build_session(ready: Preflight, governor, journal, clock, realtime: bool, answers,
+                   window, renderer):
     from mirrorvr.record.recorder import Recorder
     from mirrorvr.render.renderer import Renderer
     from mirrorvr.session.loop import RealtimeLoop, SteppedLoop
@@ -414,7 +471,7 @@ def _build_session(ready: Preflight, governor, clock, realtime: bool, ask_rating
                               late_tolerance_s=stim.late_tolerance_s)
     watchdog = Watchdog(clock, stim.watchdog_timeout_s, on_timeout=governor.all_off)
     loop = (RealtimeLoop if realtime else SteppedLoop)(clock, scheduler, watchdog, governor)
-    person = simulated_person(ready, None if ask_ratings else (ratings or DEMO_RATINGS))
+    person = simulated_person(ready, answers)
     intact_limb = intact_limb_driver(ready, person)
     if window is None:
         window = open_session_window(config)
@@ -439,17 +496,18 @@ def _build_session(ready: Preflight, governor, clock, realtime: bool, ask_rating
         save_frames_to=frames_dir if config.render.saved_frames else None,
         video=session_video(config, session_dir),
         stim_refusal=ready.stim_refusal,
+        journals=[journal],
     )
 
 
-def simulated_person(ready: Preflight, pain: dict[str, int] | None):
+def simulated_person(ready: Preflight, answers: dict[str, dict] | None):
     """The simulated patient watching the screen, for whatever part of the patient is
     simulated: the residual-limb EMG (when the EMG source is the simulated patient), the
-    intact limb (``tracker.source = "simulated"``) and the rating answers (``pain``, by
-    rating name; None: a person at the keyboard gives them); None when nothing is."""
+    intact limb (``tracker.source = "simulated"``) and the rating answers (``answers``, by
+    rating block; None: a person at the keyboard gives them); None when nothing is."""
     config = ready.config
     scripted_limb = config.tracker.source == "simulated"
-    if ready.simulated_patient is None and not scripted_limb and pain is None:
+    if ready.simulated_patient is None and not scripted_limb and answers is None:
         return None
     from mirrorvr.sim.person import SimulatedPerson, intact_limb_source
 
@@ -457,7 +515,7 @@ def simulated_person(ready: Preflight, pain: dict[str, int] | None):
         emg=ready.simulated_patient,
         intact=intact_limb_source(config.patient.intact_side, ready.limb)
         if scripted_limb else None,
-        pain=pain,
+        answers=answers,
         stim_delay_s=config.stim.transport_latency_s + config.stim.device_latency_s,
     )
 
@@ -514,6 +572,7 @@ def run_demo(config: SessionConfig, data_dir: Path, **kwargs) -> dict:
     Takes :func:`build_session`'s arguments; the protocol defaults to the configuration's
     (the demo's unless it names another).
     """
+    from mirrorvr.catalog.journal import CatalogJournal
     from mirrorvr.render.capture import contact_sheet
     from mirrorvr.session.runner import SessionRunner
     from mirrorvr.session.summary import write_summary
@@ -525,12 +584,17 @@ def run_demo(config: SessionConfig, data_dir: Path, **kwargs) -> dict:
             summary = runner.run()
     finally:
         parts.window.close()
+    catalogue = next((j for j in parts.journals if isinstance(j, CatalogJournal)), None)
+    if catalogue is not None:
+        summary["catalogue"] = catalogue.describe()
     if runner.captured:
         sheet = parts.session_dir / "contact_sheet.png"
         labels, images = zip(*runner.captured, strict=True)
         contact_sheet(list(images), list(labels), sheet)
         summary["contact_sheet"] = str(sheet)
-        write_summary(summary, parts.session_dir)
+    path = write_summary(summary, parts.session_dir)
+    if catalogue is not None:  # the files made after the session ended
+        catalogue.add_files(path, *([summary["contact_sheet"]] if runner.captured else []))
     return summary
 
 

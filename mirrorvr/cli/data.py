@@ -1,7 +1,9 @@
-"""``mirrorvr patients|sessions|export|report``: research data commands.
+"""``mirrorvr patients|sessions|course|export|report``: research data commands.
 
 ``mirrorvr patients [--json]`` and ``mirrorvr sessions [--patient P] [--json]`` list the
-catalogue; ``mirrorvr export bids DATA_DIR OUT_DIR [--patient P]`` writes EMG-BIDS,
+catalogue; ``mirrorvr course PATIENT [--protocol NAME --sessions N]`` plans a patient's
+course (the place of each session in it decides which rating blocks run) and lists their
+courses; ``mirrorvr export bids DATA_DIR OUT_DIR [--patient P]`` writes EMG-BIDS,
 ``mirrorvr export csv DATA_DIR OUT_DIR [--patient P]`` flat tables; ``mirrorvr report
 PATIENT [--out FILE.html]`` one self-contained HTML report of a patient's course.
 
@@ -55,6 +57,21 @@ def add_commands(subparsers) -> None:
     sessions.add_argument("--patient", metavar="P", help="only this pseudonym")
     sessions.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sessions.set_defaults(handler=run_sessions)
+
+    course = subparsers.add_parser(
+        "course", help="plan a patient's course of sessions, or list their courses",
+        description="Plan (or re-plan) a course of N sessions of a protocol for a patient; "
+        "each session of that protocol then takes the next place in it, and rating blocks "
+        "with 'sessions = [1, \"last\"]' run at those places. Without --protocol, list the "
+        "patient's courses.")
+    course.add_argument("patient", metavar="PATIENT", help="pseudonym")
+    course.add_argument("--protocol", metavar="NAME_OR_FILE",
+                        help="the course's protocol (built in, or a protocol file)")
+    course.add_argument("--sessions", type=int, metavar="N", help="sessions planned")
+    course.add_argument("--name", help="the course's name (default <protocol>-<N>)")
+    _data_dir_option(course)
+    _catalog_option(course)
+    course.set_defaults(handler=run_course)
 
     export = subparsers.add_parser("export", help="export sessions (EMG-BIDS, CSV)",
                                    description="Export a data directory's sessions.")
@@ -145,12 +162,42 @@ def run_sessions(args: argparse.Namespace) -> int:
         return 0
     rows = []
     for s in sessions:
-        course = "-" if s.course_position is None else (
-            f"{s.course_position}/{s.planned_sessions or '?'}")
         rows.append([s.id, s.pseudonym, s.started_at.strftime("%Y-%m-%d %H:%M"), s.protocol,
-                     s.profile_version, course, s.status, s.folder.name])
+                     s.profile_version, s.place, s.status, s.folder.name])
     sys.stdout.write(_table(["id", "patient", "started (UTC)", "protocol", "profile",
                              "course", "status", "folder"], rows) + "\n")
+    return 0
+
+
+def run_course(args: argparse.Namespace) -> int:
+    """Handler of ``mirrorvr course``."""
+    from mirrorvr.errors import ConfigError
+    from mirrorvr.session.protocol import load_protocol
+
+    plan = args.protocol is not None or args.sessions is not None
+    if plan and (args.protocol is None or args.sessions is None):
+        raise ConfigError("mirrorvr course: --protocol and --sessions plan a course together "
+                          f"(given --protocol {args.protocol!r}, --sessions {args.sessions!r})")
+    if plan:
+        protocol = load_protocol(args.protocol).name
+        Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+    with open_catalog(args.data_dir, args.catalog_url) as catalog:
+        if plan:
+            catalog.register_patient(args.patient)
+            name = args.name or f"{protocol}-{args.sessions}"
+            catalog.plan_course(args.patient, name, protocol, args.sessions)
+            sys.stdout.write(f"planned course {name} of {args.patient}: {args.sessions} "
+                             f"sessions of {protocol}\n")
+        courses = catalog.courses(args.patient)
+        sessions = catalog.sessions(args.patient)
+        rows = []
+        for name, protocol, planned in courses:
+            done = sum(1 for s in sessions if s.course == name and s.status == "complete")
+            place = catalog.course_place(args.patient, protocol)
+            rows.append([name, protocol, planned, done,
+                         place.position if place.course == name else "-"])
+    sys.stdout.write(_table(["course", "protocol", "planned", "complete", "next session"],
+                            rows) + "\n")
     return 0
 
 

@@ -84,8 +84,8 @@ def _session_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--record-video", action="store_true",
                    help="record the session as MP4 in the session folder")
     p.add_argument("--ask-ratings", action="store_true",
-                   help="the patient answers the pain ratings on screen (keys 0-9, arrows, "
-                   "Enter)")
+                   help="the patient answers the rating screens' instruments (digits, "
+                   "arrows, Enter, Backspace, Tab; a gamepad; the mouse)")
 
 
 def _merge(base: dict, over: dict) -> dict:

@@ -283,9 +283,7 @@ def _adherence_section(sessions: list[_SessionData], courses) -> str:
                          "status"], [
         [s.number, s.info.started_at.strftime("%Y-%m-%d %H:%M"), s.info.protocol,
          s.info.profile_version,
-         "-" if s.info.course_position is None
-         else f"{s.info.course_position}/{s.info.planned_sessions}",
-         s.info.status] for s in sessions]))
+         s.info.place, s.info.status] for s in sessions]))
     return "".join(parts)
 
 

@@ -96,6 +96,20 @@ def hit_answer(view: QuestionView, x: float, y: float) -> int | float | None:
     return None
 
 
+def click_fraction(x_px: float, y_px: float, width_px: int, height_px: int,
+                   view: str = "mono") -> tuple[float, float]:
+    """A click in window pixels (origin top-left) as fractions of the viewport the patient
+    screens are drawn in: the whole window, or in side-by-side stereo (``"stereo_sbs"``) the
+    eye's half it landed in, each half showing the same screen (as the renderer draws it:
+    left eye ``width_px // 2`` wide, the right eye the rest)."""
+    if view == "stereo_sbs":
+        half = width_px // 2
+        if x_px >= half:
+            return (x_px - half) / (width_px - half), y_px / height_px
+        return x_px / half, y_px / height_px
+    return x_px / width_px, y_px / height_px
+
+
 @dataclass(frozen=True)
 class GaugeView:
     """EMG biofeedback: the residual muscles' level shown live, with target zones.

@@ -16,6 +16,10 @@ import numpy as np
 
 from mirrorvr.errors import RenderError
 
+#: Gamepad buttons by SDL joystick button number (the Xbox layout most pads report) and the
+#: d-pad's directions, as event names (``"gamepad a"``; the outcome forms read them).
+GAMEPAD_BUTTONS = {0: "a", 1: "b", 2: "x", 3: "y"}
+
 logger = logging.getLogger(__name__)
 
 
@@ -106,8 +110,10 @@ class Window:
 
     def poll_events(self) -> list[str]:
         """Pending events as names: ``"quit"``, key names (``"escape"``, ``"space"``, ...),
-        left clicks as ``"click X Y"`` (pixels, origin top-left) and gamepad sticks as
-        ``"joyaxis AXIS VALUE"`` (-1..1)."""
+        left clicks as ``"click X Y"`` (pixels, origin top-left), gamepad sticks as
+        ``"joyaxis AXIS VALUE"`` (-1..1), gamepad buttons and the d-pad as ``"gamepad a"``
+        ... ``"gamepad y"`` (others ``"gamepad button N"``) and ``"gamepad left"``,
+        ``"right"``, ``"up"``, ``"down"``."""
         import pygame
 
         self._check_open()
@@ -122,6 +128,13 @@ class Window:
                 names.append(f"click {x_px} {y_px}")
             elif event.type == pygame.JOYAXISMOTION:  # a gamepad's stick (tracking.manual)
                 names.append(f"joyaxis {event.axis} {event.value:.4f}")
+            elif event.type == pygame.JOYBUTTONDOWN:
+                names.append("gamepad " + GAMEPAD_BUTTONS.get(event.button,
+                                                              f"button {event.button}"))
+            elif event.type == pygame.JOYHATMOTION and event.value != (0, 0):
+                x, y = event.value  # SDL: +1 is right and up
+                names.append("gamepad " + ("left" if x < 0 else "right" if x > 0
+                                           else "up" if y > 0 else "down"))
             elif event.type == pygame.JOYDEVICEADDED:
                 self._joysticks.append(pygame.joystick.Joystick(event.device_index))
         return names

@@ -67,8 +67,16 @@ class SessionContext:
     session_dir : Path
         The session's folder (a trained decoder is saved there).
     record_rating, open_stream, push : callables
-        Record an answered rating ``(name, value, t_s)``; open a block's own stream in the
-        recording ``(name, type, channels, rate_hz, fmt) -> handle``; push samples to it.
+        Record an answered NRS rating ``(name, value, t_s)`` in the ``ratings`` stream; open
+        a block's own stream in the recording ``(name, type, channels, rate_hz, fmt) ->
+        handle``; push samples to it.
+    record_outcome : callable
+        Record an answered instrument ``(InstrumentResult, timepoint)``: into the recording's
+        ``outcomes`` stream and the session's journals (the catalogue).
+    screen_size_px : (int, int)
+        The window's width and height, px (clicks come in window pixels).
+    view : str
+        The renderer's view ("mono", "stereo_sbs", "mirror_box"): where patient screens are.
     intact_limb : object or None
         The intact-limb pose source mirror blocks reflect.
     """
@@ -91,6 +99,9 @@ class SessionContext:
     #: blank EMS pulses from the decoder's EMG (stim.blank_emg)
     blank_emg: bool = True
     record_rating: Callable[[str, float, float], None] = None
+    record_outcome: Callable[[object, str], None] = None
+    screen_size_px: tuple[int, int] = (1280, 720)
+    view: str = "mono"
     #: stop every running train and cancel pending ones, with a reason (tracking lost, ...)
     stop_stimulation: Callable[[str], None] = None
     open_stream: Callable[..., object] = None

@@ -19,10 +19,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from mirrorvr.errors import ConfigError
+from mirrorvr.errors import ConfigError, InstrumentError
 from mirrorvr.movements import LOWER_LIMB_MOVEMENTS, REST, UPPER_LIMB_MOVEMENTS
+from mirrorvr.outcomes.instrument import load_instrument
 from mirrorvr.resources import resource_root
 
 if sys.version_info >= (3, 11):
@@ -55,11 +63,60 @@ _STIMULATES = Field(True, description="EMS accompanies the seen movements")
 
 
 class RatingSpec(_BlockSpec):
-    """An outcome instrument answered on screen (NRS by default)."""
+    """An outcome instrument answered on screen (NRS by default), at every session of the
+    patient's course or only at some (``sessions``)."""
 
     kind: Literal["rating"]
-    instrument: str = Field("nrs", min_length=1)
-    prompt: str | None = Field(None, description="replaces the instrument's own question")
+    instrument: str = Field("nrs", min_length=1, description="a shipped instrument (nrs, vas, "
+                            "pgic, pain_diary, sf_mpq_2, bpi_interference) or a .toml file")
+    prompt: str | None = Field(None, description="replaces the question of a one-item "
+                               "instrument")
+    timepoint: str | None = Field(
+        None, max_length=32, pattern=r"^[A-Za-z0-9_-]+$", description="when in the session "
+        "it is answered, e.g. pre or post (default: the block's name without 'rating_')")
+    sessions: tuple[int | Literal["last"], ...] | None = Field(
+        None, description="run only at these positions of the patient's course "
+        "(1 = the first session; 'last' = the course's last planned session); default: every "
+        "session")
+
+    @field_validator("instrument")
+    @classmethod
+    def _known_instrument(cls, value: str) -> str:
+        try:
+            load_instrument(value)
+        except InstrumentError as err:
+            raise ValueError(str(err)) from None
+        return value
+
+    @field_validator("sessions", mode="before")
+    @classmethod
+    def _session_positions(cls, value):
+        if value is None:
+            return value
+        allowed = "a list of session positions: whole numbers >= 1 or 'last'"
+        if not isinstance(value, list | tuple) or not value:
+            raise ValueError(f"must be {allowed}")
+        for entry in value:
+            if entry != "last" and (isinstance(entry, bool) or not isinstance(entry, int)
+                                    or entry < 1):
+                raise ValueError(f"{entry!r} is not a session position (allowed: {allowed})")
+        return value
+
+    @model_validator(mode="after")
+    def _prompt_for_one_item(self) -> RatingSpec:
+        n_items = len(load_instrument(self.instrument).items)
+        if self.prompt is not None and n_items > 1:
+            raise ValueError(f"prompt: replaces the question of a one-item instrument; "
+                             f"{self.instrument!r} has {n_items} items")
+        return self
+
+    def runs_at(self, position: int, planned: int | None) -> bool:
+        """Whether this rating is asked at session ``position`` (1-based) of a course of
+        ``planned`` sessions (None: no course is planned, so no session is the 'last')."""
+        if self.sessions is None:
+            return True
+        return position in self.sessions or (
+            "last" in self.sessions and planned is not None and position == planned)
 
 
 class CalibrationSpec(_BlockSpec):

@@ -24,10 +24,12 @@ from mirrorvr.emg.liveness import StreamWatch
 from mirrorvr.emg.onset import EnvelopeTrace
 from mirrorvr.emg.source import EmgChunk, EmgSource
 from mirrorvr.errors import RecordingError, RenderError, StimulationError
+from mirrorvr.outcomes.record import record_result
 from mirrorvr.session.blocks import BLOCK_KINDS, Block
 from mirrorvr.session.context import SessionContext, SessionObserver
 from mirrorvr.session.estop_control import EStopButton, parse_click
 from mirrorvr.session.frames import Presenter
+from mirrorvr.session.journal import Journals, SessionJournal
 from mirrorvr.session.loop import SessionLoop
 from mirrorvr.session.plan import MovementPlan
 from mirrorvr.session.protocol import BlockPlan
@@ -72,6 +74,8 @@ class SessionParts:
     #: why stimulation must not be armed (e.g. no profile behind a real stimulator, SAFETY.md
     #: 12); None: arm as usual
     stim_refusal: str | None = None
+    #: told the session's start, block boundaries, outcomes and end (the catalogue)
+    journals: list[SessionJournal] = field(default_factory=list)
 
 
 class SessionRunner:
@@ -106,11 +110,14 @@ class SessionRunner:
             stimulate=self.stimulation.on_onset, background=self._background,
             session_dir=parts.session_dir, emg_settings=cfg.emg, blank_emg=cfg.stim.blank_emg,
             record_rating=self._record_rating, stop_stimulation=self.stimulation.stop_all,
+            record_outcome=self._record_outcome,
+            screen_size_px=(cfg.render.width, cfg.render.height), view=cfg.render.view,
             open_stream=self._open_stream, push=self._push, intact_limb=parts.intact_limb,
             use_decoder=self._use_decoder,
             pulses_before_decoder=self.stimulation.pulses_before_decoder,
         )
         self.blocks: list[Block] = [BLOCK_KINDS[b.kind](b, self.ctx) for b in parts.blocks]
+        self.journal = Journals(parts.journals)
         self.block: Block | None = None
         self._control_lock = threading.Lock()
         self._quit = False
@@ -199,6 +206,13 @@ class SessionRunner:
     def _record_rating(self, name: str, value: float, t_s: float) -> None:
         self._push(self.streams.ratings, [t_s], [[float(value)]])
 
+    def _record_outcome(self, result, timepoint: str) -> None:
+        try:
+            record_result(self.p.recorder, self.streams.outcomes, result, timepoint)
+        except RecordingError as err:
+            self._recording_failed_with(err)
+        self.journal.outcome(result, timepoint)
+
     def _use_decoder(self, decoder, report) -> None:
         self.ctx.decoder, self.ctx.calibration_report = decoder, report
         self.stimulation.decoder = decoder
@@ -249,10 +263,11 @@ class SessionRunner:
         if not self.stimulation.armed and self.cfg.stim.enabled:
             self._marker(f"stimulation_not_armed {self.stimulation.note}")
         failure: BaseException | None = None
+        self.journal.session_started(p.session_dir, p.protocol, self.t_start_s)
         try:
             p.loop.start(self._control_step, self._control_failed)
-            for block in self.blocks:
-                self._play(block)
+            for position, block in enumerate(self.blocks):
+                self._play(position, block)
                 if self._quit:
                     break
         except BaseException as err:
@@ -268,6 +283,7 @@ class SessionRunner:
         if failure is None:
             summary["frames_saved"] = [str(x) for x in self._save_captures()]
         write_summary(summary, p.session_dir)
+        self.journal.session_ended(self.end_reason, self.end_reason == "completed", summary)
         if failure is not None:
             raise failure
         return summary
@@ -295,10 +311,11 @@ class SessionRunner:
         except RecordingError as err:  # what was flushed before stays in the file
             log.error("recording not closed cleanly: %s", err)
 
-    def _play(self, block: Block) -> None:
+    def _play(self, position: int, block: Block) -> None:
         start = self.clock.now()
         self._marker(f"block_start {block.name}", start)
         log.info("block %s (%s, %.1f s)", block.name, block.kind, block.duration_s)
+        self.journal.block_started(position, block.name, block.kind, start)
         with self._control_lock:
             delay_s = self._use_block_timing(block)
             block.enter(start)
@@ -313,9 +330,11 @@ class SessionRunner:
             self._frame(block)
         with self._control_lock:
             self.block = None
-        self._marker(f"block_end {block.name}")
-        if not self._quit:
+        end, completed = self.clock.now(), not self._quit
+        self._marker(f"block_end {block.name}", end)
+        if completed:
             block.finish()
+        self.journal.block_finished(position, end, self.ctx.results.get(block.name), completed)
 
     def _frame(self, block: Block) -> None:
         start_s = self.clock.now()
@@ -392,15 +411,13 @@ class SessionRunner:
     def _handle_key(self, key: str, block: Block) -> None:
         governor = self.p.governor
         click = parse_click(key)
-        if click is not None:
-            r = self.cfg.render
-            if self.estop_button.hit(click[0], click[1], r.width, r.height):
-                # SAFETY.md item 8: the on-screen control, same action as the key
-                governor.emergency_stop("emergency stop button")
-                self.estops += 1
-                self._marker("emergency_stop button")
-            return
-        if key in ("quit", "escape"):
+        r = self.cfg.render
+        if click is not None and self.estop_button.hit(click[0], click[1], r.width, r.height):
+            # SAFETY.md item 8: the on-screen control, same action as the key
+            governor.emergency_stop("emergency stop button")
+            self.estops += 1
+            self._marker("emergency_stop button")
+        elif key in ("quit", "escape"):
             self.request_stop("ended by the user (Esc)" if key == "escape"
                               else "the window was closed")
             self.stimulation.all_off(self.end_reason)

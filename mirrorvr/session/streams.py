@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mirrorvr.limb.skeleton import limb_spec
+from mirrorvr.outcomes.record import open_outcome_stream
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class SessionStreams:
     ratings: object
     plan: object
     quality: object
+    outcomes: object
 
     @classmethod
     def open(cls, recorder, source, limb: str) -> SessionStreams:
@@ -47,4 +49,6 @@ class SessionStreams:
             # bits are named in a 'signal_quality_bits' marker and the reasons in markers
             quality=recorder.add_stream("signal_quality", "SignalQuality", channels, 0.0,
                                         "int32"),
+            # one JSON object per answered instrument (answers, scores, timepoint)
+            outcomes=open_outcome_stream(recorder),
         )

@@ -276,6 +276,20 @@ def format_summary(summary: dict) -> str:
         rows.append(("EMG signal quality",
                      "; ".join(bad) + " of checks" if bad
                      else f"every channel ok ({quality['checks']} checks)"))
+    outcomes = [f"{r['instrument']} {r['timepoint']} " + " ".join(
+        f"{k}={v:g}" for k, v in r["scores"].items() if v is not None)
+        for r in summary.get("results", {}).values()
+        if isinstance(r, dict) and "scores" in r and r.get("instrument") != "nrs"]
+    if outcomes:
+        rows.append(("outcomes", "; ".join(outcomes)))
+    catalogue = summary.get("catalogue")
+    if catalogue:
+        place = (f"course {catalogue['course']}, session {catalogue['course_position']} of "
+                 f"{catalogue['planned_sessions']}" if catalogue["course"]
+                 else f"session {catalogue['course_position']} of this protocol (no course)")
+        failed = catalogue.get("failed_writes")
+        rows.append(("catalogue", f"session {catalogue['session_id']}: {place}"
+                     + (f"; {failed} writes failed (see the log)" if failed else "")))
     for key, label in (("motion_test", "Motion Test"), ("tac_test", "TAC test")):
         if summary.get(key):
             rows.append((label, _realtime_test_row(summary[key]["summary"])))

@@ -15,13 +15,16 @@ import heapq
 import itertools
 
 from mirrorvr.movements import REST
+from mirrorvr.outcomes.form import keys_for_answers
 from mirrorvr.session.blocks.calibration import ramp_steps
 from mirrorvr.sim.defaults import ATTEMPT_LEVEL, REACTION_S
 from mirrorvr.tracking.scripted import ScriptedIntactHand, ScriptedMovement, ScriptSource
 
-#: It answers a rating screen when the screen's planned time is up, but not sooner than
-#: this after it appeared, s.
+#: It answers a rating screen's items one after the other, the last when the screen's
+#: planned time is up, the first not sooner than this after it appeared, s.
 MIN_ANSWER_S = 0.5
+#: It confirms an answer this long after choosing it, s (at most half an item's time).
+CONFIRM_PAUSE_S = 0.3
 
 
 class SimulatedPerson:
@@ -33,9 +36,10 @@ class SimulatedPerson:
         Its residual limb's EMG (None: the EMG comes from elsewhere, e.g. a playback).
     intact : ScriptSource or None
         Its intact limb as a pose source (mirror blocks); filled from each mirror block's cues.
-    pain : dict of rating name -> NRS answer, or None
-        What it answers on rating screens ("pre", "post"); None: it does not answer (a real
-        person at the keyboard does).
+    answers : dict of rating block name -> (item id -> answer), or None
+        What it answers on each rating screen (:func:`mirrorvr.sim.rater.planned_answers`),
+        through the screen's keys; None: it does not answer (a real person at the keyboard
+        does).
     stim_delay_s : float
         Transport + device latency of the stimulator twin: a train's first pulse reaches the
         skin this long after the send, s.
@@ -44,9 +48,9 @@ class SimulatedPerson:
     """
 
     def __init__(self, emg=None, intact: ScriptSource | None = None,
-                 pain: dict[str, int] | None = None, stim_delay_s: float = 0.0,
+                 answers: dict[str, dict] | None = None, stim_delay_s: float = 0.0,
                  reaction_s: float = REACTION_S, level: float = ATTEMPT_LEVEL) -> None:
-        self.emg, self.intact, self.pain = emg, intact, pain
+        self.emg, self.intact, self.answers = emg, intact, answers
         self.stim_delay_s = float(stim_delay_s)
         self.reaction_s, self.level = float(reaction_s), float(level)
         self._todo: list[tuple[float, int, str, object]] = []  # (t, seq, what, args)
@@ -75,13 +79,24 @@ class SimulatedPerson:
                                                     limb=self.intact.limb)
             self._intact_onsets += [(m.start_s, m.movement) for m in moves
                                     if m.movement != REST]
-        elif kind == "rating" and self.pain is not None:
-            answer = self.pain[block.name.removeprefix("rating_")]
-            t_s = start_s + max(MIN_ANSWER_S, block.duration_s)
-            for key in ([str(answer)] if answer < 10 else ["1", "0"]) + ["return"]:
-                self._later(t_s, "key", (block.ctx, key))
+        elif kind == "rating" and self.answers is not None:
+            self._answer(block, start_s)
         elif kind == "biofeedback" and self.emg is not None:
             self._biofeedback(block, start_s)
+
+    def _answer(self, block, start_s: float) -> None:
+        """Press the keys of its answers on the block's form, item by item, the last item
+        confirmed when the screen's time is up; each answer is chosen a moment before it is
+        confirmed (the selection shows on screen)."""
+        items = _per_item(keys_for_answers(block.instrument, self.answers[block.name]))
+        last_s = max(MIN_ANSWER_S, block.duration_s)
+        step_s = (last_s - MIN_ANSWER_S) / len(items)
+        for k, keys in enumerate(items):
+            confirm_s = start_s + MIN_ANSWER_S + step_s * (k + 1)
+            *choose, confirm = keys
+            for key in choose:
+                self._later(confirm_s - min(CONFIRM_PAUSE_S, step_s / 2), "key", (block.ctx, key))
+            self._later(confirm_s, "key", (block.ctx, confirm))
 
     def _attempts(self, block, start_s: float):
         """Intent changes that attempt every cue of ``block`` (ramps rise and fall)."""
@@ -181,6 +196,17 @@ class SimulatedPerson:
             train = self._trains.pop(event.channel, None)
             if train is not None:
                 self.emg.stop_stimulation(train, d["stop_s"] + self.stim_delay_s)
+
+
+def _per_item(keys: list[str]) -> list[list[str]]:
+    """A form's key sequence cut into items (each ends with its confirm or skip key)."""
+    items, current = [], []
+    for key in keys:
+        current.append(key)
+        if key in ("return", "tab"):
+            items.append(current)
+            current = []
+    return items
 
 
 def intact_limb_source(side: str, limb: str, rate_hz: float = 60.0) -> ScriptSource:

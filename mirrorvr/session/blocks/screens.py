@@ -4,48 +4,88 @@ from __future__ import annotations
 
 import math
 
-from mirrorvr.limb.skeleton import Pose
-from mirrorvr.render.screens import BreathingView, QuestionView
+from mirrorvr.outcomes.form import InstrumentForm
+from mirrorvr.outcomes.instrument import Instrument, load_instrument
+from mirrorvr.render.screens import BreathingView, click_fraction
 from mirrorvr.session.blocks.base import Block, BlockView
-from mirrorvr.session.ratings import NRS_MAX, NRS_MIN, PROMPT, RatingInput
+from mirrorvr.session.estop_control import parse_click
+from mirrorvr.session.protocol import BlockPlan, RatingSpec
+
+#: The instrument whose answers also go to the recording's ``ratings`` stream and a
+#: ``rating <timepoint> nrs=<value>`` marker (what readers before instruments know), and its
+#: item.
+NRS_INSTRUMENT, NRS_ITEM = "nrs", "pain"
+
+
+def rating_timepoint(plan: BlockPlan) -> str:
+    """When in the session a rating block is answered: its ``timepoint``, else its name
+    without ``rating_`` ("rating_pre" -> "pre")."""
+    return plan.spec.timepoint or plan.name.removeprefix("rating_")
+
+
+def rating_instrument(spec: RatingSpec) -> Instrument:
+    """The block's instrument, with the protocol's ``prompt`` for its one question."""
+    instrument = load_instrument(spec.instrument)
+    if spec.prompt is None:
+        return instrument
+    item = instrument.items[0].model_copy(update={"prompt": spec.prompt})
+    return instrument.model_copy(update={"items": (item,)})
 
 
 class RatingBlock(Block):
-    """An outcome instrument answered on screen; the block ends when it is answered."""
+    """An outcome instrument answered on screen, item by item, with keys, a gamepad or
+    clicks; the block ends when the last item is answered.
+
+    The answers and scores go to the recording's ``outcomes`` stream, the session's journals
+    and ``ctx.results``; an NRS also to the ``ratings`` stream.
+    """
 
     kind = "rating"
 
-    def enter(self, start_s: float) -> None:
-        super().enter(start_s)
-        self.input = RatingInput()
+    def __init__(self, plan: BlockPlan, ctx) -> None:
+        super().__init__(plan, ctx)
+        self.instrument = rating_instrument(plan.spec)
+        self.timepoint = rating_timepoint(plan)
+        self.form = InstrumentForm(self.instrument)
         self.answered_s: float | None = None
 
+    def enter(self, start_s: float) -> None:
+        super().enter(start_s)
+        self.form = InstrumentForm(self.instrument)
+        self.answered_s = None
+
     def handle_key(self, key: str) -> None:
+        """A key, gamepad or ``"click X Y"`` (window pixels) event."""
         if self.answered_s is not None:
             return
-        self.input.handle_key(key)
-        if self.input.answer is not None:
-            now = self.ctx.clock.now()
-            self.answered_s = now
-            name = self.name.removeprefix("rating_")
-            self.ctx.record_rating(name, float(self.input.answer), now)
-            self.ctx.marker(f"rating {name} {self.spec.instrument}={self.input.answer}", now)
-            self.ctx.results[self.name] = {"instrument": self.spec.instrument, "name": name,
-                                           "value": self.input.answer, "t_s": now}
+        click = parse_click(key)
+        if click is None:
+            self.form.handle_key(key)
+        else:
+            width, height = self.ctx.screen_size_px
+            self.form.handle_click(*click_fraction(*click, width, height, self.ctx.view))
+        if self.form.done:
+            self._answered(self.ctx.clock.now())
+
+    def _answered(self, now: float) -> None:
+        self.answered_s = now
+        result = self.form.result(now)
+        self.ctx.record_outcome(result, self.timepoint)
+        entry = {"instrument": result.instrument, "version": result.version,
+                 "name": self.timepoint, "timepoint": self.timepoint,
+                 "answers": dict(result.answers), "scores": dict(result.scores), "t_s": now}
+        if result.instrument == NRS_INSTRUMENT:
+            value = result.answers[NRS_ITEM]
+            entry["value"] = value
+            self.ctx.record_rating(self.timepoint, float(value), now)
+            self.ctx.marker(f"rating {self.timepoint} {NRS_INSTRUMENT}={value}", now)
+        self.ctx.results[self.name] = entry
 
     def done(self, now_s: float) -> bool:
         return self.answered_s is not None
 
     def frame(self, photon_s: float) -> BlockView:
-        question = QuestionView(
-            title="Pain intensity (NRS 0-10)", prompt=self.spec.prompt or PROMPT,
-            kind="scale", options=tuple(str(v) for v in range(NRS_MIN, NRS_MAX + 1)),
-            anchors=("no pain", "worst pain imaginable"), selected=self.input.value,
-            hint="digits or arrows, Enter to confirm")
-        return BlockView(self._rest(), self.input.screen_text(), question=question)
-
-    def _rest(self) -> Pose:
-        return self.pose("rest", 0.0)
+        return BlockView(self.pose("rest", 0.0), question=self.form.view())
 
 
 class RestBlock(Block):
