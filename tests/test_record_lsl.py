@@ -171,22 +171,29 @@ def test_a_demo_session_published_on_lsl_equals_its_recording(tmp_path):
     data["record"].update(lsl=True, lsl_wait_for_consumers_s=WAIT_FOR_READER_S)
     config = build_config(data)
     assert config.record == RecordSettings(lsl=True, lsl_wait_for_consumers_s=WAIT_FOR_READER_S)
-    parts = build_session(config, tmp_path, clock=FakeClock(1000.0), realtime=False)
     reader = _Reader(f"mirrorvr:{pseudonym}/")
-    done = threading.Event()
-    failure = []
+    built, done = threading.Event(), threading.Event()
+    failure, built_parts = [], []
 
-    def run():
+    def run():  # a GL context is its thread's: the session is built where it runs
         try:
-            SessionRunner(parts).run()
+            built_parts.append(build_session(config, tmp_path, clock=FakeClock(1000.0),
+                                             realtime=False))
+            built.set()
+            SessionRunner(built_parts[0]).run()
         except BaseException as err:  # re-raised below
             failure.append(err)
         finally:
-            parts.window.close()
+            if built_parts:
+                built_parts[0].window.close()
+            built.set()
             done.set()
 
     session = threading.Thread(target=run)
     session.start()
+    built.wait()
+    assert built_parts, failure
+    parts = built_parts[0]
     try:
         _read_until_complete(reader, done, lambda: {
             n: len(s["time_stamps"])
