@@ -189,8 +189,9 @@ class StimSettings(_Model):
     device: DeviceLimits = DeviceLimits()
     pulse_width_us: float = Field(300.0, gt=0)
     frequency_hz: float = Field(35.0, gt=0)
-    ramp_up_s: float = Field(0.5, ge=0)
-    ramp_down_s: float = Field(0.5, ge=0)
+    ramp_up_s: float = Field(0.5, gt=0, description="the comfort ramp above the motor "
+                             "threshold, s (every train rises and falls, SAFETY.md item 6)")
+    ramp_down_s: float = Field(0.5, gt=0, description="the fall, s")
     on_time_s: float = Field(1.5, gt=0)
     fast_rise_below_motor_threshold: bool = Field(
         True,

@@ -111,7 +111,7 @@ def test_a_course_is_planned_and_listed(tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--sessions", "12"], "--protocol and --sessions plan a course together"),
     (["--protocol", "pme-upper", "--sessions", "0"], "planned_sessions 0"),
-    (["--protocol", "pme-middle", "--sessions", "3"], "'pme-middle' is neither a built-in"),
+    (["--protocol", "pme-middle", "--sessions", "3"], "'pme-middle': neither a built-in"),
 ])
 def test_a_wrong_course_is_refused_naming_what(tmp_path, capsys, args, message):
     assert main(["course", "sub-07", *args, "--data-dir", str(tmp_path)]) == 2

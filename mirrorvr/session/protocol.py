@@ -304,7 +304,7 @@ def load_protocol(name_or_path: str | Path) -> Protocol:
     else:
         path = Path(text)
         if path.suffix.lower() != ".toml" and not path.exists():
-            raise ConfigError(f"protocol: {text!r} is neither a built-in protocol "
+            raise ConfigError(f"protocol.name = {text!r}: neither a built-in protocol "
                               f"({', '.join(builtin)}) nor a .toml file")
     from mirrorvr.config import read_toml
 
@@ -493,8 +493,9 @@ def plan_blocks(protocol: Protocol, allowed: tuple[str, ...],
                 raise ConfigError(
                     f"block {i + 1} (calibration): contraction_s = {spec.contraction_s:g}: "
                     f"keeps {1000 * kept_s:.0f} ms of each contraction; the decoder needs at "
-                    f"least {2000 * window_s:.0f} ms (two {1000 * window_s:.0f} ms windows), "
-                    f"so contraction_s >= {2 * window_s / spec.keep_fraction:.2f}")
+                    f"least two of its windows (emg.window_s = {window_s:g}: "
+                    f"{2000 * window_s:.0f} ms), so contraction_s >= "
+                    f"{2 * window_s / spec.keep_fraction:.2f} or a shorter emg.window_s")
             cues, duration_s = _calibration_cues(spec, movements)
             calibrated = movements
         elif spec.kind in ("motion_test", "tac_test"):
