@@ -105,7 +105,8 @@ def scene_settings(draw, device):
     try:
         return StimSettings(**values)
     except ValueError as err:  # refused by the configuration, before anything starts
-        assert "shorter than the two-slope envelope" in str(err)
+        assert ("shorter than the two-slope envelope" in str(err)
+                or "ramp" in str(err) and "greater than 0" in str(err))
         assume(False)
 
 

@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
+from mirrorvr.clock import FakeClock
+
 log = logging.getLogger(__name__)
 
 #: How often the control step runs, s.
@@ -121,16 +123,19 @@ class SteppedLoop(_Loop):
 
     realtime = False
 
+    def __init__(self, clock: FakeClock, scheduler, watchdog, governor) -> None:
+        if not isinstance(clock, FakeClock):
+            raise TypeError(f"a stepped session runs on a FakeClock, not {type(clock).__name__}")
+        super().__init__(clock, scheduler, watchdog, governor)
+        self._last_step_s: float | None = None
+
     def start(self, control_step, on_error) -> None:
         super().start(control_step, on_error)
-        self._last_step_s: float | None = None
-        if hasattr(self.clock, "set_waiter"):
-            self.clock.set_waiter(self._run_until)
+        self.clock.set_waiter(self._run_until)
 
     def stop(self) -> None:
         """Nothing runs on its own; sleeps jump again."""
-        if hasattr(self.clock, "set_waiter"):
-            self.clock.set_waiter(None)
+        self.clock.set_waiter(None)
 
     def beat(self, loop: str) -> None:
         """No watchdog thread watches between steps, so a stall inside a step (a slow

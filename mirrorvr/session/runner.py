@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mirrorvr.clock import Clock
 from mirrorvr.config import SessionConfig
 from mirrorvr.emg.decoder import warm_up as warm_up_decoder
 from mirrorvr.emg.liveness import StreamWatch
@@ -32,6 +35,7 @@ from mirrorvr.session.frames import Presenter
 from mirrorvr.session.journal import Journals, SessionJournal
 from mirrorvr.session.loop import SessionLoop
 from mirrorvr.session.plan import MovementPlan
+from mirrorvr.session.ports import Recorder, Renderer, Window
 from mirrorvr.session.protocol import BlockPlan
 from mirrorvr.session.quality import PROBLEM_BITS, QualityTracker
 from mirrorvr.session.stim_gate import StimulationGate
@@ -39,6 +43,13 @@ from mirrorvr.session.stimulation import StimulationPath
 from mirrorvr.session.streams import SessionStreams
 from mirrorvr.session.summary import session_summary, write_summary
 from mirrorvr.session.texts import PatientTexts
+
+if TYPE_CHECKING:  # pragma: no cover - types only: the runner imports no device or GL code
+    from mirrorvr.render.capture import FrameRecorder
+    from mirrorvr.stim.governor import SafetyGovernor, StimEvent
+    from mirrorvr.stim.scheduler import SyncScheduler
+    from mirrorvr.stim.watchdog import Watchdog
+    from mirrorvr.tracking.driver import MirrorDriver
 
 log = logging.getLogger(__name__)
 
@@ -52,25 +63,26 @@ class SessionParts:
     limb: str
     blocks: list[BlockPlan]
     session_dir: Path
-    clock: object
+    clock: Clock
     emg_source: EmgSource
-    window: object
-    renderer: object
-    governor: object
-    scheduler: object
-    watchdog: object
-    recorder: object
+    window: Window
+    renderer: Renderer
+    governor: SafetyGovernor
+    scheduler: SyncScheduler
+    watchdog: Watchdog
+    recorder: Recorder
     loop: SessionLoop
     observers: list[SessionObserver] = field(default_factory=list)
     #: also told every governor event (the simulated patient feels its stimulator twin's
     #: trains)
-    stim_listeners: list = field(default_factory=list)
+    stim_listeners: list[Callable[[StimEvent], None]] = field(default_factory=list)
     #: the mirror blocks' intact-limb driver (None: no tracker and no simulated patient)
-    intact_limb: object | None = None
+    intact_limb: MirrorDriver | None = None
     #: told every key and gamepad event name from the window (a keyboard or gamepad tracker)
-    input_listeners: list = field(default_factory=list)
+    input_listeners: list[Callable[[str], None]] = field(default_factory=list)
     save_frames_to: Path | None = None
-    video: object | None = None  # a FrameRecorder: encodes on its own thread, drops if behind
+    #: encodes the frames on its own thread, drops them if behind (--record-video)
+    video: FrameRecorder | None = None
     #: why stimulation must not be armed (e.g. no profile behind a real stimulator, SAFETY.md
     #: 12); None: arm as usual
     stim_refusal: str | None = None

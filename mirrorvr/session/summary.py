@@ -10,6 +10,7 @@ import numpy as np
 from mirrorvr.session.context import KnowsTrueOnsets
 from mirrorvr.session.latency import latency_summary, movement_paths
 from mirrorvr.session.plan import PlannedMovement
+from mirrorvr.session.ports import ReportsRenderStats
 
 
 def asynchrony_stats_ms(movements: list[PlannedMovement]) -> dict:
@@ -69,8 +70,8 @@ def session_summary(runner) -> dict:
             "headless": bool(p.window.headless),
             "interval_ms": interval_percentiles_ms(
                 presenter.swap_times_s if presenter is not None else []),
-            "renderer": p.renderer.render_stats() if hasattr(p.renderer, "render_stats")
-            else None,
+            "renderer": p.renderer.render_stats()
+            if isinstance(p.renderer, ReportsRenderStats) else None,
         },
         "watchdog": {
             "timeout_s": p.watchdog.timeout_s,
