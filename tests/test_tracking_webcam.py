@@ -102,8 +102,9 @@ def test_the_webcam_tracker_recovers_our_rendered_hand(side, tracker_env, tmp_pa
     assert table["thumb_mcp_flexion"] < 15.0
 
 
-@pytest.mark.xfail(strict=True, reason="MediaPipe Pose finds no person in a render of a lone "
-                   "leg (its detector needs a face and torso); a full-body render would")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="MediaPipe Pose finds no person in a render of a lone leg (its "
+                   "detector needs a face and torso); a full-body render would")
 def test_the_webcam_tracker_recovers_our_rendered_leg(tracker_env, tmp_path):
     video = render_known_answer_video(tmp_path / "leg_left.mp4", "left", "lower",
                                       neutral_frames=REFERENCE_FRAMES, hold_frames=3,

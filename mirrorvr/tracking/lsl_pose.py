@@ -249,6 +249,8 @@ class LslPoseSource:
     def start(self) -> None:
         if self._thread is not None:
             return
+        self._queue.clear()  # what came before a stop is not this stretch's tracking
+        self._problem = f"looking for the LSL pose stream {self._wanted()}"
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="mirrorvr-lsl-pose", daemon=True)
         self._thread.start()

@@ -66,10 +66,16 @@ class WebcamSource:
         self.process: subprocess.Popen | None = None
         self._log = None
 
+    #: A video file waits this long for mirrorvr's inlet before it plays, s (a camera's
+    #: frames are live and are not held back).
+    FILE_WAITS_FOR_READER_S = 10.0
+
     def command(self) -> list[str]:
+        wait = (["--wait-consumer", f"{self.FILE_WAITS_FOR_READER_S:g}"]
+                if Path(self.input).is_file() else [])
         return [str(tracker_python()), "-m", "mirrorvr.tracking.webcam_process",
                 "--input", self.input, "--limb", self.limb, "--side", self.side,
-                "--name", self.stream_name, *self.process_args]
+                "--name", self.stream_name, *wait, *self.process_args]
 
     @property
     def problem(self) -> str | None:
@@ -106,6 +112,7 @@ class WebcamSource:
         return self.inlet.read(now_s)
 
     def stop(self) -> None:
+        """End the process (a later :meth:`start` launches a new one) and the inlet."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -113,6 +120,7 @@ class WebcamSource:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=3.0)
+        self.process = None
         self.inlet.stop()
         if self._log is not None:
             self._log.close()
