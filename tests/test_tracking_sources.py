@@ -31,7 +31,10 @@ def test_keys_handed_over_by_the_event_loop_play_movements_and_levels():
     keys = KeyboardSource("right", "upper")
     assert isinstance(keys, IntactLimbSource)
     driver = MirrorDriver(keys)
+    assert not keys.handle_key("6")  # before a mirror block starts: a rating's answer
+    driver.start()
     _run(driver, clock, 0.5)
+    assert driver.label_at(clock.now()) == "rest"
     assert keys.handle_key("2") and not keys.handle_key("space")  # space stays the e-stop
     keys.handle_key("up")
     _run(driver, clock, 2.0)
@@ -41,12 +44,15 @@ def test_keys_handed_over_by_the_event_loop_play_movements_and_levels():
     keys.handle_key("0")
     _run(driver, clock, 3.5)
     assert driver.label_at(clock.now()) == "rest"
+    driver.stop()
+    assert not keys.handle_key("2")  # after the block, digits are left to other screens
 
 
 def test_gamepad_axes_play_proportional_blended_movements_of_the_lower_limb():
     clock = FakeClock(0.0)
     pad = GamepadSource("left", "lower")
     driver = MirrorDriver(pad)
+    driver.start()
     assert pad.handle_key("joyaxis 3 0.55") and not pad.handle_key("joyaxis 9 1.0")
     assert pad.handle_key("joyaxis 1 -1.0")
     _run(driver, clock, 2.0)
@@ -69,6 +75,7 @@ def test_the_window_hands_gamepad_sticks_over_as_text(gl_window):
     names = gl_window.poll_events()
     assert names == ["joyaxis 1 -0.5000", "a"]
     pad = GamepadSource("left", "lower")
+    pad.start()
     assert pad.handle_key(names[0]) and not pad.handle_key(names[1])
 
 
@@ -87,9 +94,8 @@ def test_intact_side_emg_drives_the_mirror_on_the_simulated_patient(limb, moveme
     settings = EmgSettings(movements=movements)
     patient = SimulatedPatient(clock, movements=movements, seed=4)
     patient.start()
-    decoder = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
-    source = IntactEmgSource(patient, decoder, "left")
-    assert source.limb == limb
+    decoder, _ = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
+    source = IntactEmgSource(patient, "left", limb, settings, decoder)
     driver = MirrorDriver(source)
     t0 = clock.now()
     patient.set_intent(shown, 0.7, t0 + 1.0)
@@ -110,10 +116,10 @@ def test_a_decoder_for_other_channels_is_refused():
     settings = EmgSettings(movements=("rest", "hand_open", "hand_close"))
     patient = SimulatedPatient(clock, movements=settings.movements)
     patient.start()
-    decoder = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
+    decoder, _ = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
     other = SimulatedPatient(clock, n_channels=4, movements=settings.movements)
     with pytest.raises(ConfigError, match="trained on channels"):
-        IntactEmgSource(other, decoder, "left")
+        IntactEmgSource(other, "left", "upper", settings, decoder)
 
 
 def test_a_recorded_pose_stream_replays_as_a_tracker(tmp_path):

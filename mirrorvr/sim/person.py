@@ -1,12 +1,13 @@
 """The simulated patient: a person who watches the screen and does what it asks.
 
 It has a residual limb (:class:`~mirrorvr.emg.simulator.SimulatedPatient` makes its EMG), an
-intact limb (a scripted pose source the mirror block reads like any tracker) and a pain to
-report. Like a real patient it follows the cues the blocks show — a reaction time after each
-cue appears it attempts the movement at its usual effort — answers rating screens with key
-presses, corrects its TAC attempts from the posture it sees, and feels the stimulator twin's
-trains (their artefacts enter its EMG). The runner does not know it is simulated: it is one
-of the session's observers.
+intact limb (a scripted pose source the mirror block reads like any tracker, or the EMG of
+electrodes on it, from a second simulated patient) and a pain to report. Like a real
+patient it follows the cues the blocks show — a reaction time after each cue appears it
+attempts the movement at its usual effort — answers rating screens with key presses,
+corrects its TAC attempts from the posture it sees, and feels the stimulator twin's trains
+(their artefacts enter its EMG). The runner does not know it is simulated: it is one of the
+session's observers.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class SimulatedPerson:
         Its residual limb's EMG (None: the EMG comes from elsewhere, e.g. a playback).
     intact : ScriptSource or None
         Its intact limb as a pose source (mirror blocks); filled from each mirror block's cues.
+    intact_emg : SimulatedPatient or None
+        The EMG of electrodes on its intact limb (``tracker.source = "intact_emg"``): it
+        performs each mirror cue with the intact limb, a reaction time after it appears.
     pain : dict of rating name -> NRS answer, or None
         What it answers on rating screens ("pre", "post"); None: it does not answer (a real
         person at the keyboard does).
@@ -45,8 +49,10 @@ class SimulatedPerson:
 
     def __init__(self, emg=None, intact: ScriptSource | None = None,
                  pain: dict[str, int] | None = None, stim_delay_s: float = 0.0,
-                 reaction_s: float = REACTION_S, level: float = ATTEMPT_LEVEL) -> None:
+                 reaction_s: float = REACTION_S, level: float = ATTEMPT_LEVEL,
+                 intact_emg=None) -> None:
         self.emg, self.intact, self.pain = emg, intact, pain
+        self.intact_emg = intact_emg
         self.stim_delay_s = float(stim_delay_s)
         self.reaction_s, self.level = float(reaction_s), float(level)
         self._todo: list[tuple[float, int, str, object]] = []  # (t, seq, what, args)
@@ -71,6 +77,9 @@ class SimulatedPerson:
                 ScriptedMovement(start_s + c.start_s + self.reaction_s,
                                  start_s + c.end_s + self.reaction_s, c.movement)
                 for c in block.cues], limb=self.intact.limb)
+        elif kind == "mirror" and self.intact_emg is not None:
+            for t_s, movement, level in self._attempts(block, start_s):
+                self._later(t_s, "intact_intent", (movement, level))
         elif kind == "rating" and self.pain is not None:
             answer = self.pain[block.name.removeprefix("rating_")]
             t_s = start_s + max(MIN_ANSWER_S, block.duration_s)
@@ -112,6 +121,8 @@ class SimulatedPerson:
             t_s, _, what, args = heapq.heappop(self._todo)
             if what == "intent" and self.emg is not None:
                 self.emg.set_intent(args[0], args[1], t_s)
+            elif what == "intact_intent":
+                self.intact_emg.set_intent(args[0], args[1], t_s)
             elif what == "key":
                 ctx, key = args
                 ctx.press(key)
