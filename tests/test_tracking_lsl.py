@@ -114,7 +114,7 @@ def test_an_lsl_outlet_drives_a_mirror_session_and_the_recorded_pose_follows(tmp
     assert delay_s <= best <= delay_s + 0.15, best
     plan = [json.loads(v[0]) for v in streams["movement_plan"]["time_series"]]
     assert [e["movement"] for e in plan] == [m.movement for m in moves]
-    assert all(e["source"] == "mirror" for e in plan)
+    assert all(e["source"] == "mirror:lsl:test-glove" for e in plan)
 
 
 def test_resolve_lists_pose_streams_with_their_problems():

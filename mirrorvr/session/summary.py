@@ -28,14 +28,19 @@ def asynchrony_stats_ms(movements: list[PlannedMovement]) -> dict:
     }
 
 
+def percentiles_ms(values_ms) -> dict:
+    """n, median, 95th and 99th percentile and maximum of ``values_ms`` (ms)."""
+    values = np.asarray(values_ms, dtype=float)
+    if values.size == 0:
+        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None}
+    p50, p95, p99 = np.percentile(values, (50, 95, 99))
+    return {"n": int(values.size), "p50": round(float(p50), 2), "p95": round(float(p95), 2),
+            "p99": round(float(p99), 2), "max": round(float(values.max()), 2)}
+
+
 def interval_percentiles_ms(times_s) -> dict:
     """Percentiles of the intervals between consecutive times (e.g. frame swaps), ms."""
-    intervals = np.diff(np.asarray(times_s, dtype=float)) * 1000.0
-    if intervals.size == 0:
-        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None}
-    p50, p95, p99 = np.percentile(intervals, (50, 95, 99))
-    return {"n": int(intervals.size), "p50": round(float(p50), 2), "p95": round(float(p95), 2),
-            "p99": round(float(p99), 2), "max": round(float(intervals.max()), 2)}
+    return percentiles_ms(np.diff(np.asarray(times_s, dtype=float)) * 1000.0)
 
 
 def session_summary(runner) -> dict:
