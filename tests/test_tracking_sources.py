@@ -160,3 +160,50 @@ def test_the_script_source_can_carry_its_own_movement():
                           with_movement=True)
     samples = source.read(0.5)
     assert samples[-1].movement == "hand_open"
+
+
+
+class _PulledLead:
+    """The simulated intact side's electrodes, whose lead is pulled at ``pulled_at_s``: no
+    sample comes after it."""
+
+    def __init__(self, patient, pulled_at_s):
+        self.patient, self.pulled_at_s = patient, pulled_at_s
+        self.sampling_rate_hz, self.channel_names = patient.sampling_rate_hz, patient.channel_names
+        self.finished = False
+
+    def start(self):
+        self.patient.start()
+
+    def stop(self):
+        self.patient.stop()
+
+    def read(self):
+        chunk = self.patient.read()
+        if chunk is None or self.patient.clock.now() < self.pulled_at_s:
+            return chunk
+        return None
+
+
+def test_silent_intact_side_emg_is_lost_tracking_with_its_reason():
+    """SAFETY.md 14: when the intact side's EMG stops, tracking is lost (on that event the
+    mirror block stops stimulation) and the HUD says why."""
+    clock = FakeClock(0.0)
+    settings = EmgSettings(movements=("rest", "hand_open", "hand_close"))
+    patient = SimulatedPatient(clock, movements=settings.movements, seed=4)
+    patient.start()
+    decoder, _ = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
+    t0 = clock.now()
+    lead = _PulledLead(patient, pulled_at_s=t0 + 2.0)
+    driver = MirrorDriver(IntactEmgSource(lead, "left", "upper", settings, decoder,
+                                          silence_s=0.5))
+    driver.start()
+    events = _run(driver, clock, t0 + 1.9, step_s=0.02)
+    assert [e.kind for e in events] == ["tracking_found"] and driver.tracking
+    events = _run(driver, clock, t0 + 3.0, step_s=0.02)
+    # the driver misses the decisions first (lost_after_s), the source names the cause once
+    # the stream has been silent for silence_s
+    assert [e.kind for e in events] == ["tracking_lost"]
+    lost_after_s = driver.settings.lost_after_s
+    assert t0 + 2.0 + lost_after_s - 0.06 <= events[0].t_s <= t0 + 2.0 + lost_after_s + 0.03
+    assert driver.hud_text.startswith("Tracking lost: intact-side EMG stopped (no samples)")

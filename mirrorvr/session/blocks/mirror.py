@@ -158,8 +158,8 @@ class MirrorBlock(_CuedBlock):
         result = self.ctx.results.setdefault(self.name, {})
         result["intact_limb_source"] = driver.name
         result["tracking_gaps"] = len(gaps)
-        result["tracking_lost_s"] = round(sum(
-            (end_s if g.end_s is None else g.end_s) - g.start_s for g in gaps), 3)
+        result["tracking_lost_s"] = round(float(sum(
+            (end_s if g.end_s is None else g.end_s) - g.start_s for g in gaps)), 3)
         result.update(self.record.summary())
         if self.intact_emg is not None:
             result["intact_emg"] = self.intact_emg.results()
