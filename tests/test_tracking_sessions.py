@@ -353,6 +353,21 @@ def test_intact_side_emg_is_refused_before_a_session_starts_when_it_cannot_work(
         preflight(four, tmp_path, FakeClock(0.0))
 
 
+def test_the_readme_tracker_examples_are_valid_configurations(tmp_path):
+    from pathlib import Path
+
+    from mirrorvr.config import load_config
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Mirror therapy with the intact limb", 1)[1].split("\n## ")[0]
+    examples = [block.split("```", 1)[0] for block in section.split("```toml\n")[1:]]
+    sources = []
+    for k, example in enumerate(examples):
+        (tmp_path / f"{k}.toml").write_text(example, encoding="utf-8")
+        sources.append(load_config(tmp_path / f"{k}.toml").tracker.source)
+    assert sources == ["webcam", "intact_emg"]
+
+
 def test_a_patients_session_refuses_simulated_intact_side_electrodes(tmp_path, capsys):
     from mirrorvr.cli import main
 
@@ -435,29 +450,16 @@ def block_of(streams, t_s: float) -> str | None:
     return current
 
 
-@pytest.fixture(scope="module")
-def webcam_env():
-    import os
-
-    from mirrorvr.errors import ConfigError
-    from mirrorvr.tracking.webcam import tracker_python
-
-    try:
-        return tracker_python()
-    except ConfigError as err:
-        if os.environ.get("MIRRORVR_REQUIRE_TRACKER_ENV"):
-            pytest.fail(str(err))
-        pytest.skip(str(err))
-
-
 @pytest.mark.slow
 @pytest.mark.gl
 @pytest.mark.tracker_env
 @pytest.mark.parametrize("limb", ["upper", "lower"])
-def test_the_webcam_tracker_on_a_video_drives_the_mirror_protocol(limb, webcam_env, tmp_path):
+def test_the_webcam_tracker_on_a_video_drives_the_mirror_protocol(limb, tracker_env,
+                                                                   tmp_path):
     """The webcam tracker process plays the known-answer video (our rendered limb at known
-    angles) in each mirror block. The hand is tracked and mirrored; MediaPipe Pose finds no
-    rendered lone leg (README), so the lower-limb blocks say why the limb stays at rest."""
+    angles) in each mirror block. The hand is tracked and mirrored; MediaPipe Pose does not
+    find the rendered lone right leg (README), so the lower-limb blocks say why the limb
+    stays at rest."""
     from mirrorvr.tracking.known_answer import render_known_answer_video
 
     # the hand's video lasts a mirror block (8.7 s); the leg's is short: nothing is found
