@@ -207,3 +207,46 @@ def test_silent_intact_side_emg_is_lost_tracking_with_its_reason():
     lost_after_s = driver.settings.lost_after_s
     assert t0 + 2.0 + lost_after_s - 0.06 <= events[0].t_s <= t0 + 2.0 + lost_after_s + 0.03
     assert driver.hud_text.startswith("Tracking lost: intact-side EMG stopped (no samples)")
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_an_intact_side_calibration_that_fails_says_why_and_a_bug_in_it_is_raised(background,
+                                                                               monkeypatch):
+    """Too little EMG for a class: the HUD says the calibration failed (the session goes on
+    without a tracked limb); an unexpected error reaches the control thread (the session
+    ends, stimulation off) instead of dying with the worker."""
+    import threading
+
+    from mirrorvr.emg.calibration import CueSegment
+
+    clock = FakeClock(0.0)
+    settings = EmgSettings(movements=("rest", "hand_open"))
+    patient = SimulatedPatient(clock, movements=settings.movements, seed=4)
+    source = IntactEmgSource(patient, "left", "upper", settings, train_in_background=background)
+    driver = MirrorDriver(source)
+    driver.start()
+    # 0.1 s of hand_open: no complete 200 ms window
+    source.calibrate([CueSegment("hand_open", 0.0, 0.1, 0), CueSegment("rest", 0.1, 1.0, 0)])
+    deadline = threading.Event()
+    while source.calibrating and clock.now() < 5.0:
+        driver.step(clock.now())
+        clock.advance(0.01)
+        if background:
+            deadline.wait(0.001)
+    assert "no calibration segments for classes ['hand_open']" in source.calibration_error
+    driver.step(clock.now())
+    assert driver.hud_text.startswith("Tracking lost: intact-side calibration failed:")
+
+    import mirrorvr.tracking.intact_emg as module
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in training")
+
+    monkeypatch.setattr(module, "train_decoder", broken)
+    source.calibrate([CueSegment("hand_open", 5.0, 6.0, 0), CueSegment("rest", 6.0, 7.0, 0)])
+    with pytest.raises(ValueError, match="a bug in training"):
+        while clock.now() < 10.0:
+            driver.step(clock.now())
+            clock.advance(0.01)
+            if background:
+                deadline.wait(0.001)

@@ -100,6 +100,7 @@ class IntactEmgSource:
         self._chunks: list[EmgChunk] = []
         self._worker: threading.Thread | None = None
         self._trained: tuple | None = None  # (decoder, report) from the worker
+        self._failure: Exception | None = None  # what the worker raised unexpectedly
         #: why the calibration failed (None: it did not)
         self.calibration_error: str | None = None
 
@@ -150,10 +151,12 @@ class IntactEmgSource:
         except MirrorVRError as err:  # too little EMG, a class never seen: said, not raised
             self.calibration_error = str(err)
             log.error("intact-side calibration failed: %s", err)
+        except Exception as err:  # a bug: re-raised on the control thread (read)
+            self._failure = err
 
     def _calibration_step(self, chunk: EmgChunk | None, now_s: float) -> None:
-        if chunk is not None:
-            self._chunks.append(chunk)
+        if chunk is not None and self._worker is None and self._trained is None:
+            self._chunks.append(chunk)  # (not while the worker reads them)
         recorded = bool(self._chunks) and self._chunks[-1].t_s[-1] >= self.calibration_end_s
         if self._worker is None and self._trained is None and recorded:
             if self.train_in_background:
@@ -164,6 +167,8 @@ class IntactEmgSource:
                 self._train_guarded()
         if self._worker is not None and not self._worker.is_alive():
             self._worker = None
+        if self._failure is not None and self._worker is None:
+            raise self._failure
         if self._trained is not None and self._worker is None:
             decoder, report = self._trained
             self._use(decoder, report.accuracy)
