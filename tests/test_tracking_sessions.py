@@ -179,6 +179,10 @@ def test_the_simulated_patients_intact_limb_drives_every_mirror_block(simulated,
     assert [e["movement"] for e in onsets] == [m for _, m in _cue_movements(config, limb)]
     check_cues_are_mirrored(summary, streams, config, limb, "script")
     check_tracking_record(summary, streams, "script", sample_period_s=1 / 60)
+    from mirrorvr.session.summary import format_summary
+
+    p50 = summary["results"]["mirror_2"]["sample_to_photon_ms"]["p50"]
+    assert f"mirror_2 script median {p50:.0f} ms" in format_summary(summary)
 
 
 @pytest.mark.parametrize("limb", ["upper", "lower"])

@@ -172,6 +172,16 @@ def _realtime_test_row(s: dict) -> str:
     return text
 
 
+def _tracking_row(block: str, r: dict) -> str:
+    """A mirror block's tracker: "mirror_1 lsl:glove median 44 ms (p95 52), 1 gap"."""
+    stats = r["sample_to_photon_ms"]
+    text = f"{block} {r['intact_limb_source']} "
+    text += (f"median {stats['p50']:.0f} ms (p95 {stats['p95']:.0f})" if stats["n"]
+             else "never tracked")
+    gaps = r.get("tracking_gaps", 0)
+    return text + (f", {gaps} gap{'s' if gaps != 1 else ''}" if gaps else "")
+
+
 def format_summary(summary: dict) -> str:
     """The human-readable end-of-session summary."""
     dec, ems, asy = summary.get("decoder"), summary["ems"], summary["asynchrony"]
@@ -220,6 +230,10 @@ def format_summary(summary: dict) -> str:
         rows.append(("EMG signal quality",
                      "; ".join(bad) + " of checks" if bad
                      else f"every channel ok ({quality['checks']} checks)"))
+    tracked = [(name, r) for name, r in summary["results"].items()
+               if isinstance(r, dict) and "sample_to_photon_ms" in r]
+    if tracked:
+        rows.append(("tracker to photon", "; ".join(_tracking_row(name, r) for name, r in tracked)))
     for key, label in (("motion_test", "Motion Test"), ("tac_test", "TAC test")):
         if summary.get(key):
             rows.append((label, _realtime_test_row(summary[key]["summary"])))
