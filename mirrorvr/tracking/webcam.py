@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 from mirrorvr.errors import ConfigError
@@ -34,6 +35,17 @@ def tracker_python() -> Path:
             "'./dev tracker-env' (MediaPipe 0.10.21 with numpy < 2) or set "
             "MIRRORVR_TRACKER_PYTHON")
     return path
+
+
+def _reap(process: subprocess.Popen, grace_s: float = 3.0) -> None:
+    """Wait for a terminated tracker process; kill it after ``grace_s``."""
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        log.warning("webcam tracker (pid %d) ignored SIGTERM for %.0f s: killed", process.pid,
+                    grace_s)
+        process.kill()
+        process.wait()
 
 
 class WebcamSource:
@@ -112,15 +124,13 @@ class WebcamSource:
         return self.inlet.read(now_s)
 
     def stop(self) -> None:
-        """End the process (a later :meth:`start` launches a new one) and the inlet."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=3.0)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=3.0)
-        self.process = None
+        """End the process (a later :meth:`start` launches a new one) and the inlet; never
+        waits for the process to exit (a mirror block ends on the render thread)."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            threading.Thread(target=_reap, args=(process,), name="mirrorvr-webcam-reaper",
+                             daemon=True).start()
         self.inlet.stop()
         if self._log is not None:
             self._log.close()
