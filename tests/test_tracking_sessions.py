@@ -374,6 +374,15 @@ def test_the_readme_tracker_examples_are_valid_configurations(tmp_path):
     assert sources == ["webcam", "intact_emg"]
 
 
+def test_check_says_where_the_intact_limb_comes_from(tmp_path):
+    from mirrorvr.cli.compose import describe_preflight, preflight
+
+    config = _config("upper", {"source": "intact_emg"}, duration_s=None)
+    text = describe_preflight(preflight(config, tmp_path, FakeClock(0.0)))
+    assert ("tracker      intact_emg: simulated, 8 channels at 2000 Hz, decoder calibrated "
+            "in the first mirror block") in text
+
+
 def test_a_patients_session_refuses_simulated_intact_side_electrodes(tmp_path, capsys):
     from mirrorvr.cli import main
 

@@ -274,8 +274,24 @@ def describe_preflight(ready: Preflight) -> str:
         f"  EMG          {cfg.emg.source}: {len(ready.source.channel_names)} channels at "
         f"{ready.source.sampling_rate_hz:g} Hz",
         f"  stimulation  {stim}",
+        f"  tracker      {describe_tracker(ready)}",
         f"  data folder  {ready.data_dir}",
     ])
+
+
+def describe_tracker(ready: Preflight) -> str:
+    """The mirror blocks' intact limb, for ``mirrorvr check``."""
+    tracker = ready.config.tracker
+    if not any(b.kind == "mirror" for b in ready.blocks):
+        return f"{tracker.source} (no mirror block)"
+    intact = ready.intact_emg
+    if intact is None:
+        return tracker.source
+    emg = intact.source
+    decoder = (f"decoder {tracker.decoder_file}" if intact.decoder is not None else
+               "decoder calibrated in the first mirror block")
+    return (f"intact_emg: {tracker.emg.source}, {len(emg.channel_names)} channels at "
+            f"{emg.sampling_rate_hz:g} Hz, {decoder}")
 
 
 def new_session_dir(data_dir: Path, pseudonym: str, kind: str) -> Path:
