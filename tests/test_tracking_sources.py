@@ -250,3 +250,38 @@ def test_an_intact_side_calibration_that_fails_says_why_and_a_bug_in_it_is_raise
             clock.advance(0.01)
             if background:
                 deadline.wait(0.001)
+
+
+def test_an_intact_side_calibration_trains_on_a_worker_while_reads_go_on():
+    """In real time the decoder trains on a worker: reads keep returning at once (no pose
+    yet), then the trained decoder drives the limb."""
+    import threading
+
+    from mirrorvr.session.protocol import Cue
+    from mirrorvr.tracking.intact_emg import calibration_segments
+
+    clock = FakeClock(0.0)
+    settings = EmgSettings(movements=("rest", "hand_open", "hand_close"))
+    patient = SimulatedPatient(clock, movements=settings.movements, seed=4)
+    source = IntactEmgSource(patient, "left", "upper", settings, train_in_background=True)
+    driver = MirrorDriver(source)
+    driver.start()
+    cues = [Cue(m, 3.5 * k, 3.5 * k + 1.75, k // 2)
+            for k, m in enumerate(["hand_open", "hand_close"] * 3)]
+    segments = calibration_segments(cues, settings.movements, 0.0, 2)
+    source.calibrate(segments)
+    for s in segments:  # the patient performs the cues with the intact hand
+        patient.set_intent(s.movement, 0.0 if s.movement == "rest" else 0.7, s.start_s + 0.2)
+    reads_while_training, wait = 0, threading.Event()
+    while source.calibrating and clock.now() < 30.0:
+        driver.step(clock.now())
+        clock.advance(0.01)
+        if clock.now() > source.calibration_end_s + 0.05:
+            reads_while_training += 1 if source.calibrating else 0
+            wait.wait(0.002)  # real time passes while the worker trains
+    assert source.decoder is not None and source.report.accuracy > 0.8
+    assert source.decoder.movements == ("rest", "hand_open", "hand_close")
+    assert reads_while_training > 0  # the control thread went on reading meanwhile
+    patient.set_intent("hand_close", 0.7, clock.now())
+    _run(driver, clock, clock.now() + 2.0, step_s=0.02)
+    assert driver.label_at(clock.now()) == "hand_close"
