@@ -401,7 +401,7 @@ def prepare_intact_emg(config: SessionConfig, clock, limb: str,
                                  tracker.calibration_repetitions)
         except ConfigError as err:
             raise ConfigError(
-                f"tracker.{err} ({first.name}, {first.duration_s:g} s, cues every "
+                f"tracker.{err} ({first.name}, {first.duration_s:.1f} s, cues every "
                 f"{first.spec.cue_s:g} s): lengthen the block (or the rehearsal, --duration) "
                 "or give tracker.decoder_file") from None
         return IntactEmgParts(source, simulated, None, None)
