@@ -1,16 +1,22 @@
-"""Tracking: filter jitter vs lag, and tracker sample -> photon latency, each beside a peer.
+"""Tracking: filter jitter vs lag, and tracker sample -> photon in real sessions, each beside
+a peer in the same run.
 
 1. One Euro settings on a synthetic tracker (30 Hz, white noise of 2 deg per joint):
    jitter at rest (deg r.m.s.) and lag on a 0.6 rad step (time to 50 % / 90 %), against
    the unfiltered signal and a plain 1 Hz low-pass (beta = 0) in the same run.
-2. Sample -> photon on the webcam tracker (MediaPipe process playing a rendered video at
-   30 fps, LSL, MirrorDriver, offscreen render at 640x360, swap + 8 ms display latency):
-   mirrorvr (control thread polls every 5 ms, the render loop never waits, One Euro) beside
-   a naive peer (the render loop waits for each tracker sample, unfiltered). Components per
-   frame: inference (the tracker's capture -> push), transport (push -> received), render
-   (received -> photon). Needs ./dev tracker-env. Camera exposure is not included.
+2. Sample -> photon through the session engine: for every tracker source a real session
+   (real clock, headless GL at the default 1280x720, render_scale auto, stimulation off)
+   plays a mirror block; its recording's ``tracking`` stream gives, per tracker sample, the
+   first frame that showed it (presentation timestamp; and the frame's swap + display
+   latency from the ``frames`` stream). Beside it, for the trackers outside the process
+   (LSL, webcam), a naive peer in the same run: the render loop reads the tracker itself,
+   waits for each new sample and draws it at once, unfiltered, no presentation delay, on
+   the same window size and renderer. Camera exposure is not included (the webcam's time
+   starts at the frame's capture by OpenCV). The engine shows a pose D (the presentation
+   delay, 50 ms with stimulation off) after the tracker sampled it, by design: so
+   stimulation can meet the seen movement (ARCHITECTURE.md).
 
-    .venv/bin/python benchmarks/bench_tracking.py [--seconds 8]
+    .venv/bin/python benchmarks/bench_tracking.py [--seconds 10] [--skip-latency]
 """
 
 from __future__ import annotations
@@ -31,7 +37,6 @@ from mirrorvr.limb.skeleton import limb_spec  # noqa: E402
 from mirrorvr.tracking.driver import DriverSettings, MirrorDriver  # noqa: E402
 from mirrorvr.tracking.source import PoseSample  # noqa: E402
 
-DISPLAY_LATENCY_S = 0.008
 FILTERS = [
     ("unfiltered", DriverSettings(min_cutoff_hz=1e4, beta=0.0)),
     ("low-pass 1 Hz (beta 0)", DriverSettings(min_cutoff_hz=1.0, beta=0.0)),
@@ -75,7 +80,8 @@ class _Synthetic:
 
 def filter_table() -> None:
     print("\nOne Euro filter: jitter at rest and lag on a step (synthetic 30 Hz tracker)")
-    print(f"{'filter':36s} {'jitter deg rms':>15s} {'vs raw':>7s} {'lag 50 %':>9s} {'lag 90 %':>9s}")
+    print(f"{'filter':36s} {'jitter deg rms':>15s} {'vs raw':>7s} {'lag 50 %':>9s} "
+          f"{'lag 90 %':>9s}")
     raw_jitter = None
     for label, settings in FILTERS:
         clock = FakeClock(0.0)
@@ -98,89 +104,213 @@ def filter_table() -> None:
         for share in (0.5, 0.9):
             t_hit = next(t for t, a in step if t >= 4.0 and a - base >= share * 0.6)
             lag.append(1000 * (t_hit - 4.0))
-        print(f"{label:36s} {jitter:15.2f} {jitter / raw_jitter:7.2f} {lag[0]:7.0f} ms {lag[1]:6.0f} ms")
+        print(f"{label:36s} {jitter:15.2f} {jitter / raw_jitter:7.2f} {lag[0]:7.0f} ms "
+              f"{lag[1]:6.0f} ms")
 
 
-def _latency_run(video: Path, seconds: float, naive: bool) -> np.ndarray:
-    from mirrorvr.config import RenderSettings
+#: Sources of the latency table: (label, [tracker] settings; None: built in the run).
+SOURCES = ("simulated", "keyboard", "gamepad", "replay", "intact_emg", "lsl", "webcam")
+
+
+def _session(tracker: dict, seconds: float, data_dir: Path, movements=None) -> dict:
+    """One real-time session of a single mirror block driven by ``tracker``; its summary."""
+    from mirrorvr.cli.compose import run_demo
+    from mirrorvr.config import build_config
+    from mirrorvr.session.protocol import parse_protocol
+
+    config = build_config({"tracker": tracker, "stim": {"enabled": False},
+                           "render": {"headless": True, "saved_frames": 0}})
+    block = {"kind": "mirror", "duration_s": seconds}
+    if movements:
+        block["movements"] = list(movements)
+    protocol = parse_protocol({"name": "bench-mirror", "limb": "upper", "blocks": [block]})
+    return run_demo(config, data_dir, protocol=protocol)
+
+
+def _first_shown(summary: dict) -> np.ndarray:
+    """Per tracker sample, its first frame: (sample, processing, received, photon (the
+    presentation timestamp), photon from the frame's swap) s, from the recording."""
+    import pyxdf
+
+    from mirrorvr.tracking.driver import FRAME_CHANNELS
+
+    streams = {s["info"]["name"][0]: s
+               for s in pyxdf.load_xdf(summary["recording"], dejitter_timestamps=False)[0]}
+    rows = np.asarray(streams["tracking"]["time_series"], dtype=float)
+    col = {c: FRAME_CHANNELS.index(c) for c in FRAME_CHANNELS}
+    rows = rows[rows[:, col["tracking"]] == 1.0]
+    sample = rows[:, col["sample_s"]]
+    first = rows[np.diff(sample, prepend=np.nan) != 0]
+    # the frame's swap: the first recorded photon time at or after its presentation time
+    # (a frame is never shown before its timestamp, and the next frame's timestamp lies
+    # after this frame's swap)
+    swapped = np.sort(np.asarray(streams["frames"]["time_stamps"], dtype=float))
+    presented = first[:, col["photon_s"]]
+    actual = swapped[np.minimum(np.searchsorted(swapped, presented - 1e-9), swapped.size - 1)]
+    return np.column_stack([first[:, [col["sample_s"], col["processing_s"], col["received_s"],
+                                      col["photon_s"]]], actual])
+
+
+def _naive(source, seconds: float) -> np.ndarray:
+    """The naive peer: the render loop reads ``source`` itself, waits for each new sample
+    and draws it at once (unfiltered, no presentation delay). Rows as :func:`_first_shown`."""
+    from mirrorvr.cli.compose import open_session_window, patient_appearance, resolve_patient
+    from mirrorvr.config import build_config
     from mirrorvr.limb.mirror import mirror_pose
+    from mirrorvr.limb.poses import target_pose
+    from mirrorvr.limb.skeleton import Pose
     from mirrorvr.render.renderer import Renderer
     from mirrorvr.render.scene import SceneState
-    from mirrorvr.render.window import open_window
-    from mirrorvr.tracking.webcam import WebcamSource
 
-    source = WebcamSource("left", "upper", str(video), process_args=["--wait-consumer", "20"])
-    settings = DriverSettings(min_cutoff_hz=1e4, beta=0.0) if naive else DriverSettings()
-    driver = MirrorDriver(source, settings)
-    window = open_window(640, 360, headless=True, samples=0)
-    renderer = Renderer(window, RenderSettings(width=640, height=360, msaa_samples=0))
-    stop = threading.Event()
+    config, _ = resolve_patient(build_config({"render": {"headless": True}}))
+    window = open_session_window(config)
+    renderer = Renderer(window, config.render, appearance=patient_appearance(config))
+    rest = target_pose("rest", 0.0, "left").angles
     rows = []
-
-    def control() -> None:
-        while not stop.is_set():
-            driver.step(time.monotonic())
-            stop.wait(0.005)
-
-    driver.start()
-    thread = None if naive else threading.Thread(target=control, daemon=True)
+    source.start()
     try:
-        while driver.samples_received == 0 and not stop.wait(0.01):
-            driver.step(time.monotonic())
-        if thread is not None:
-            thread.start()
         end = time.monotonic() + seconds
-        last_sample = None
         while time.monotonic() < end:
-            if naive:  # the render loop waits for the tracker's next sample
-                before = driver.samples_received
-                while driver.samples_received == before and time.monotonic() < end:
-                    driver.step(time.monotonic())
-                    time.sleep(0.0005)
-            frame = driver.frame_at(time.monotonic())
-            intact = frame.pose
+            samples = source.read(time.monotonic())
+            if not samples:
+                time.sleep(0.0005)
+                continue
+            newest = samples[-1]
+            angles = np.where(np.isfinite(newest.angles), newest.angles, rest)
+            intact = Pose.unchecked("left", angles).clipped()  # as the driver's limits do
             renderer.draw(SceneState(intact, mirror_pose(intact), affected_side="right"))
             window.finish()
             window.swap()
-            photon = time.monotonic() + DISPLAY_LATENCY_S
-            if frame.sample_s is not None and frame.sample_s != last_sample:  # first frame showing it
-                rows.append((frame.sample_s, frame.processing_s, frame.received_s, photon))
-                last_sample = frame.sample_s
+            photon = time.monotonic() + config.render.display_latency_s
+            received = newest.received_s if newest.received_s is not None else np.nan
+            rows.append((newest.t_s, newest.processing_s, received, photon, photon))
     finally:
-        stop.set()
-        if thread is not None:
-            thread.join()
-        driver.stop()
+        source.stop()
         renderer.close()
         window.close()
-    return np.array(rows)
+    return np.array(rows).reshape(-1, 5)
+
+
+def _publish(outlet, script, stop: threading.Event, rate_hz: float = 60.0) -> None:
+    import pylsl
+
+    t0, k = pylsl.local_clock(), 0
+    while not stop.is_set():
+        t = t0 + k / rate_hz
+        if pylsl.local_clock() >= t:
+            outlet.push(script.pose_at(t).angles, t, confidence=0.95)
+            k += 1
+        stop.wait(0.001)
+
+
+def _lsl_outlet(name: str):
+    """A lab tracker on LSL (60 Hz) playing a hand movement every 1.5 s; (stop, thread)."""
+    from mirrorvr.tracking.lsl_pose import PoseOutlet
+    from mirrorvr.tracking.scripted import ScriptedIntactHand, ScriptedMovement
+
+    start = time.monotonic()
+    script = ScriptedIntactHand("left", [ScriptedMovement(start + 1.5 * k, start + 1.5 * k + 0.7,
+                                                          "hand_close") for k in range(200)])
+    outlet = PoseOutlet(name, "left", "upper", rate_hz=60.0, tracker="bench script")
+    stop = threading.Event()
+    thread = threading.Thread(target=_publish, args=(outlet, script, stop), daemon=True)
+    thread.start()
+    return stop, thread, outlet
+
+
+def _intact_decoder(path: Path) -> str:
+    """A decoder of the simulated patient's intact side (the twin the sessions use),
+    calibrated offline on a fake clock."""
+    from mirrorvr.cli.compose import open_intact_emg_source, resolve_patient
+    from mirrorvr.clock import FakeClock
+    from mirrorvr.config import EmgSettings, build_config
+    from mirrorvr.movements import UPPER_LIMB_MOVEMENTS
+    from mirrorvr.tracking.intact_emg import calibrate_on_simulated_patient
+
+    config, _ = resolve_patient(build_config({}))
+    clock = FakeClock(0.0)
+    twin, _ = open_intact_emg_source(config, clock, "upper", UPPER_LIMB_MOVEMENTS)
+    twin.start()
+    decoder, report = calibrate_on_simulated_patient(
+        twin, clock, EmgSettings(movements=UPPER_LIMB_MOVEMENTS), repetitions=2)
+    decoder.save(path, report)
+    return str(path)
+
+
+def latency_runs(seconds: float, tmp: Path) -> tuple[dict, dict, dict]:
+    """Engine rows per source, naive rows per source that has a peer, and each source's D."""
+    from mirrorvr.tracking.known_answer import render_known_answer_video
+    from mirrorvr.tracking.lsl_pose import LslPoseSource
+    from mirrorvr.tracking.webcam import WebcamSource
+
+    video = render_known_answer_video(tmp / "hand.mp4", "left", "upper", neutral_frames=20,
+                                      hold_frames=int(30 * seconds / 6) + 10,
+                                      tones=("light",))
+    engine, naive, delay = {}, {}, {}
+    recorded = None
+    for name in SOURCES:
+        tracker: dict = {"source": name}
+        stop = None
+        if name == "replay":
+            tracker["replay_file"] = recorded
+        elif name == "intact_emg":
+            tracker["decoder_file"] = _intact_decoder(tmp / "intact.npz")
+        elif name == "lsl":
+            stop, thread, outlet = _lsl_outlet("bench-tracker")
+            tracker["stream_name"] = "bench-tracker"
+        elif name == "webcam":
+            tracker["camera"] = str(video.path)
+        print(f"  session with {name} ...", flush=True)
+        try:
+            summary = _session(tracker, seconds, tmp / name)
+            if name == "lsl":
+                print("  naive peer with lsl ...", flush=True)
+                naive[name] = _naive(LslPoseSource("left", "upper", "bench-tracker"), seconds)
+        finally:
+            if stop is not None:
+                stop.set()
+                thread.join()
+                del outlet
+        if name == "simulated":
+            recorded = summary["recording"]
+        if name == "webcam":
+            print("  naive peer with webcam ...", flush=True)
+            naive[name] = _naive(WebcamSource("left", "upper", str(video.path)), seconds)
+        engine[name] = _first_shown(summary)
+        delay[name] = summary["presentation_delay_s"]
+    return engine, naive, delay
 
 
 def latency_table(seconds: float) -> None:
-    from mirrorvr.tracking.known_answer import render_known_answer_video
-
     with tempfile.TemporaryDirectory() as tmp:
-        video = render_known_answer_video(Path(tmp) / "hand.mp4", "left", "upper",
-                                          neutral_frames=20, hold_frames=30)
-        results = {"mirrorvr (render never waits, One Euro)": _latency_run(video.path, seconds, False),
-                   "naive (render waits for each sample, unfiltered)": _latency_run(video.path, seconds, True)}
-    print("\nTracker sample -> photon (webcam process on a 30 fps video, 640x360 llvmpipe)")
-    print(f"{'pipeline':50s} {'n':>4s} {'inference':>10s} {'transport':>10s} {'render':>8s} "
-          f"{'total p50':>10s} {'p90':>6s} {'vs naive':>9s}")
-    medians = {k: np.median(v[:, 3] - v[:, 0]) for k, v in results.items()}
-    naive = list(medians.values())[1]
-    for label, r in results.items():
-        sample, proc, received, photon = r.T
+        engine, naive, delay = latency_runs(seconds, Path(tmp))
+    print("\nTracker sample -> photon, ms (first frame showing each sample; real sessions, "
+          "1280x720 llvmpipe, stimulation off)")
+    header = (f"{'source':32s} {'n':>5s} {'process':>8s} {'transp.':>8s} {'arr->ph':>8s} "
+              f"{'p50':>6s} {'p90':>6s} {'p99':>6s} {'p50 swap':>9s} {'vs naive':>9s}")
+    print(header)
+
+    def row(label: str, r: np.ndarray, peer: np.ndarray | None) -> None:
+        sample, proc, received, photon, swapped = r.T
         total = 1000 * (photon - sample)
-        print(f"{label:50s} {len(r):4d} {1000 * np.median(proc):8.1f}ms "
-              f"{1000 * np.median(received - sample - proc):8.1f}ms "
-              f"{1000 * np.median(photon - received):6.1f}ms {np.median(total):8.1f}ms "
-              f"{np.percentile(total, 90):5.0f} {medians[label] / naive:8.2f}x")
+        p50, p90, p99 = np.percentile(total, (50, 90, 99)) if total.size else (np.nan,) * 3
+        ratio = "-"
+        if peer is not None and len(peer):
+            ratio = f"{p50 / np.median(1000 * (peer[:, 3] - peer[:, 0])):.2f}x"
+        transport = np.nanmedian(1000 * (received - sample - proc)) if total.size else np.nan
+        print(f"{label:32s} {len(r):5d} {1000 * np.median(proc):8.1f} {transport:8.1f} "
+              f"{np.nanmedian(1000 * (photon - received)):8.1f} {p50:6.1f} {p90:6.1f} "
+              f"{p99:6.1f} {np.median(1000 * (swapped - sample)):9.1f} {ratio:>9s}")
+
+    for name in SOURCES:
+        row(f"{name} (engine, D {1000 * delay[name]:.0f} ms)", engine[name], naive.get(name))
+        if name in naive:
+            row(f"{name} (naive peer)", naive[name], naive[name])
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--seconds", type=float, default=8.0)
+    p.add_argument("--seconds", type=float, default=10.0, help="length of each session")
     p.add_argument("--skip-latency", action="store_true")
     args = p.parse_args()
     filter_table()

@@ -383,16 +383,30 @@ class TrackerSettings(_Model):
     """Where the intact limb that mirror blocks reflect comes from, and how it is conditioned
     (:mod:`mirrorvr.tracking`; README "Trackers")."""
 
-    source: Literal["simulated", "lsl", "webcam", "keyboard", "gamepad", "replay"] = Field(
+    source: Literal["simulated", "lsl", "webcam", "keyboard", "gamepad", "replay",
+                    "intact_emg"] = Field(
         "simulated", description="simulated: a scripted intact limb that does what the mirror "
         "cues say (the demo's and --simulate's); lsl: any pose stream in mirrorvr's format; "
         "webcam: the MediaPipe tracker process; keyboard / gamepad: played by hand; replay: "
-        "the pose stream of a recording")
+        "the pose stream of a recording; intact_emg: electrodes on the intact limb and a "
+        "decoder calibrated on them")
     stream_name: str = Field("", description="lsl: the stream's name ('': the first pose "
                              "stream for the intact side and limb)")
     camera: str = Field("0", description="webcam: a camera index, a /dev/video device or a "
                         "video file")
     replay_file: str = Field("", description="replay: a mirrorvr recording (.xdf)")
+    emg: EmgSettings = Field(EmgSettings(), description="intact_emg: the intact side's "
+                             "electrodes and decoder, configured like [emg] ([tracker.emg]); "
+                             "its classes are the mirror blocks' movements")
+    decoder_file: str = Field("", description="intact_emg: a decoder trained on these "
+                              "electrodes (.npz, e.g. an earlier session's intact_decoder.npz "
+                              "while the electrodes stayed in place); '': the first mirror "
+                              "block's first cue cycles calibrate it")
+    calibration_repetitions: int = Field(2, ge=2, le=10, description="intact_emg: cue cycles "
+                                         "the calibration in the first mirror block takes")
+    min_accuracy_for_stim: float = Field(
+        0.8, ge=0.5, le=1, description="intact_emg: below this cross-validated accuracy the "
+        "intact-side decoder's movements never trigger stimulation (SAFETY.md 14)")
     min_cutoff_hz: float = Field(1.0, gt=0, le=30, description="One Euro filter: the cutoff "
                                  "at rest, Hz (less jitter, more lag)")
     beta: float = Field(0.4, ge=0, le=10, description="One Euro filter: how fast the cutoff "

@@ -24,6 +24,21 @@ def gl_window():
     window.close()
 
 
+@pytest.fixture(scope="session")
+def tracker_env():
+    """The webcam tracker's interpreter (``.venv-tracker``); skipped when it is missing,
+    except under ``./dev test`` (MIRRORVR_REQUIRE_TRACKER_ENV), which makes it."""
+    from mirrorvr.errors import ConfigError
+    from mirrorvr.tracking.webcam import tracker_python
+
+    try:
+        return tracker_python()
+    except ConfigError as err:
+        if os.environ.get("MIRRORVR_REQUIRE_TRACKER_ENV"):
+            pytest.fail(str(err))
+        pytest.skip(str(err))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _device_locks_in_a_private_folder(tmp_path_factory):
     """The stimulator owner locks (SAFETY.md item 13) of this test run live in a folder of

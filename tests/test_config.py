@@ -119,7 +119,8 @@ def test_the_readme_configuration_example_is_valid(tmp_path):
     from pathlib import Path
 
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    section = readme.split("\n## Configuration\n", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "example.toml").write_text(example, encoding="utf-8")
     config = load_config(tmp_path / "example.toml")
     assert config.seed == 3 and config.emg.source == "brainflow"

@@ -151,7 +151,7 @@ def test_careless_files_that_pass_run_as_sessions(tmp_path, example):
         assume(False)
     # sessions on the fake clock with the simulated patient (a board streams in real time)
     assume(config.emg.source == "simulated" and config.protocol.duration_s is not None
-           and config.protocol.duration_s <= 60)
+           and config.protocol.duration_s <= 60)  # None (no [protocol]): the full protocol
     assume(config.render.max_fps >= 10 and not config.render.record_video)
     clock = FakeClock(1000.0)
     summary = run_demo(config, tmp_path / "data", clock=clock, realtime=False,

@@ -67,6 +67,21 @@ def test_hud_text_and_ghost_draw(renderer):
     np.testing.assert_array_equal(ghost[:, :150], plain[:, :150])
 
 
+def test_a_cue_of_two_lines_draws_the_second_under_the_first(renderer):
+    """A mirror block's cue and its tracker line ("...\\nTracking lost: ...") are two lines,
+    not one line with an unknown glyph running off the screen."""
+    plain = render(renderer, rest_state())
+    one = render(renderer, rest_state(cue_text="Close your hand"))
+    two = render(renderer, rest_state(cue_text="Close your hand\nTracking lost: waiting"))
+
+    def rows(pixels):
+        changed = np.abs(plain.astype(int) - pixels.astype(int)).sum(axis=2) > 30
+        return np.flatnonzero(changed[:, 40:-40].any(axis=1))
+
+    assert rows(two).max() > rows(one).max() + 5  # a second line below the first
+    np.testing.assert_array_equal(two[:rows(one).min()], one[:rows(one).min()])
+
+
 def test_cpu_skinning_matches_gpu_skinning(gl_window, renderer):
     from mirrorvr.render.renderer import Renderer
 

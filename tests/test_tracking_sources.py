@@ -31,7 +31,10 @@ def test_keys_handed_over_by_the_event_loop_play_movements_and_levels():
     keys = KeyboardSource("right", "upper")
     assert isinstance(keys, IntactLimbSource)
     driver = MirrorDriver(keys)
+    assert not keys.handle_key("6")  # before a mirror block starts: a rating's answer
+    driver.start()
     _run(driver, clock, 0.5)
+    assert driver.label_at(clock.now()) == "rest"
     assert keys.handle_key("2") and not keys.handle_key("space")  # space stays the e-stop
     keys.handle_key("up")
     _run(driver, clock, 2.0)
@@ -41,12 +44,15 @@ def test_keys_handed_over_by_the_event_loop_play_movements_and_levels():
     keys.handle_key("0")
     _run(driver, clock, 3.5)
     assert driver.label_at(clock.now()) == "rest"
+    driver.stop()
+    assert not keys.handle_key("2")  # after the block, digits are left to other screens
 
 
 def test_gamepad_axes_play_proportional_blended_movements_of_the_lower_limb():
     clock = FakeClock(0.0)
     pad = GamepadSource("left", "lower")
     driver = MirrorDriver(pad)
+    driver.start()
     assert pad.handle_key("joyaxis 3 0.55") and not pad.handle_key("joyaxis 9 1.0")
     assert pad.handle_key("joyaxis 1 -1.0")
     _run(driver, clock, 2.0)
@@ -69,6 +75,7 @@ def test_the_window_hands_gamepad_sticks_over_as_text(gl_window):
     names = gl_window.poll_events()
     assert names == ["joyaxis 1 -0.5000", "a"]
     pad = GamepadSource("left", "lower")
+    pad.start()
     assert pad.handle_key(names[0]) and not pad.handle_key(names[1])
 
 
@@ -87,9 +94,8 @@ def test_intact_side_emg_drives_the_mirror_on_the_simulated_patient(limb, moveme
     settings = EmgSettings(movements=movements)
     patient = SimulatedPatient(clock, movements=movements, seed=4)
     patient.start()
-    decoder = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
-    source = IntactEmgSource(patient, decoder, "left")
-    assert source.limb == limb
+    decoder, _ = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
+    source = IntactEmgSource(patient, "left", limb, settings, decoder)
     driver = MirrorDriver(source)
     t0 = clock.now()
     patient.set_intent(shown, 0.7, t0 + 1.0)
@@ -110,10 +116,10 @@ def test_a_decoder_for_other_channels_is_refused():
     settings = EmgSettings(movements=("rest", "hand_open", "hand_close"))
     patient = SimulatedPatient(clock, movements=settings.movements)
     patient.start()
-    decoder = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
+    decoder, _ = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
     other = SimulatedPatient(clock, n_channels=4, movements=settings.movements)
     with pytest.raises(ConfigError, match="trained on channels"):
-        IntactEmgSource(other, decoder, "left")
+        IntactEmgSource(other, "left", "upper", settings, decoder)
 
 
 def test_a_recorded_pose_stream_replays_as_a_tracker(tmp_path):
@@ -154,3 +160,128 @@ def test_the_script_source_can_carry_its_own_movement():
                           with_movement=True)
     samples = source.read(0.5)
     assert samples[-1].movement == "hand_open"
+
+
+
+class _PulledLead:
+    """The simulated intact side's electrodes, whose lead is pulled at ``pulled_at_s``: no
+    sample comes after it."""
+
+    def __init__(self, patient, pulled_at_s):
+        self.patient, self.pulled_at_s = patient, pulled_at_s
+        self.sampling_rate_hz, self.channel_names = patient.sampling_rate_hz, patient.channel_names
+        self.finished = False
+
+    def start(self):
+        self.patient.start()
+
+    def stop(self):
+        self.patient.stop()
+
+    def read(self):
+        chunk = self.patient.read()
+        if chunk is None or self.patient.clock.now() < self.pulled_at_s:
+            return chunk
+        return None
+
+
+def test_silent_intact_side_emg_is_lost_tracking_with_its_reason():
+    """SAFETY.md 14: when the intact side's EMG stops, tracking is lost (on that event the
+    mirror block stops stimulation) and the HUD says why."""
+    clock = FakeClock(0.0)
+    settings = EmgSettings(movements=("rest", "hand_open", "hand_close"))
+    patient = SimulatedPatient(clock, movements=settings.movements, seed=4)
+    patient.start()
+    decoder, _ = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
+    t0 = clock.now()
+    lead = _PulledLead(patient, pulled_at_s=t0 + 2.0)
+    driver = MirrorDriver(IntactEmgSource(lead, "left", "upper", settings, decoder,
+                                          silence_s=0.5))
+    driver.start()
+    events = _run(driver, clock, t0 + 1.9, step_s=0.02)
+    assert [e.kind for e in events] == ["tracking_found"] and driver.tracking
+    events = _run(driver, clock, t0 + 3.0, step_s=0.02)
+    # the driver misses the decisions first (lost_after_s), the source names the cause once
+    # the stream has been silent for silence_s
+    assert [e.kind for e in events] == ["tracking_lost"]
+    lost_after_s = driver.settings.lost_after_s
+    assert t0 + 2.0 + lost_after_s - 0.06 <= events[0].t_s <= t0 + 2.0 + lost_after_s + 0.03
+    assert driver.hud_text.startswith("Tracking lost: intact-side EMG stopped (no samples)")
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_an_intact_side_calibration_that_fails_says_why_and_a_bug_in_it_is_raised(background,
+                                                                               monkeypatch):
+    """Too little EMG for a class: the HUD says the calibration failed (the session goes on
+    without a tracked limb); an unexpected error reaches the control thread (the session
+    ends, stimulation off) instead of dying with the worker."""
+    import threading
+
+    from mirrorvr.emg.calibration import CueSegment
+
+    clock = FakeClock(0.0)
+    settings = EmgSettings(movements=("rest", "hand_open"))
+    patient = SimulatedPatient(clock, movements=settings.movements, seed=4)
+    source = IntactEmgSource(patient, "left", "upper", settings, train_in_background=background)
+    driver = MirrorDriver(source)
+    driver.start()
+    # 0.1 s of hand_open: no complete 200 ms window
+    source.calibrate([CueSegment("hand_open", 0.0, 0.1, 0), CueSegment("rest", 0.1, 1.0, 0)])
+    deadline = threading.Event()
+    while source.calibrating and clock.now() < 5.0:
+        driver.step(clock.now())
+        clock.advance(0.01)
+        if background:
+            deadline.wait(0.001)
+    assert "no calibration segments for classes ['hand_open']" in source.calibration_error
+    driver.step(clock.now())
+    assert driver.hud_text.startswith("Tracking lost: intact-side calibration failed:")
+
+    import mirrorvr.tracking.intact_emg as module
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in training")
+
+    monkeypatch.setattr(module, "train_decoder", broken)
+    source.calibrate([CueSegment("hand_open", 5.0, 6.0, 0), CueSegment("rest", 6.0, 7.0, 0)])
+    with pytest.raises(ValueError, match="a bug in training"):
+        while clock.now() < 10.0:
+            driver.step(clock.now())
+            clock.advance(0.01)
+            if background:
+                deadline.wait(0.001)
+
+
+def test_an_intact_side_calibration_trains_on_a_worker_while_reads_go_on():
+    """In real time the decoder trains on a worker: reads keep returning at once (no pose
+    yet), then the trained decoder drives the limb."""
+    import threading
+
+    from mirrorvr.session.protocol import Cue
+    from mirrorvr.tracking.intact_emg import calibration_segments
+
+    clock = FakeClock(0.0)
+    settings = EmgSettings(movements=("rest", "hand_open", "hand_close"))
+    patient = SimulatedPatient(clock, movements=settings.movements, seed=4)
+    source = IntactEmgSource(patient, "left", "upper", settings, train_in_background=True)
+    driver = MirrorDriver(source)
+    driver.start()
+    cues = [Cue(m, 3.5 * k, 3.5 * k + 1.75, k // 2)
+            for k, m in enumerate(["hand_open", "hand_close"] * 3)]
+    segments = calibration_segments(cues, settings.movements, 0.0, 2)
+    source.calibrate(segments)
+    for s in segments:  # the patient performs the cues with the intact hand
+        patient.set_intent(s.movement, 0.0 if s.movement == "rest" else 0.7, s.start_s + 0.2)
+    reads_while_training, wait = 0, threading.Event()
+    while source.calibrating and clock.now() < 30.0:
+        driver.step(clock.now())
+        clock.advance(0.01)
+        if clock.now() > source.calibration_end_s + 0.05:
+            reads_while_training += 1 if source.calibrating else 0
+            wait.wait(0.002)  # real time passes while the worker trains
+    assert source.decoder is not None and source.report.accuracy > 0.8
+    assert source.decoder.movements == ("rest", "hand_open", "hand_close")
+    assert reads_while_training > 0  # the control thread went on reading meanwhile
+    patient.set_intent("hand_close", 0.7, clock.now())
+    _run(driver, clock, clock.now() + 2.0, step_s=0.02)
+    assert driver.label_at(clock.now()) == "hand_close"

@@ -8,7 +8,6 @@ logged (``pytest -o log_cli=true``) and stated in the README.
 
 import json
 import logging
-import os
 import threading
 import time
 
@@ -19,22 +18,12 @@ from mirrorvr.errors import ConfigError
 from mirrorvr.limb.skeleton import limb_spec
 from mirrorvr.tracking.known_answer import render_known_answer_video
 from mirrorvr.tracking.neutral import NeutralPoseCalibration
-from mirrorvr.tracking.webcam import WebcamSource, tracker_python
+from mirrorvr.tracking.webcam import WebcamSource
 
 pytestmark = [pytest.mark.tracker_env, pytest.mark.gl, pytest.mark.slow]
 
 #: Neutral frames the tracker takes its palm reference from (the rest set the offsets).
 REFERENCE_FRAMES = 10
-
-
-@pytest.fixture(scope="module")
-def tracker_env():
-    try:
-        return tracker_python()
-    except ConfigError as err:
-        if os.environ.get("MIRRORVR_REQUIRE_TRACKER_ENV"):
-            pytest.fail(str(err))
-        pytest.skip(str(err))
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +91,10 @@ def test_the_webcam_tracker_recovers_our_rendered_hand(side, tracker_env, tmp_pa
     assert table["thumb_mcp_flexion"] < 15.0
 
 
-@pytest.mark.xfail(strict=True, reason="MediaPipe Pose finds no person in a render of a lone "
-                   "leg (its detector needs a face and torso); a full-body render would")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="MediaPipe Pose finds a rendered lone leg in only part of the frames "
+                   "(the left about half, the right none): its detector is made for whole "
+                   "bodies; a full-body render would help")
 def test_the_webcam_tracker_recovers_our_rendered_leg(tracker_env, tmp_path):
     video = render_known_answer_video(tmp_path / "leg_left.mp4", "left", "lower",
                                       neutral_frames=REFERENCE_FRAMES, hold_frames=3,

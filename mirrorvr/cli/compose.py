@@ -100,24 +100,26 @@ def check_data_dir(data_dir: Path) -> Path:
     return data_dir
 
 
-def check_source_matches(source, config: SessionConfig) -> None:
+def check_source_matches(source, config: SessionConfig, section: str = "emg") -> None:
     """Refuse a source whose rate or channel count differs from the configuration: the
     filters, windows and decoder are built for the configured values, and a silently
-    different stream would be half-applied (issue: a 250 Hz board read as 2000 Hz)."""
-    emg = config.emg
+    different stream would be half-applied (issue: a 250 Hz board read as 2000 Hz).
+    ``section``: "emg", or "tracker.emg" for the intact side's electrodes."""
+    emg = config.tracker.emg if section == "tracker.emg" else config.emg
     rate, n = float(source.sampling_rate_hz), len(source.channel_names)
     what = {"brainflow": f"board {emg.board}", "playback": f"file {emg.playback_file}"}.get(
         emg.source, emg.source)
     if abs(rate - emg.sampling_rate_hz) > 1e-6 * emg.sampling_rate_hz:
         raise ConfigError(
-            f"emg.sampling_rate_hz = {emg.sampling_rate_hz:g}: the {what} streams at {rate:g} "
-            f"Hz; set emg.sampling_rate_hz = {rate:g} (and a bandpass_hz whose high edge is "
-            f"below {0.45 * rate:g} Hz) so every filter, window and the decoder follow it"
+            f"{section}.sampling_rate_hz = {emg.sampling_rate_hz:g}: the {what} streams at "
+            f"{rate:g} Hz; set {section}.sampling_rate_hz = {rate:g} (and a bandpass_hz whose "
+            f"high edge is below {0.45 * rate:g} Hz) so every filter, window and the decoder "
+            "follow it"
         )
     if n != emg.n_channels:
         raise ConfigError(
-            f"emg.n_channels = {emg.n_channels}: the {what} has {n} EMG channels; set "
-            f"emg.n_channels = {n}"
+            f"{section}.n_channels = {emg.n_channels}: the {what} has {n} EMG channels; set "
+            f"{section}.n_channels = {n}"
         )
 
 
@@ -189,6 +191,9 @@ class Preflight:
     data_dir: Path
     source: object
     simulated_patient: object | None
+    #: tracker.source = "intact_emg": the intact side's electrodes (their simulated twin, or
+    #: None) and a decoder from tracker.decoder_file with its accuracy (None: calibrate)
+    intact_emg: IntactEmgParts | None = None
 
 
 def resolve_protocol(config: SessionConfig, protocol: Protocol | str | None = None):
@@ -250,8 +255,10 @@ def preflight(config: SessionConfig, data_dir: Path, clock,
     movements = tuple(dict.fromkeys(m for b in blocks for m in b.movements)) or ("rest",)
     source, simulated = build_emg_source(config, clock, movements)
     check_source_matches(source, config)
+    intact = prepare_intact_emg(config, clock, limb, blocks)
     data_dir = check_data_dir(data_dir)  # last: the only check that creates anything
-    return Preflight(config, protocol, limb, blocks, stim_refusal, data_dir, source, simulated)
+    return Preflight(config, protocol, limb, blocks, stim_refusal, data_dir, source, simulated,
+                     intact)
 
 
 def describe_preflight(ready: Preflight) -> str:
@@ -270,8 +277,24 @@ def describe_preflight(ready: Preflight) -> str:
         f"  EMG          {cfg.emg.source}: {len(ready.source.channel_names)} channels at "
         f"{ready.source.sampling_rate_hz:g} Hz",
         f"  stimulation  {stim}",
+        f"  tracker      {describe_tracker(ready)}",
         f"  data folder  {ready.data_dir}",
     ])
+
+
+def describe_tracker(ready: Preflight) -> str:
+    """The mirror blocks' intact limb, for ``mirrorvr check``."""
+    tracker = ready.config.tracker
+    if not any(b.kind == "mirror" for b in ready.blocks):
+        return f"{tracker.source} (no mirror block)"
+    intact = ready.intact_emg
+    if intact is None:
+        return tracker.source
+    emg = intact.source
+    decoder = (f"decoder {tracker.decoder_file}" if intact.decoder is not None else
+               "decoder calibrated in the first mirror block")
+    return (f"intact_emg: {tracker.emg.source}, {len(emg.channel_names)} channels at "
+            f"{emg.sampling_rate_hz:g} Hz, {decoder}")
 
 
 def new_session_dir(data_dir: Path, pseudonym: str, kind: str) -> Path:
@@ -291,14 +314,20 @@ def new_session_dir(data_dir: Path, pseudonym: str, kind: str) -> Path:
 def build_emg_source(config: SessionConfig, clock, movements=("rest",)):
     """The EMG source the configuration names, and the simulated patient's residual limb
     (or None): its muscles are those of the patient's amputation level, for ``movements``."""
-    emg = config.emg
+    return open_emg_source(config.emg, clock, config.seed, movements,
+                           config.patient.amputation_level)
+
+
+def open_emg_source(emg, clock, seed: int, movements, residual: str):
+    """The source ``emg`` (an :class:`~mirrorvr.config.EmgSettings`) names, and its
+    simulated twin (or None): a simulated patient whose electrodes sit on ``residual``
+    (an amputation level's muscles), seeded with ``seed``, able to attempt ``movements``."""
     if emg.source == "simulated":
         from mirrorvr.emg.simulator import SimulatedPatient
 
         patient = SimulatedPatient(
             clock, n_channels=emg.n_channels, sampling_rate_hz=emg.sampling_rate_hz,
-            mains_hz=emg.mains_hz, seed=config.seed, movements=movements,
-            residual=config.patient.amputation_level,
+            mains_hz=emg.mains_hz, seed=seed, movements=movements, residual=residual,
         )
         return patient, patient
     if emg.source == "playback":
@@ -310,6 +339,91 @@ def build_emg_source(config: SessionConfig, clock, movements=("rest",)):
     from mirrorvr.emg.brainflow_source import BrainFlowSource
 
     return BrainFlowSource.from_settings(clock, emg), None
+
+
+@dataclass(frozen=True)
+class IntactEmgParts:
+    """The intact side's EMG for ``tracker.source = "intact_emg"``, checked before a session."""
+
+    source: object
+    #: its simulated twin (the simulated person's intact limb), or None
+    simulated: object | None
+    #: from ``tracker.decoder_file`` (None: the first mirror block calibrates it)
+    decoder: object | None
+    #: the model file's cross-validated accuracy (None: not recorded in the file)
+    accuracy: float | None
+
+
+#: The muscles under the intact side's electrodes, per limb: the forearm's (as below a
+#: transradial residual limb) and the shank's (below the knee, with the knee's tendons).
+INTACT_ELECTRODE_SITE = {"upper": "transradial", "lower": "transtibial"}
+
+
+def open_intact_emg_source(config: SessionConfig, clock, limb: str, movements):
+    """The intact side's EMG source (``[tracker.emg]``) and its simulated twin (or None):
+    electrodes on the intact ``limb``'s forearm or shank, a layout of their own (another
+    seed than the residual limb's), able to attempt ``movements``."""
+    return open_emg_source(config.tracker.emg, clock, config.seed + 1, movements,
+                           INTACT_ELECTRODE_SITE[limb])
+
+
+def prepare_intact_emg(config: SessionConfig, clock, limb: str,
+                       blocks: list[BlockPlan]) -> IntactEmgParts | None:
+    """The intact side's electrodes and decoder, checked against the mirror blocks; None
+    unless ``tracker.source = "intact_emg"`` and the protocol has a mirror block.
+
+    Raises
+    ------
+    ConfigError
+        Naming the ``tracker`` field: a source whose rate or channels differ from
+        ``[tracker.emg]``, a model file that cannot be read, was trained on other channels
+        or does not know a movement the mirror blocks cue, or (no model file) a first
+        mirror block too short to calibrate in.
+    """
+    tracker = config.tracker
+    mirrors = [b for b in blocks if b.kind == "mirror"]
+    if tracker.source != "intact_emg" or not mirrors:
+        return None
+    from mirrorvr.errors import DecoderError
+    from mirrorvr.tracking.intact_emg import calibration_segments
+
+    movements = tuple(dict.fromkeys(m for b in mirrors for m in b.movements))
+    source, simulated = open_intact_emg_source(config, clock, limb, movements)
+    check_source_matches(source, config, "tracker.emg")
+    if not tracker.decoder_file:
+        first = mirrors[0]
+        missing = [m for b in mirrors[1:] for m in b.movements if m not in first.movements]
+        if missing:
+            raise ConfigError(
+                f"tracker.decoder_file = '': block {first.name} calibrates the intact side on "
+                f"its movements {list(first.movements)}, and a later mirror block cues "
+                f"{missing[0]!r}: give every mirror block the same movements, or a decoder "
+                "file")
+        try:
+            calibration_segments(first.cues, first.movements, 0.0,
+                                 tracker.calibration_repetitions)
+        except ConfigError as err:
+            raise ConfigError(
+                f"tracker.{err} ({first.name}, {first.duration_s:.1f} s, cues every "
+                f"{first.spec.cue_s:g} s): lengthen the block (or the rehearsal, --duration) "
+                "or give tracker.decoder_file") from None
+        return IntactEmgParts(source, simulated, None, None)
+    from mirrorvr.emg.decoder import Decoder
+    from mirrorvr.emg.model_io import read_model_meta
+
+    path = tracker.decoder_file
+    try:
+        decoder = Decoder.load(path, channel_names=source.channel_names,
+                               sampling_rate_hz=source.sampling_rate_hz)
+        accuracy = (read_model_meta(path).get("calibration") or {}).get("accuracy")
+    except DecoderError as err:
+        raise ConfigError(f"tracker.decoder_file = {path!r}: {err}") from None
+    unknown = [m for m in movements if m not in decoder.movements]
+    if unknown:
+        raise ConfigError(
+            f"tracker.decoder_file = {path!r}: decodes {list(decoder.movements)}, and the "
+            f"mirror blocks cue {unknown}: calibrate the intact side on every cued movement")
+    return IntactEmgParts(source, simulated, decoder, accuracy)
 
 
 def patient_appearance(config: SessionConfig):
@@ -472,7 +586,7 @@ def _build_session(ready: Preflight, governor, journal, clock, realtime: bool, a
     watchdog = Watchdog(clock, stim.watchdog_timeout_s, on_timeout=governor.all_off)
     loop = (RealtimeLoop if realtime else SteppedLoop)(clock, scheduler, watchdog, governor)
     person = simulated_person(ready, answers)
-    intact_limb = intact_limb_driver(ready, person)
+    intact_limb = intact_limb_driver(ready, person, realtime)
     if window is None:
         window = open_session_window(config)
     if renderer is None:
@@ -503,11 +617,14 @@ def _build_session(ready: Preflight, governor, journal, clock, realtime: bool, a
 def simulated_person(ready: Preflight, answers: dict[str, dict] | None):
     """The simulated patient watching the screen, for whatever part of the patient is
     simulated: the residual-limb EMG (when the EMG source is the simulated patient), the
-    intact limb (``tracker.source = "simulated"``) and the rating answers (``answers``, by
-    rating block; None: a person at the keyboard gives them); None when nothing is."""
+    intact limb (``tracker.source = "simulated"``), the intact limb's EMG (``tracker.source =
+    "intact_emg"`` on a simulated board) and the rating answers (``answers``, by rating block;
+    None: a person at the keyboard gives them); None when nothing is."""
     config = ready.config
     scripted_limb = config.tracker.source == "simulated"
-    if ready.simulated_patient is None and not scripted_limb and answers is None:
+    intact_emg = ready.intact_emg.simulated if ready.intact_emg is not None else None
+    if (ready.simulated_patient is None and not scripted_limb and intact_emg is None
+            and answers is None):
         return None
     from mirrorvr.sim.person import SimulatedPerson, intact_limb_source
 
@@ -516,14 +633,16 @@ def simulated_person(ready: Preflight, answers: dict[str, dict] | None):
         intact=intact_limb_source(config.patient.intact_side, ready.limb)
         if scripted_limb else None,
         answers=answers,
+        intact_emg=intact_emg,
         stim_delay_s=config.stim.transport_latency_s + config.stim.device_latency_s,
     )
 
 
-def intact_limb_driver(ready: Preflight, person):
+def intact_limb_driver(ready: Preflight, person, realtime: bool = True):
     """The mirror blocks' intact limb: the configured source (the simulated person's for
     ``tracker.source = "simulated"``), conditioned like any tracker (MirrorDriver); None
-    when the protocol has no mirror block and nothing is simulated."""
+    when the protocol has no mirror block and nothing is simulated. ``realtime``: a
+    calibration of intact-side EMG trains on a worker (else at once, on a fake clock)."""
     from mirrorvr.tracking.driver import DriverSettings, MirrorDriver
 
     tracker = ready.config.tracker
@@ -534,7 +653,7 @@ def intact_limb_driver(ready: Preflight, person):
     elif not any(b.kind == "mirror" for b in ready.blocks):
         return None
     else:
-        source = intact_limb_source(ready)
+        source = intact_limb_source(ready, realtime)
     settings = DriverSettings(
         min_cutoff_hz=tracker.min_cutoff_hz, beta=tracker.beta, d_cutoff_hz=tracker.d_cutoff_hz,
         min_confidence=tracker.min_confidence, lost_after_s=tracker.lost_after_s,
@@ -542,9 +661,18 @@ def intact_limb_driver(ready: Preflight, person):
     return MirrorDriver(source, settings)
 
 
-def intact_limb_source(ready: Preflight):
+def intact_limb_source(ready: Preflight, realtime: bool = True):
     """The intact-limb pose source ``tracker.source`` names, for the patient's intact side."""
     tracker, side, limb = ready.config.tracker, ready.config.patient.intact_side, ready.limb
+    if tracker.source == "intact_emg":
+        from mirrorvr.tracking.intact_emg import IntactEmgSource
+
+        intact = ready.intact_emg
+        return IntactEmgSource(
+            intact.source, side, limb, tracker.emg, intact.decoder, accuracy=intact.accuracy,
+            calibration_repetitions=tracker.calibration_repetitions,
+            min_accuracy_for_stim=tracker.min_accuracy_for_stim,
+            silence_s=tracker.emg.silence_s, train_in_background=realtime)
     if tracker.source == "lsl":
         from mirrorvr.tracking.lsl_pose import LslPoseSource
 
@@ -583,6 +711,8 @@ def run_demo(config: SessionConfig, data_dir: Path, **kwargs) -> dict:
         with _signals_end(runner):
             summary = runner.run()
     finally:
+        if parts.intact_limb is not None:  # a session ended inside a mirror block
+            parts.intact_limb.stop()
         parts.window.close()
     catalogue = next((j for j in parts.journals if isinstance(j, CatalogJournal)), None)
     if catalogue is not None:

@@ -96,8 +96,10 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-#: What --simulate sets: every hardware part's simulated twin.
-SIMULATED_DEVICES = {"emg": {"source": "simulated"}, "stim": {"driver": "simulated"}}
+#: What --simulate sets: every hardware part's simulated twin (the intact side's electrodes
+#: of tracker.source = "intact_emg" too).
+SIMULATED_DEVICES = {"emg": {"source": "simulated"}, "stim": {"driver": "simulated"},
+                     "tracker": {"emg": {"source": "simulated"}}}
 
 
 def resolve_config(args: argparse.Namespace) -> SessionConfig:
@@ -116,6 +118,9 @@ def resolve_config(args: argparse.Namespace) -> SessionConfig:
         data = _merge(data, SIMULATED_DEVICES)
         for key in ("serial_port", "full_scale_ma"):  # the real stimulator's, not the twin's
             data["stim"].pop(key, None)
+        # a decoder of the patient's own intact side would decode the twin's EMG as noise:
+        # the twin is calibrated in the session
+        data["tracker"].pop("decoder_file", None)
     if getattr(args, "protocol", None):
         data["protocol"]["name"] = args.protocol
     if args.seed is not None:
@@ -178,6 +183,9 @@ def check_real_devices(config: SessionConfig) -> None:
     kinds = {b.kind for b in load_protocol(config.protocol.name).blocks}
     if "mirror" in kinds and config.tracker.source == "simulated":
         simulated.append("tracker.source = 'simulated'")
+    if ("mirror" in kinds and config.tracker.source == "intact_emg"
+            and config.tracker.emg.source == "simulated"):
+        simulated.append("tracker.emg.source = 'simulated'")
     if simulated:
         raise ConfigError(
             f"{simulated[0]}: a patient's session runs on their own devices, and "

@@ -119,6 +119,7 @@ class SessionContext:
     pulses_before_decoder: list[tuple[float, float]] = field(default_factory=list)
     _keys: list[str] = field(default_factory=list)
     _keys_lock: threading.Lock = field(default_factory=threading.Lock)
+    _shared_streams: dict[str, object] = field(default_factory=dict)
 
     @property
     def affected(self) -> str:
@@ -131,6 +132,14 @@ class SessionContext:
     @property
     def limb(self) -> str:
         return self.texts.limb
+
+    def shared_stream(self, name: str, kind: str, channels, rate_hz: float, fmt: str):
+        """The recording's stream ``name``, opened by the first block that asks for it and
+        shared by the later ones (e.g. every mirror block's ``tracking`` rows). Render
+        thread (``enter``)."""
+        if name not in self._shared_streams:
+            self._shared_streams[name] = self.open_stream(name, kind, channels, rate_hz, fmt)
+        return self._shared_streams[name]
 
     def press(self, key: str) -> None:
         """A key press, delivered with the window's next events (thread-safe)."""

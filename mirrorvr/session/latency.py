@@ -21,7 +21,8 @@ from mirrorvr.session.plan import PlannedMovement
 
 #: A true onset counts for a decision made at most this long after it, s.
 MATCH_WINDOW_S = 1.0
-#: Which true onsets a source's decisions follow.
+#: Which true onsets a source's decisions follow (by the source's kind: ``mirror:<tracker>``
+#: is a ``mirror`` source).
 TRUTH_KIND = {"decoder": "emg", "mirror": "intact_limb"}
 #: The stretches of a path, in order: (name, start field, end field).
 SEGMENTS = (("onset_to_decision", "onset_s", "detected_s"),
@@ -71,7 +72,7 @@ def movement_paths(movements: Sequence[PlannedMovement],
     for m in sorted(movements, key=lambda m: (m.detected_s is None, m.detected_s or 0.0)):
         if m.detected_s is None:
             continue  # played from a timeline: no reaction path
-        truth = _latest_before(by_kind.get(TRUTH_KIND.get(m.source, ""), ()), m.detected_s)
+        truth = _latest_before(by_kind.get(TRUTH_KIND.get(m.source.split(":")[0], ""), ()), m.detected_s)
         first = truth is not None and truth not in answered
         if truth is not None:
             answered.add(truth)

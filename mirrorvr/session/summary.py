@@ -31,14 +31,19 @@ def asynchrony_stats_ms(movements: list[PlannedMovement]) -> dict:
     }
 
 
+def percentiles_ms(values_ms) -> dict:
+    """n, median, 95th and 99th percentile and maximum of ``values_ms`` (ms)."""
+    values = np.asarray(values_ms, dtype=float)
+    if values.size == 0:
+        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None}
+    p50, p95, p99 = np.percentile(values, (50, 95, 99))
+    return {"n": int(values.size), "p50": round(float(p50), 2), "p95": round(float(p95), 2),
+            "p99": round(float(p99), 2), "max": round(float(values.max()), 2)}
+
+
 def interval_percentiles_ms(times_s) -> dict:
     """Percentiles of the intervals between consecutive times (e.g. frame swaps), ms."""
-    intervals = np.diff(np.asarray(times_s, dtype=float)) * 1000.0
-    if intervals.size == 0:
-        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None}
-    p50, p95, p99 = np.percentile(intervals, (50, 95, 99))
-    return {"n": int(intervals.size), "p50": round(float(p50), 2), "p95": round(float(p95), 2),
-            "p99": round(float(p99), 2), "max": round(float(intervals.max()), 2)}
+    return percentiles_ms(np.diff(np.asarray(times_s, dtype=float)) * 1000.0)
 
 
 def session_summary(runner) -> dict:
@@ -227,6 +232,16 @@ def _realtime_test_row(s: dict) -> str:
     return text
 
 
+def _tracking_row(block: str, r: dict) -> str:
+    """A mirror block's tracker: "mirror_1 lsl:glove median 44 ms (p95 52), 1 gap"."""
+    stats = r["sample_to_photon_ms"]
+    text = f"{block} {r['intact_limb_source']} "
+    text += (f"median {stats['p50']:.0f} ms (p95 {stats['p95']:.0f})" if stats["n"]
+             else "never tracked")
+    gaps = r.get("tracking_gaps", 0)
+    return text + (f", {gaps} gap{'s' if gaps != 1 else ''}" if gaps else "")
+
+
 def format_summary(summary: dict) -> str:
     """The human-readable end-of-session summary."""
     dec, ems, asy = summary.get("decoder"), summary["ems"], summary["asynchrony"]
@@ -291,6 +306,10 @@ def format_summary(summary: dict) -> str:
         failed = catalogue.get("failed_writes")
         rows.append(("catalogue", f"session {catalogue['session_id']}: {place}"
                      + (f"; {failed} writes failed (see the log)" if failed else "")))
+    tracked = [(name, r) for name, r in summary["results"].items()
+               if isinstance(r, dict) and "sample_to_photon_ms" in r]
+    if tracked:
+        rows.append(("tracker to photon", "; ".join(_tracking_row(name, r) for name, r in tracked)))
     for key, label in (("motion_test", "Motion Test"), ("tac_test", "TAC test")):
         if summary.get(key):
             rows.append((label, _realtime_test_row(summary[key]["summary"])))

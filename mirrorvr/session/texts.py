@@ -78,6 +78,12 @@ class PatientTexts:
         return f"Watch your {self.affected} {self.part}"
 
     @property
+    def intact_calibration(self) -> str:
+        """While the intact side's EMG decoder is calibrated (a mirror block's first cues)."""
+        return (f"Calibrating: do each movement with your {self.intact} {self.part} as the "
+                "hands show it")
+
+    @property
     def relax(self) -> str:
         return "Relax"
 

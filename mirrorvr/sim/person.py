@@ -1,12 +1,13 @@
 """The simulated patient: a person who watches the screen and does what it asks.
 
 It has a residual limb (:class:`~mirrorvr.emg.simulator.SimulatedPatient` makes its EMG), an
-intact limb (a scripted pose source the mirror block reads like any tracker) and a pain to
-report. Like a real patient it follows the cues the blocks show — a reaction time after each
-cue appears it attempts the movement at its usual effort — answers rating screens with key
-presses, corrects its TAC attempts from the posture it sees, and feels the stimulator twin's
-trains (their artefacts enter its EMG). The runner does not know it is simulated: it is one
-of the session's observers.
+intact limb (a scripted pose source the mirror block reads like any tracker, or the EMG of
+electrodes on it, from a second simulated patient) and a pain to report. Like a real
+patient it follows the cues the blocks show — a reaction time after each cue appears it
+attempts the movement at its usual effort — answers rating screens with key presses,
+corrects its TAC attempts from the posture it sees, and feels the stimulator twin's trains
+(their artefacts enter its EMG). The runner does not know it is simulated: it is one of the
+session's observers.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class SimulatedPerson:
         What it answers on each rating screen (:func:`mirrorvr.sim.rater.planned_answers`),
         through the screen's keys; None: it does not answer (a real person at the keyboard
         does).
+    intact_emg : SimulatedPatient or None
+        The EMG of electrodes on its intact limb (``tracker.source = "intact_emg"``): it
+        performs each mirror cue with the intact limb, a reaction time after it appears.
     stim_delay_s : float
         Transport + device latency of the stimulator twin: a train's first pulse reaches the
         skin this long after the send, s.
@@ -49,8 +53,10 @@ class SimulatedPerson:
 
     def __init__(self, emg=None, intact: ScriptSource | None = None,
                  answers: dict[str, dict] | None = None, stim_delay_s: float = 0.0,
-                 reaction_s: float = REACTION_S, level: float = ATTEMPT_LEVEL) -> None:
+                 reaction_s: float = REACTION_S, level: float = ATTEMPT_LEVEL,
+                 intact_emg=None) -> None:
         self.emg, self.intact, self.answers = emg, intact, answers
+        self.intact_emg = intact_emg
         self.stim_delay_s = float(stim_delay_s)
         self.reaction_s, self.level = float(reaction_s), float(level)
         self._todo: list[tuple[float, int, str, object]] = []  # (t, seq, what, args)
@@ -79,6 +85,9 @@ class SimulatedPerson:
                                                     limb=self.intact.limb)
             self._intact_onsets += [(m.start_s, m.movement) for m in moves
                                     if m.movement != REST]
+        elif kind == "mirror" and self.intact_emg is not None:
+            for t_s, movement, level in self._attempts(block, start_s):
+                self._later(t_s, "intact_intent", (movement, level))
         elif kind == "rating" and self.answers is not None:
             self._answer(block, start_s)
         elif kind == "biofeedback" and self.emg is not None:
@@ -131,6 +140,8 @@ class SimulatedPerson:
             t_s, _, what, args = heapq.heappop(self._todo)
             if what == "intent" and self.emg is not None:
                 self.emg.set_intent(args[0], args[1], t_s)
+            elif what == "intact_intent":
+                self.intact_emg.set_intent(args[0], args[1], t_s)
             elif what == "key":
                 ctx, key = args
                 ctx.press(key)
@@ -163,17 +174,14 @@ class SimulatedPerson:
     def true_onsets(self) -> list[tuple[float, str, str]]:
         """When this person really began each movement: ``(s, movement, "emg")`` for its
         residual limb's attempts (the EMG model's intents) and ``(s, movement,
-        "intact_limb")`` for its intact limb's movements in mirror blocks, in time order."""
+        "intact_limb")`` for its intact limb's movements in mirror blocks (scripted, or the
+        intact-side EMG model's intents), in time order."""
         onsets = [(t, m, "intact_limb") for t, m in self._intact_onsets]
         if self.emg is not None:
-            current = REST
-            for t_s, movement, level in sorted(self.emg.intent_log):
-                if movement.startswith("electrode_shift"):
-                    continue
-                now = movement if level > 0 else REST
-                if now != REST and now != current:
-                    onsets.append((t_s, now, "emg"))
-                current = now
+            onsets += [(t, m, "emg") for t, m in _intent_onsets(self.emg.intent_log)]
+        if self.intact_emg is not None:
+            onsets += [(t, m, "intact_limb")
+                       for t, m in _intent_onsets(self.intact_emg.intent_log)]
         return sorted(onsets)
 
     # ------------------------------------------------------------------ feeling
@@ -214,3 +222,15 @@ def intact_limb_source(side: str, limb: str, rate_hz: float = 60.0) -> ScriptSou
     return ScriptSource(ScriptedIntactHand(side, [], limb=limb), rate_hz=rate_hz)
 
 
+def _intent_onsets(intent_log) -> list[tuple[float, str]]:
+    """``(s, movement)`` where an EMG model's intent log (``(s, movement, level)`` rows)
+    leaves rest or changes movement; electrode shifts are not movements."""
+    onsets, current = [], REST
+    for t_s, movement, level in sorted(intent_log):
+        if movement.startswith("electrode_shift"):
+            continue
+        now = movement if level > 0 else REST
+        if now != REST and now != current:
+            onsets.append((t_s, now))
+        current = now
+    return onsets

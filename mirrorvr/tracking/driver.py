@@ -198,6 +198,18 @@ class MirrorDriver:
     # ------------------------------------------------------------------ control thread
 
     def start(self) -> None:
+        """Start a stretch of tracking (a mirror block) from scratch: an earlier stretch's
+        pose history, filter state and tracking state are let go, so the pause between two
+        stretches is neither shown nor recorded as a tracking gap."""
+        with self._lock:
+            self._t.clear()
+            self._rows.clear()
+            self._ease.clear()
+        self.filter.reset()
+        self.classifier.reset()
+        self._last_good_s = self._low_confidence = None
+        self._tracking = False
+        self._reason = f"waiting for {self.source.name}"
         self.source.start()
 
     def stop(self) -> None:

@@ -86,8 +86,10 @@ def _studio_layout(side: str, limb: str):
         # the right leg seen from its outer side: its length along +x, the camera along -z
         right = translation_matrix((-0.25, 0.50, 0.0)) @ rotation_matrix((0, 1, 0), -np.pi / 2)
         camera = Camera(eye_m=(0.0, 0.35, 1.7), target_m=(0.0, 0.28, 0.0), fov_y_deg=36.0)
-        room = Room(floor=Box((0.0, -0.02, -1.0), (8.0, 0.04, 8.0), (0.42, 0.45, 0.48)),
-                    table=())
+        # a plain floor; its top is the surface the foot's contact shadow falls on
+        floor = Box((0.0, -0.02, -1.0), (8.0, 0.04, 8.0), (0.42, 0.45, 0.48))
+        mat = Box((0.0, 0.001, 0.0), (3.0, 0.002, 3.0), (0.42, 0.45, 0.48), shadowed=True)
+        room = Room(floor=floor, table=(mat,))
     shown = right if side == "right" else mirror @ right @ mirror
 
     class _Studio(ArmLayout if limb == "upper" else LegLayout):

@@ -249,15 +249,20 @@ class LslPoseSource:
     def start(self) -> None:
         if self._thread is not None:
             return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="mirrorvr-lsl-pose", daemon=True)
+        # a reader thread of its own, with its own queue and stop: what came before a stop
+        # is not this stretch's tracking, and an earlier thread still ending cannot add to it
+        self._queue = collections.deque(maxlen=4096)
+        self._problem = f"looking for the LSL pose stream {self._wanted()}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(self._stop, self._queue),
+                                        name="mirrorvr-lsl-pose", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop reading; returns at once (a mirror block ends on the render thread): the
+        reader thread ends by itself within its current pull or resolve (< 2.5 s)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
+        self._thread = None
 
     def read(self, now_s: float) -> list[PoseSample]:
         out = []
@@ -269,26 +274,28 @@ class LslPoseSource:
 
     # ------------------------------------------------------------------ background
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event, queue: collections.deque) -> None:
         import pylsl
         from pylsl.util import LostError
 
-        while not self._stop.is_set():
+        while not stop.is_set():
             try:
                 inlet, layout, name = self._connect(pylsl)
             except ConfigError as err:  # a stream of the right name that breaks the format
-                self._problem = str(err)
+                if not stop.is_set():
+                    self._problem = str(err)
                 log.error("%s", err)
-                self._stop.wait(1.0)
+                stop.wait(1.0)
                 continue
             if inlet is None:
                 continue
             self.connected_stream = name
             try:
-                self._pull(pylsl, inlet, layout, name)
+                self._pull(inlet, layout, name, stop, queue)
             except LostError:
-                self._problem = f"the LSL pose stream {name!r} was lost"
-                log.warning("%s", self._problem)
+                if not stop.is_set():
+                    self._problem = f"the LSL pose stream {name!r} was lost"
+                log.warning("the LSL pose stream %r was lost", name)
             finally:
                 inlet.close_stream()
 
@@ -323,12 +330,14 @@ class LslPoseSource:
             return inlet, layout, info.name()
         return None, None, None
 
-    def _pull(self, pylsl, inlet, layout: PoseStreamLayout, name: str) -> None:
+    def _pull(self, inlet, layout: PoseStreamLayout, name: str, stop: threading.Event,
+              queue: collections.deque) -> None:
         offset_s = inlet.time_correction(timeout=2.0)
         corrected_at = time.monotonic()
-        self._problem = None
+        if not stop.is_set():
+            self._problem = None
         log.info("reading LSL pose stream %r (clock offset %.6f s)", name, offset_s)
-        while not self._stop.is_set():
+        while not stop.is_set():
             values, stamps = inlet.pull_chunk(timeout=0.05)
             received_s = time.monotonic()
             if received_s - corrected_at > 5.0:
@@ -336,7 +345,7 @@ class LslPoseSource:
                 corrected_at = received_s
             if stamps:
                 t_s = np.asarray(stamps) + offset_s
-                self._queue.extend(layout.samples(np.asarray(values), t_s, received_s))
+                queue.extend(layout.samples(np.asarray(values), t_s, received_s))
 
 
 def resolve_pose_streams(wait_s: float = 1.0) -> list[dict]:

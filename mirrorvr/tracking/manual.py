@@ -2,7 +2,9 @@
 
 Neither polls pygame: the session's event loop (the window's ``poll_events`` on the main
 thread) hands each key name or joystick event over with :meth:`KeyboardSource.handle_key` /
-:meth:`GamepadSource.handle_key`, and the control thread reads the resulting poses.
+:meth:`GamepadSource.handle_key`, and the control thread reads the resulting poses. Only
+while started (a mirror block) does a source take keys: a digit typed on a rating screen is
+an answer, not a movement. Each start begins at rest.
 
 Keyboard (``"keyboard"``): a digit key selects a movement class, ``0`` rest; ``up`` /
 ``down`` change the level in steps of 0.1. The pose follows the choice with a first-order
@@ -76,10 +78,14 @@ class KeyboardSource:
         self.movement = REST
         self._follower = PoseFollower(side, 0.15, limb=limb)
         self._lock = threading.Lock()
+        self._started = False
 
     def handle_key(self, key: str) -> bool:
-        """A key pressed (the window's key name); True when this source used it."""
+        """A key pressed (the window's key name); True when this source used it (only
+        between :meth:`start` and :meth:`stop`)."""
         with self._lock:
+            if not self._started:
+                return False
             if key in self.keys:
                 self.movement = self.keys[key]
             elif key in ("up", "down"):
@@ -90,7 +96,9 @@ class KeyboardSource:
             return True
 
     def start(self) -> None:
-        pass
+        with self._lock:
+            self.movement, self._started = REST, True
+        self._follower = PoseFollower(self.side, 0.15, limb=self.limb)
 
     def read(self, now_s: float) -> list[PoseSample]:
         with self._lock:
@@ -99,7 +107,8 @@ class KeyboardSource:
         return [PoseSample(now_s, pose.angles, 1.0, now_s, movement=movement, level=level)]
 
     def stop(self) -> None:
-        pass
+        with self._lock:
+            self._started = False
 
 
 class GamepadSource:
@@ -122,10 +131,14 @@ class GamepadSource:
         _check_map([m for pair in self.axes.values() for m in pair], limb)
         self._values: dict[int, float] = {}
         self._lock = threading.Lock()
+        self._started = False
 
     def handle_key(self, event: str) -> bool:
         """``"joyaxis <axis> <value>"`` from the window's events; True when this source used
-        it (other names are left for others)."""
+        it (other names are left for others; none before :meth:`start` or after
+        :meth:`stop`)."""
+        if not self._started:
+            return False
         parts = event.split()
         if len(parts) != 3 or parts[0] != "joyaxis":
             return False
@@ -152,7 +165,9 @@ class GamepadSource:
         return levels
 
     def start(self) -> None:
-        pass
+        with self._lock:
+            self._values.clear()
+        self._started = True
 
     def read(self, now_s: float) -> list[PoseSample]:
         levels = self.levels()
@@ -161,4 +176,4 @@ class GamepadSource:
         return [PoseSample(now_s, pose.angles, 1.0, now_s, movement=movement, level=level)]
 
     def stop(self) -> None:
-        pass
+        self._started = False

@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 from mirrorvr.errors import ConfigError
@@ -34,6 +35,17 @@ def tracker_python() -> Path:
             "'./dev tracker-env' (MediaPipe 0.10.21 with numpy < 2) or set "
             "MIRRORVR_TRACKER_PYTHON")
     return path
+
+
+def _reap(process: subprocess.Popen, grace_s: float = 3.0) -> None:
+    """Wait for a terminated tracker process; kill it after ``grace_s``."""
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        log.warning("webcam tracker (pid %d) ignored SIGTERM for %.0f s: killed", process.pid,
+                    grace_s)
+        process.kill()
+        process.wait()
 
 
 class WebcamSource:
@@ -66,10 +78,16 @@ class WebcamSource:
         self.process: subprocess.Popen | None = None
         self._log = None
 
+    #: A video file waits this long for mirrorvr's inlet before it plays, s (a camera's
+    #: frames are live and are not held back).
+    FILE_WAITS_FOR_READER_S = 10.0
+
     def command(self) -> list[str]:
+        wait = (["--wait-consumer", f"{self.FILE_WAITS_FOR_READER_S:g}"]
+                if Path(self.input).is_file() else [])
         return [str(tracker_python()), "-m", "mirrorvr.tracking.webcam_process",
                 "--input", self.input, "--limb", self.limb, "--side", self.side,
-                "--name", self.stream_name, *self.process_args]
+                "--name", self.stream_name, *wait, *self.process_args]
 
     @property
     def problem(self) -> str | None:
@@ -106,13 +124,13 @@ class WebcamSource:
         return self.inlet.read(now_s)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=3.0)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=3.0)
+        """End the process (a later :meth:`start` launches a new one) and the inlet; never
+        waits for the process to exit (a mirror block ends on the render thread)."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            threading.Thread(target=_reap, args=(process,), name="mirrorvr-webcam-reaper",
+                             daemon=True).start()
         self.inlet.stop()
         if self._log is not None:
             self._log.close()

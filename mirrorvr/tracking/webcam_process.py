@@ -205,7 +205,8 @@ def main(argv=None) -> int:
         cap.release()
         if jsonl is not None:
             jsonl.close()
-        time.sleep(args.linger)  # let readers take the last samples before the outlet goes
+        if not stop["now"]:  # let readers take the last samples of a file (not when told
+            time.sleep(args.linger)  # to stop: the reader is leaving)
     log.info("%d frames processed", k)
     return 0
 

@@ -4,9 +4,16 @@ The intact limb comes from the session's :class:`~mirrorvr.tracking.driver.Mirro
 (any intact-limb source — a tracker, intact-side EMG, a keyboard, the scripted limb of a
 simulated patient — filtered, offset and watched for loss): a sample at ``t`` is shown,
 reflected, at ``t + D``. Onsets are planned on the control thread from the movement the
-driver reports, so stimulation can meet them; while tracking is lost the movement is rest
-(no onsets) and running trains are stopped. A neutral-pose step first ("rest your hand flat
-on the table"), when the protocol asks for one, stores per-joint offsets.
+driver reports, so stimulation can meet them; each names the driver's source
+(``mirror:<source>``). While tracking is lost the movement is rest (no onsets) and running
+trains are stopped. A neutral-pose step first ("rest your hand flat on the table"), when
+the protocol asks for one, stores per-joint offsets. Every frame adds a row to the
+``tracking`` stream (:mod:`mirrorvr.session.tracking_record`).
+
+Intact-side EMG: without a trained decoder, the first mirror block's first cue cycles
+calibrate it (the hands demonstrate each cue, the patient moves the intact limb; those
+onsets name the source ``cue``), then the decoder drives the limb. Its movements trigger
+stimulation only while :class:`~mirrorvr.session.intact_emg.IntactEmgWatch` trusts them.
 """
 
 from __future__ import annotations
@@ -15,10 +22,14 @@ import logging
 
 from mirrorvr.errors import ConfigError
 from mirrorvr.limb.mirror import mirror_pose
+from mirrorvr.limb.poses import target_pose
 from mirrorvr.movements import REST
 from mirrorvr.session.blocks.base import BlockView
 from mirrorvr.session.blocks.movement import _CuedBlock
+from mirrorvr.session.intact_emg import IntactEmgWatch
+from mirrorvr.session.tracking_record import TrackingRecord
 from mirrorvr.tracking.driver import MirrorDriver
+from mirrorvr.tracking.intact_emg import IntactEmgSource, calibration_segments
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +49,44 @@ class MirrorBlock(_CuedBlock):
                               "simulated")
         self.driver = driver
         self._label = REST
-        # 0.0: no neutral step (or it is over)
-        self._neutral_until_s = start_s + self.spec.neutral_s if self.spec.neutral_s else 0.0
+        self._gaps_before = len(driver.gaps)
+        self._held: dict[str, int] = {}
+        self.record = TrackingRecord(self.ctx)
+        self.intact_emg = None
+        calibrating = False
+        if isinstance(driver.source, IntactEmgSource):
+            source = driver.source
+            calibrating = (source.decoder is None and not source.calibrating
+                           and source.calibration_error is None)  # a failed one is not retried
+            if calibrating:
+                self._calibrate_intact_side(source, start_s)
+            self.intact_emg = IntactEmgWatch(source, self.ctx, source.min_accuracy_for_stim)
+        # 0.0: no neutral step (or it is over); an uncalibrated decoder shows no pose yet
+        self._neutral_until_s = (start_s + self.spec.neutral_s
+                                 if self.spec.neutral_s and not calibrating else 0.0)
         if self._neutral_until_s:
             driver.begin_neutral()
         driver.start()
         self.ctx.marker(f"mirror_source {driver.name}", start_s)
+
+    def _calibrate_intact_side(self, source: IntactEmgSource, start_s: float) -> None:
+        """The first cue cycles calibrate the intact-side decoder: each cue is demonstrated
+        by the hands (plan targets; onsets from the ``cue``, not stimulated)."""
+        segments = calibration_segments(self.cues, self.movements, start_s,
+                                        source.calibration_repetitions)
+        source.calibrate(segments)
+        plan = self.ctx.plan
+        for seg in segments:
+            if seg.movement != REST:
+                plan.add_target(seg.start_s, seg.movement, 1.0)
+                plan.add_onset(seg.start_s, seg.movement, "cue")
+            else:
+                plan.add_target(seg.start_s, REST, 0.0)
+        self.ctx.marker(f"intact_calibration_start cues={len(segments) // 2} "
+                        f"until_s={source.calibration_end_s:.3f}", start_s)
+
+    def _calibrating(self) -> bool:
+        return self.intact_emg is not None and self.driver.source.calibrating
 
     def step(self, now_s: float) -> None:
         super().step(now_s)
@@ -52,6 +95,8 @@ class MirrorBlock(_CuedBlock):
             self.ctx.marker(event.marker, event.t_s)
             if event.kind == "tracking_lost" and self.spec.stimulation:
                 self.ctx.stop_stimulation(f"tracking lost ({driver.name})")
+        if self.intact_emg is not None:
+            self.intact_emg.step(now_s)
         if self._neutral_until_s and now_s >= self._neutral_until_s:
             self._neutral_until_s = 0.0
             try:
@@ -67,16 +112,32 @@ class MirrorBlock(_CuedBlock):
         if label != self._label:
             if label != REST:
                 present_s = now_s + self.ctx.presentation_delay_s
-                self.onset(self.ctx.plan.add_onset(present_s, label, self.source,
-                                                   detected_s=now_s))
+                entry = self.ctx.plan.add_onset(present_s, label, f"mirror:{driver.name}",
+                                                detected_s=now_s)
+                self._stimulate(entry)
             self._label = label
+
+    def _stimulate(self, entry) -> None:
+        """Stimulate with a tracked onset, unless the intact-side decoder is not trusted."""
+        held = self.intact_emg.stimulation_hold() if self.intact_emg is not None else ""
+        if held and self.spec.stimulation:
+            entry.stim_note = held
+            key = held.split(" (")[0]
+            self._held[key] = self._held.get(key, 0) + 1
+            return
+        self.onset(entry)
 
     def frame(self, photon_s: float) -> BlockView:
         delay_s = self.ctx.presentation_delay_s
-        affected = mirror_pose(self.driver.pose_at(photon_s - delay_s))
+        shown = self.driver.frame_at(photon_s - delay_s)
+        self.record.frame(shown, photon_s)
+        if self._calibrating():  # both hands demonstrate the cue; the patient copies it
+            movement, level = self.ctx.plan.target_at(photon_s)
+            intact = target_pose(movement, level, self.ctx.intact, self.ctx.limb)
+            return BlockView(self.pose(movement, level), self.cue_text(photon_s), intact=intact)
         view = super().frame(photon_s)
-        return BlockView(affected, view.cue_text, intact=self.driver.pose_at(photon_s),
-                         smooth=False)
+        return BlockView(mirror_pose(shown.pose), view.cue_text,
+                         intact=self.driver.pose_at(photon_s), smooth=False)
 
     def cue_text(self, t_s: float) -> str:
         texts = self.ctx.texts
@@ -84,11 +145,23 @@ class MirrorBlock(_CuedBlock):
             return texts.neutral
         cue = self.cue_at(t_s)
         text = texts.mirror_watch if cue is None else texts.mirror(cue.movement)
+        if self._calibrating():
+            return f"{text}\n{texts.intact_calibration}"
         hud = self.driver.hud_text
         return f"{text}\n{hud}" if hud else text
 
     def finish(self) -> None:
-        self.driver.stop()
+        driver = self.driver
+        driver.stop()
+        end_s = self.ctx.clock.now()
+        gaps = driver.gaps[self._gaps_before:]
         result = self.ctx.results.setdefault(self.name, {})
-        result["intact_limb_source"] = self.driver.name
-        result["tracking_gaps"] = len(self.driver.gaps)
+        result["intact_limb_source"] = driver.name
+        result["tracking_gaps"] = len(gaps)
+        result["tracking_lost_s"] = round(float(sum(
+            (end_s if g.end_s is None else g.end_s) - g.start_s for g in gaps)), 3)
+        result.update(self.record.summary())
+        if self.intact_emg is not None:
+            result["intact_emg"] = self.intact_emg.results()
+        if self._held:
+            result["stimulation_held"] = dict(self._held)
