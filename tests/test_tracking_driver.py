@@ -185,3 +185,51 @@ def test_filter_settings_trade_jitter_for_lag():
     fb, _ = _run(smooth, clock_b, 2.0)
     jitter = [np.std([f.pose.angles for _, f in fr[30:]], axis=0).max() for fr in (fa, fb)]
     assert jitter[1] < jitter[0] / 3
+
+
+class LateSource(GatedSource):
+    """Samples that arrive ``lag_s`` after their capture (a tracker's processing and
+    transport), delivered when they arrive."""
+
+    def __init__(self, inner, lag_s):
+        super().__init__(inner)
+        self.lag_s, self._waiting = lag_s, []
+
+    def read(self, now_s):
+        self._waiting += self.inner.read(now_s - self.lag_s)
+        due = [s for s in self._waiting if s.t_s + self.lag_s <= now_s + 1e-9]
+        self._waiting = self._waiting[len(due):]
+        return [PoseSample(s.t_s, s.angles, 1.0, s.t_s + self.lag_s) for s in due]
+
+
+def test_a_movement_is_dated_by_the_sample_that_first_showed_it_not_by_its_arrival():
+    clock = FakeClock(0.0)
+    lag_s = 0.04
+    source = LateSource(ScriptSource(_hand(script=[ScriptedMovement(1.0, 2.0, "hand_close")]),
+                                     rate_hz=50.0), lag_s)
+    driver = MirrorDriver(source)
+    driver.start()
+    assert driver.arrival_lag_s is None  # nothing arrived yet
+    seen = []
+    while clock.now() < 2.5:
+        driver.step(clock.now())
+        label, sample_s = driver.label_since(clock.now())
+        if label != "rest" and not seen:
+            seen.append((clock.now(), sample_s))
+        clock.advance(0.005)
+    (known_s, first_s), = seen
+    # the first sample labelled hand_close: on the 50 Hz grid, after the movement began,
+    # known only when it arrived (lag_s later, at the next control step)
+    assert 1.0 < first_s < 1.5 and round(first_s / 0.02, 6) == round(first_s / 0.02)
+    assert known_s == pytest.approx(first_s + lag_s, abs=0.0051)
+    assert driver.label_since(1.9) == ("hand_close", first_s)  # the run's first sample
+    # samples that had arrived at a previous look without being reported (easing in) do
+    # not date it: the first one that arrived since does, else the newest
+    label, since_s = driver.label_since(1.9, arrived_after_s=1.8)
+    assert label == "hand_close" and since_s == pytest.approx(1.78)
+    label, since_s = driver.label_since(1.9, arrived_after_s=1.95)
+    assert label == "hand_close" and 1.88 - 1e-9 <= since_s <= 1.9
+    assert driver.label_since(0.5) == ("rest", None)
+    assert driver.arrival_lag_s == pytest.approx(lag_s, abs=1e-9)
+    driver.start()  # a new stretch keeps the lag it learnt until samples arrive again
+    assert driver.arrival_lag_s == pytest.approx(lag_s, abs=1e-9)

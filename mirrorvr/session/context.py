@@ -98,6 +98,9 @@ class SessionContext:
     emg_settings: object = None
     #: blank EMS pulses from the decoder's EMG (stim.blank_emg)
     blank_emg: bool = True
+    #: sure windows in a row that make a decoded onset where the block stimulates
+    #: (stim.onset_windows; elsewhere the decoder's emg.onset_windows)
+    stimulated_onset_windows: int = 2
     record_rating: Callable[[str, float, float], None] = None
     record_outcome: Callable[[object, str], None] = None
     screen_size_px: tuple[int, int] = (1280, 720)

@@ -72,7 +72,8 @@ def movement_paths(movements: Sequence[PlannedMovement],
     for m in sorted(movements, key=lambda m: (m.detected_s is None, m.detected_s or 0.0)):
         if m.detected_s is None:
             continue  # played from a timeline: no reaction path
-        truth = _latest_before(by_kind.get(TRUTH_KIND.get(m.source.split(":")[0], ""), ()), m.detected_s)
+        kind = TRUTH_KIND.get(m.source.split(":")[0], "")
+        truth = _latest_before(by_kind.get(kind, ()), m.detected_s)
         first = truth is not None and truth not in answered
         if truth is not None:
             answered.add(truth)

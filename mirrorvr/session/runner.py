@@ -121,6 +121,7 @@ class SessionRunner:
             marker=self._marker, record_intents=self._record_intents,
             stimulate=self.stimulation.on_onset, background=self._background,
             session_dir=parts.session_dir, emg_settings=cfg.emg, blank_emg=cfg.stim.blank_emg,
+            stimulated_onset_windows=cfg.stim.onset_windows,
             record_rating=self._record_rating, stop_stimulation=self.stimulation.stop_all,
             record_outcome=self._record_outcome,
             screen_size_px=(cfg.render.width, cfg.render.height), view=cfg.render.view,
@@ -145,14 +146,19 @@ class SessionRunner:
         """D for ``block``'s reactive onsets, s. Without stimulation, the least D
         (``protocol.presentation_delay_s``; 0: the next frame shows it). A block that
         stimulates waits long enough for both paths to meet the onset: the stimulation
-        path (transport + device + rise to the motor threshold + EMD, ARCHITECTURE.md) and
-        a frame drawn and swapped for it."""
+        path (transport + device + rise to the motor threshold + EMD, ARCHITECTURE.md;
+        in a mirror block after the tracker's sample has arrived) and a frame drawn and
+        swapped for it."""
         least = self.cfg.protocol.presentation_delay_s
         if not self._stimulates(block):
             return least
         render = self.cfg.render
         visual_s = 0.02 + render.display_latency_s + 1.0 / render.max_fps
-        return max(least, visual_s, self.stimulation.path_latency_s())
+        stim_s = self.stimulation.path_latency_s()
+        driver = self.p.intact_limb
+        if block.kind == "mirror" and driver is not None:
+            stim_s += driver.arrival_lag_s or 0.0  # known from an earlier mirror block
+        return max(least, visual_s, stim_s)
 
     def _stimulates(self, block: Block) -> bool:
         return bool(block.spec.stimulation and self.stimulation.armed)

@@ -189,6 +189,7 @@ class MirrorDriver:
         self.gaps: list[TrackingGap] = []
         self._neutral: NeutralPoseCalibration | None = None
         self.samples_received = 0
+        self._last_arrival_lag_s: float | None = None
 
     @property
     def name(self) -> str:
@@ -201,6 +202,7 @@ class MirrorDriver:
         """Start a stretch of tracking (a mirror block) from scratch: an earlier stretch's
         pose history, filter state and tracking state are let go, so the pause between two
         stretches is neither shown nor recorded as a tracking gap."""
+        self._last_arrival_lag_s = self.arrival_lag_s or self._last_arrival_lag_s
         with self._lock:
             self._t.clear()
             self._rows.clear()
@@ -400,6 +402,44 @@ class MirrorDriver:
     def label_at(self, t_s: float) -> str:
         """The movement class at ``t_s`` (what :class:`MirrorController` plans onsets from)."""
         return self.movement_at(t_s)[0]
+
+    def label_since(self, t_s: float, arrived_after_s: float | None = None
+                    ) -> tuple[str, float | None]:
+        """The movement class at ``t_s`` and the capture time of the first sample of its
+        current run (the sample in which the tracker first saw it), s; ``("rest", None)``
+        where :meth:`movement_at` says rest. A frame shows a sample captured at ``t`` at
+        photon time ``t + D``, so an onset planned at that sample's time ``+ D`` meets the
+        frame that first shows the movement.
+
+        ``arrived_after_s``: the caller's previous look (s). Samples that had arrived by
+        then and were not reported as this movement (tracking was easing in) do not date
+        it; when none arrived since, it is dated by the newest sample.
+        """
+        label = self.label_at(t_s)
+        if label == REST:
+            return REST, None
+        with self._lock:
+            i = bisect.bisect_right(self._t, t_s) - 1
+
+            def new(j: int) -> bool:
+                received = self._rows[j][2]
+                return arrived_after_s is None or received is None or received > arrived_after_s
+
+            if not new(i):
+                return label, self._t[i]
+            while i > 0 and self._rows[i - 1][4] == label and new(i - 1):
+                i -= 1
+            return label, self._t[i]
+
+    @property
+    def arrival_lag_s(self) -> float | None:
+        """Median time from a sample's capture to its arrival, s: in this stretch, else in
+        the previous one (None before any sample). A stimulated onset spends this much of D
+        before it is known."""
+        with self._lock:
+            lags = [row[2] - t for t, row in zip(self._t, self._rows, strict=True)
+                    if row[2] is not None]
+        return float(np.median(lags)) if lags else self._last_arrival_lag_s
 
     def _check_offsets(self, offsets: NeutralOffsets) -> None:
         if (offsets.side, offsets.limb) != (self.side, self.limb):

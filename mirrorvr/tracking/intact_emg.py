@@ -85,6 +85,7 @@ class IntactEmgSource:
         self.calibration_repetitions = int(calibration_repetitions)
         self.min_accuracy_for_stim = float(min_accuracy_for_stim)
         self.decoder = None
+        self._onset_windows: int | None = None  # None: the decoder's own
         #: cross-validated accuracy of the decoder in use (None: not known)
         self.accuracy = accuracy
         #: the CalibrationReport of a calibration made here
@@ -110,6 +111,15 @@ class IntactEmgSource:
                 f"decoder: trained on channels {list(decoder.channel_names)}, the intact-side "
                 f"EMG has {list(self.emg_source.channel_names)}")
         self.decoder, self.accuracy = decoder, accuracy
+        if self._onset_windows is not None:
+            decoder.set_onset_windows(self._onset_windows)
+
+    def set_onset_windows(self, k: int) -> None:
+        """``k`` sure windows in a row make an onset, for the decoder in use and one trained
+        later (a block that stimulates asks for more: a wrong onset stimulates)."""
+        self._onset_windows = int(k)
+        if self.decoder is not None:
+            self.decoder.set_onset_windows(self._onset_windows)
 
     # ------------------------------------------------------------------ calibration
 

@@ -4,7 +4,8 @@ The intact limb comes from the session's :class:`~mirrorvr.tracking.driver.Mirro
 (any intact-limb source — a tracker, intact-side EMG, a keyboard, the scripted limb of a
 simulated patient — filtered, offset and watched for loss): a sample at ``t`` is shown,
 reflected, at ``t + D``. Onsets are planned on the control thread from the movement the
-driver reports, so stimulation can meet them; each names the driver's source
+driver reports, at the capture time of the sample that first showed it ``+ D`` (the frame
+that shows that sample), so stimulation can meet them; each names the driver's source
 (``mirror:<source>``). While tracking is lost the movement is rest (no onsets) and running
 trains are stopped. A neutral-pose step first ("rest your hand flat on the table"), when
 the protocol asks for one, stores per-joint offsets. Every frame adds a row to the
@@ -49,6 +50,7 @@ class MirrorBlock(_CuedBlock):
                               "simulated")
         self.driver = driver
         self._label = REST
+        self._looked_s: float | None = None  # the previous step's time
         self._gaps_before = len(driver.gaps)
         self._held: dict[str, int] = {}
         self.record = TrackingRecord(self.ctx)
@@ -61,6 +63,8 @@ class MirrorBlock(_CuedBlock):
             if calibrating:
                 self._calibrate_intact_side(source, start_s)
             self.intact_emg = IntactEmgWatch(source, self.ctx, source.min_accuracy_for_stim)
+            source.set_onset_windows(self.ctx.stimulated_onset_windows if self.spec.stimulation
+                                     else source.settings.onset_windows)
         # 0.0: no neutral step (or it is over); an uncalibrated decoder shows no pose yet
         self._neutral_until_s = (start_s + self.spec.neutral_s
                                  if self.spec.neutral_s and not calibrating else 0.0)
@@ -108,12 +112,14 @@ class MirrorBlock(_CuedBlock):
                 self.ctx.marker(event.marker, event.t_s)
                 self.ctx.results.setdefault(self.name, {})["neutral_offsets"] = (
                     offsets.to_dict())
-        label = driver.label_at(now_s)
+        label, sample_s = driver.label_since(now_s, self._looked_s)
+        self._looked_s = now_s
         if label != self._label:
             if label != REST:
-                present_s = now_s + self.ctx.presentation_delay_s
+                # the frame showing the sample that first had the movement: sample + D
+                present_s = sample_s + self.ctx.presentation_delay_s
                 entry = self.ctx.plan.add_onset(present_s, label, f"mirror:{driver.name}",
-                                                detected_s=now_s)
+                                                detected_s=now_s, source_onset_s=sample_s)
                 self._stimulate(entry)
             self._label = label
 
