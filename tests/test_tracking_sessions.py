@@ -494,7 +494,8 @@ def test_an_lsl_outlet_drives_the_mirror_protocol_in_real_time(limb, tmp_path):
             for lag in lags]
     best = lags[int(np.argmax(corr))]
     assert max(corr) > 0.95
-    assert delay_s <= best <= delay_s + 0.15, best
+    # D plus the filter's lag and a frame or two (real time on a loaded machine)
+    assert delay_s <= best <= delay_s + 0.2, best
 
 
 def block_of(streams, t_s: float) -> str | None:
