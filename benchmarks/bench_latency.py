@@ -6,6 +6,8 @@ block (the decoder drives the limb) and a mirror block (the simulated intact lim
 it). Every reactive movement's path is taken from the session's own summary
 (:mod:`mirrorvr.session.latency`): true onset (the simulated patient knows it) -> decision ->
 planned onset (decision + D) -> photon, and the visual-EMS asynchrony of the stimulated ones.
+Mirror rows add the path from the tracker sample that first showed each movement to its
+photon, and the mirror block's per-frame tracker sample -> photon median.
 Designs, in the same run:
 
 * **today** (the design before): BioPatRec windows 200 / 50 ms with a vote of 5 and no onset
@@ -90,29 +92,43 @@ def _cell(stats: dict | None) -> str:
     return f"{stats['median']:.0f} ({stats['p10']:.0f}-{stats['p90']:.0f})"
 
 
+def _stats(values: list[float]) -> dict | None:
+    if not values:
+        return None
+    p10, p50, p90 = np.percentile(values, [10, 50, 90])
+    return {"n": len(values), "median": p50, "p10": p10, "p90": p90}
+
+
 def rows_of(design: str, summary: dict) -> list[list[str]]:
     latency = summary["latency"]
     rows = []
-    for source, mode in (("decoder", "PME"), ("mirror", "mirror")):
-        entry = latency["by_source"].get(source)
-        if entry is None:
+    for kind, mode, block in (("decoder", "PME", "phantom"), ("mirror", "mirror", "mirror")):
+        source = next((s for s in latency["by_source"] if s.split(":")[0] == kind), None)
+        if source is None:
             continue
-        block = "phantom" if source == "decoder" else "mirror"
+        entry = latency["by_source"][source]
+        paths = [p for p in latency["movements"] if p["source"] == source]
         d_ms = 1000 * latency["presentation_delay_s"].get(block, 0.0)
-        asy = [abs(p["asynchrony_ms"]) for p in latency["movements"]
-               if p["source"] == source and p["asynchrony_ms"] is not None]
+        asy = [abs(p["asynchrony_ms"]) for p in paths if p["asynchrony_ms"] is not None]
         asy_p99 = f"{np.percentile(asy, 99):.1f}" if asy else "-"
+        # mirror: from the tracker sample that first showed the movement to its photon
+        sampled = _stats([1000 * (p["photon_s"] - p["tracker_sample_s"]) for p in paths
+                          if p["tracker_sample_s"] is not None and p["photon_s"] is not None
+                          and p["correct"] is not False])
+        frames = summary["results"].get(block, {}).get("sample_to_photon_ms")
         rows.append([mode, design, f"{d_ms:.0f}", str(entry["n"]),
                      str(entry["wrong_decisions"]),
                      _cell(entry["onset_to_decision_ms"]),
                      _cell(entry["decision_to_planned_ms"]),
                      _cell(entry["planned_to_photon_ms"]),
-                     _cell(entry["onset_to_photon_ms"]), asy_p99])
+                     _cell(entry["onset_to_photon_ms"]), _cell(sampled),
+                     f"{frames['p50']:.0f}" if frames else "-", asy_p99])
     return rows
 
 
 HEADER = ["mode", "design", "D ms", "n", "wrong", "onset->decision", "decision->planned",
-          "planned->photon", "onset->photon", "|async| p99"]
+          "planned->photon", "onset->photon", "sample->photon", "frame sample->photon p50",
+          "|async| p99"]
 
 
 def print_table(rows: list[list[str]]) -> None:

@@ -7,7 +7,7 @@ from mirrorvr.clock import FakeClock
 from mirrorvr.errors import ConfigError
 from mirrorvr.limb.poses import target_pose
 from mirrorvr.limb.skeleton import Pose, limb_spec
-from mirrorvr.tracking.driver import DriverSettings, MirrorDriver
+from mirrorvr.tracking.driver import ASSUMED_ARRIVAL_LAG_S, DriverSettings, MirrorDriver
 from mirrorvr.tracking.scripted import ScriptedIntactHand, ScriptedMovement, ScriptSource
 from mirrorvr.tracking.source import IntactLimbSource, PoseSample
 
@@ -209,7 +209,7 @@ def test_a_movement_is_dated_by_the_sample_that_first_showed_it_not_by_its_arriv
                                      rate_hz=50.0), lag_s)
     driver = MirrorDriver(source)
     driver.start()
-    assert driver.arrival_lag_s is None  # nothing arrived yet
+    assert driver.arrival_lag_s == ASSUMED_ARRIVAL_LAG_S  # nothing arrived yet
     seen = []
     while clock.now() < 2.5:
         driver.step(clock.now())

@@ -154,11 +154,11 @@ class SessionRunner:
             return least
         render = self.cfg.render
         visual_s = 0.02 + render.display_latency_s + 1.0 / render.max_fps
-        stim_s = self.stimulation.path_latency_s()
+        delay_s = max(visual_s, self.stimulation.path_latency_s())
         driver = self.p.intact_limb
         if block.kind == "mirror" and driver is not None:
-            stim_s += driver.arrival_lag_s or 0.0  # known from an earlier mirror block
-        return max(least, visual_s, stim_s)
+            delay_s += driver.arrival_lag_s  # a tracked onset is known only when it arrives
+        return max(least, delay_s)
 
     def _stimulates(self, block: Block) -> bool:
         return bool(block.spec.stimulation and self.stimulation.armed)

@@ -47,6 +47,9 @@ FRAME_CHANNELS: tuple[str, ...] = (
 )
 #: Conditioned samples kept for the render thread (~8 s at 60 Hz).
 HISTORY = 512
+#: Capture-to-arrival lag assumed before a source's first sample, s (a webcam tracker's
+#: on this machine; the lag measured in a stretch replaces it).
+ASSUMED_ARRIVAL_LAG_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,10 @@ class MirrorDriver:
         """Start a stretch of tracking (a mirror block) from scratch: an earlier stretch's
         pose history, filter state and tracking state are let go, so the pause between two
         stretches is neither shown nor recorded as a tracking gap."""
-        self._last_arrival_lag_s = self.arrival_lag_s or self._last_arrival_lag_s
+        with self._lock:
+            had_samples = bool(self._t)
+        if had_samples:
+            self._last_arrival_lag_s = self.arrival_lag_s
         with self._lock:
             self._t.clear()
             self._rows.clear()
@@ -432,14 +438,17 @@ class MirrorDriver:
             return label, self._t[i]
 
     @property
-    def arrival_lag_s(self) -> float | None:
-        """Median time from a sample's capture to its arrival, s: in this stretch, else in
-        the previous one (None before any sample). A stimulated onset spends this much of D
-        before it is known."""
+    def arrival_lag_s(self) -> float:
+        """How long after its capture a sample arrives, s: the 90th percentile in this
+        stretch, else in the previous one, else :data:`ASSUMED_ARRIVAL_LAG_S`. A stimulated
+        onset spends this much of D before it is known."""
         with self._lock:
             lags = [row[2] - t for t, row in zip(self._t, self._rows, strict=True)
                     if row[2] is not None]
-        return float(np.median(lags)) if lags else self._last_arrival_lag_s
+        if lags:
+            return float(np.percentile(lags, 90))
+        return (ASSUMED_ARRIVAL_LAG_S if self._last_arrival_lag_s is None
+                else self._last_arrival_lag_s)
 
     def _check_offsets(self, offsets: NeutralOffsets) -> None:
         if (offsets.side, offsets.limb) != (self.side, self.limb):
