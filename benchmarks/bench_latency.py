@@ -6,8 +6,9 @@ block (the decoder drives the limb) and a mirror block (the simulated intact lim
 it). Every reactive movement's path is taken from the session's own summary
 (:mod:`mirrorvr.session.latency`): true onset (the simulated patient knows it) -> decision ->
 planned onset (decision + D) -> photon, and the visual-EMS asynchrony of the stimulated ones.
-Mirror rows add the path from the tracker sample that first showed each movement to its
-photon, and the mirror block's per-frame tracker sample -> photon median.
+A mirror movement's onset is the tracker sample in which the pose classifier recognised it
+(the movement began earlier: "true onset -> photon" adds that); the last column is the
+mirror block's per-frame tracker sample -> photon median.
 Designs, in the same run:
 
 * **today** (the design before): BioPatRec windows 200 / 50 ms with a vote of 5 and no onset
@@ -111,23 +112,23 @@ def rows_of(design: str, summary: dict) -> list[list[str]]:
         d_ms = 1000 * latency["presentation_delay_s"].get(block, 0.0)
         asy = [abs(p["asynchrony_ms"]) for p in paths if p["asynchrony_ms"] is not None]
         asy_p99 = f"{np.percentile(asy, 99):.1f}" if asy else "-"
-        # mirror: from the tracker sample that first showed the movement to its photon
-        sampled = _stats([1000 * (p["photon_s"] - p["tracker_sample_s"]) for p in paths
-                          if p["tracker_sample_s"] is not None and p["photon_s"] is not None
-                          and p["correct"] is not False])
+        # from the patient's true onset (mirror: before the pose classifier recognised it)
+        true = _stats([1000 * (p["photon_s"] - p["true_onset_s"]) for p in paths
+                       if p["true_onset_s"] is not None and p["photon_s"] is not None
+                       and p["correct"] is not False])
         frames = summary["results"].get(block, {}).get("sample_to_photon_ms")
         rows.append([mode, design, f"{d_ms:.0f}", str(entry["n"]),
                      str(entry["wrong_decisions"]),
                      _cell(entry["onset_to_decision_ms"]),
                      _cell(entry["decision_to_planned_ms"]),
                      _cell(entry["planned_to_photon_ms"]),
-                     _cell(entry["onset_to_photon_ms"]), _cell(sampled),
+                     _cell(entry["onset_to_photon_ms"]), _cell(true),
                      f"{frames['p50']:.0f}" if frames else "-", asy_p99])
     return rows
 
 
 HEADER = ["mode", "design", "D ms", "n", "wrong", "onset->decision", "decision->planned",
-          "planned->photon", "onset->photon", "sample->photon", "frame sample->photon p50",
+          "planned->photon", "onset->photon", "true onset->photon", "frame sample->photon p50",
           "|async| p99"]
 
 
@@ -158,9 +159,9 @@ def main(argv=None) -> None:
         frames.append(f"{design}: {f['mean_fps']:.1f} frames/s, interval p50 "
                       f"{f['interval_ms']['p50']} ms p99 {f['interval_ms']['p99']} ms, "
                       f"watchdog trips {summary['watchdog']['trips']}")
-    print(f"\nmovement -> photon, ms: median (p10-p90); {args.clock} clock; onsets are the "
-          "simulated patient's true ones; 'wrong': first decisions of another movement "
-          "(left out of the times)\n")
+    print(f"\nmovement -> photon, ms: median (p10-p90); {args.clock} clock; onsets: PME the "
+          "simulated patient's true ones, mirror the tracker sample that showed the movement; "
+          "'wrong': first decisions of another movement (left out of the times)\n")
     print_table(rows)
     print()
     for line in frames:

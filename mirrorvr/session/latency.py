@@ -56,11 +56,14 @@ def movement_paths(movements: Sequence[PlannedMovement],
     decoder : the trained decoder (its rest and per-class maximum levels set the onset
         threshold); None: no EMG onset is estimated
 
-    Each record: ``movement_id, movement, source``; ``onset_s`` and ``onset_from`` (``"true
-    onset (simulated patient)"``, ``"tracker sample"`` or ``"EMG onset (estimated)"``; None
-    when none is known); ``true_movement`` (what the patient really did, when known),
-    ``correct`` and ``first_decision`` (False: the decision changed a movement already under
-    way; its path starts at no onset); ``estimated_emg_onset_s``; ``detected_s``,
+    Each record: ``movement_id, movement, source``; ``onset_s`` and ``onset_from``
+    (``"tracker sample"`` for a tracker's movement: the sample that first showed it, as the
+    pose classifier saw it; else ``"true onset (simulated patient)"`` or ``"EMG onset
+    (estimated)"``; None when none is known); ``true_movement`` and ``true_onset_s`` (what
+    the patient really did and when it began, when known: for a tracked movement, before
+    the sample in which the classifier recognised it), ``correct`` and ``first_decision``
+    (False: the decision changed a movement already under way; its path starts at no
+    onset); ``estimated_emg_onset_s``; ``detected_s``,
     ``planned_s``, ``photon_s``; each of :data:`SEGMENTS` in ms; ``asynchrony_ms``
     (predicted contraction minus photon).
     """
@@ -78,11 +81,12 @@ def movement_paths(movements: Sequence[PlannedMovement],
         if truth is not None:
             answered.add(truth)
         estimated = _estimated_emg_onset(m, envelope, decoder)
-        if truth is not None:  # a decision that changed a movement under way has no onset
-            onset_s, onset_from = ((truth[0], "true onset (simulated patient)") if first
-                                   else (None, None))
-        elif m.source_onset_s is not None:
+        true_onset_s = truth[0] if truth is not None and first else None
+        if m.source_onset_s is not None:  # a tracker: the path starts at its sample
             onset_s, onset_from = m.source_onset_s, "tracker sample"
+        elif truth is not None:  # a decision that changed a movement under way has no onset
+            onset_s, onset_from = ((true_onset_s, "true onset (simulated patient)") if first
+                                   else (None, None))
         elif estimated is not None:
             onset_s, onset_from = estimated, "EMG onset (estimated)"
         else:
@@ -94,6 +98,7 @@ def movement_paths(movements: Sequence[PlannedMovement],
             "correct": None if truth is None else truth[1] == m.movement,
             # the first decision after the patient's onset (later ones changed it under way)
             "first_decision": None if truth is None else first,
+            "true_onset_s": true_onset_s,
             "estimated_emg_onset_s": estimated, "tracker_sample_s": m.source_onset_s,
             "detected_s": m.detected_s, "planned_s": m.onset_s, "photon_s": m.photon_s,
         }
