@@ -34,6 +34,8 @@ DESIGNS = [
     ("150/25 ms, vote 5, + onset windows", dict(onset_confidence=NO_PASS), True),
     ("new, no EMS: + 1 sure window passes", dict(onset_windows=1), True),
     ("new, with EMS: + 2 sure windows pass", dict(onset_windows=2), True),
+    ("150/20 ms, vote 5, 1 sure window", dict(increment_s=0.02, onset_windows=1), True),
+    ("150/20 ms, vote 5, 2 sure windows", dict(increment_s=0.02, onset_windows=2), True),
     ("100/20 ms, no vote (reference)", dict(window_s=0.1, increment_s=0.02, majority_vote=1,
                                             onset_confidence=NO_PASS), False),
 ]

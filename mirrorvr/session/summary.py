@@ -277,7 +277,9 @@ def format_summary(summary: dict) -> str:
         ("pain (NRS 0-10)", f"before {ratings.get('pre', '-')}, after {ratings.get('post', '-')}"),
     ]
     for source, entry in (summary.get("latency") or {}).get("by_source", {}).items():
-        rows.append((f"{source} -> photon", _path_row(entry)))
+        kind, _, tracker = source.partition(":")  # "decoder", "mirror:<tracker>"
+        rows.append((f"{kind} -> photon", (f"{tracker}: " if tracker else "")
+                     + _path_row(entry)))
     gaps = summary.get("acquisition_gaps") or []
     if gaps:
         rows.append(("EMG gaps", "; ".join(
