@@ -157,6 +157,7 @@ def test_recorder_streams_go_live_with_names_units_and_timestamps(tmp_path):
 
 @pytest.mark.gl
 @pytest.mark.slow
+@pytest.mark.serial
 def test_a_demo_session_published_on_lsl_equals_its_recording(tmp_path):
     from mirrorvr.cli import build_session
     from mirrorvr.session.runner import SessionRunner

@@ -134,6 +134,7 @@ def test_frames_and_contact_sheet_are_saved(demo):
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_real_clock_session_with_threads(tmp_path):
     summary = run_demo(_config(25.0), tmp_path, realtime=True)
     assert summary["clock"] == "real"

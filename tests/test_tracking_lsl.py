@@ -19,6 +19,9 @@ from mirrorvr.tracking.lsl_pose import (  # noqa: E402
     resolve_pose_streams,
 )
 
+#: LSL discovery sees every stream on this machine: run alone (./dev test)
+pytestmark = pytest.mark.serial
+
 
 def test_layout_refuses_labels_outside_the_skeleton_naming_them():
     with pytest.raises(ConfigError, match=r"\['elbow_yaw'\] are not DOFs of the upper limb"):

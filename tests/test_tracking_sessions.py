@@ -438,6 +438,7 @@ def _publish(outlet, script, stop, rate_hz=60.0):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("limb", ["upper", "lower"])
+@pytest.mark.serial
 def test_an_lsl_outlet_drives_the_mirror_protocol_in_real_time(limb, tmp_path):
     """A lab's tracker on LSL plays a movement every 1.5 s; every mirror block (started
     anew, after a rest) finds the stream and mirrors it: the recorded virtual limb follows
@@ -514,6 +515,7 @@ def block_of(streams, t_s: float) -> str | None:
 @pytest.mark.slow
 @pytest.mark.gl
 @pytest.mark.tracker_env
+@pytest.mark.serial
 @pytest.mark.parametrize("limb", ["upper", "lower"])
 def test_the_webcam_tracker_on_a_video_drives_the_mirror_protocol(limb, tracker_env,
                                                                    tmp_path):

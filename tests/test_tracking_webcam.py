@@ -20,7 +20,7 @@ from mirrorvr.tracking.known_answer import render_known_answer_video
 from mirrorvr.tracking.neutral import NeutralPoseCalibration
 from mirrorvr.tracking.webcam import WebcamSource
 
-pytestmark = [pytest.mark.tracker_env, pytest.mark.gl, pytest.mark.slow]
+pytestmark = [pytest.mark.tracker_env, pytest.mark.gl, pytest.mark.slow, pytest.mark.serial]
 
 #: Neutral frames the tracker takes its palm reference from (the rest set the offsets).
 REFERENCE_FRAMES = 10
