@@ -70,7 +70,7 @@ def run(limb: str, out: Path) -> None:
         summary = run_demo(build_config(data), Path(tmp), protocol=every_block(limb),
                            clock=FakeClock(1000.0), realtime=False)
         shutil.copy(summary["contact_sheet"], out)
-    print(f"wrote {out}")
+    sys.stdout.write(f"wrote {out}\n")
 
 
 if __name__ == "__main__":
