@@ -115,6 +115,29 @@ def test_guided_calibration_stimulation_is_configurable_and_exact(tmp_path):
         assert 0.0 <= e["asynchrony_s"] <= 0.001 + 1e-9
 
 
+def test_a_stimulating_guided_block_meets_every_cue_also_its_first(tmp_path):
+    """A guided timeline plays each cue D after it appears; D covers the stimulation path,
+    so the cue at the block's very start is stimulated in step like the others."""
+    from mirrorvr.session.protocol import parse_protocol
+
+    clock = FakeClock(T0)
+    guided = parse_protocol({"name": "guided-test", "limb": "upper", "title": "guided",
+                             "blocks": [{"kind": "guided", "duration_s": 6.0, "cue_s": 2.0,
+                                         "attempt_fraction": 0.5, "stimulation": True}]})
+    config = build_config({"render": {"max_fps": FPS, "saved_frames": 0}})
+    summary = run_demo(config, tmp_path, clock=clock, realtime=False, protocol=guided,
+                       window=ScriptedWindow(clock, {}), renderer=NullRenderer(clock))
+    start_s = block_spans(summary["recording"])["guided"][0]
+    delay_s = summary["latency"]["presentation_delay_s"]["guided"]
+    assert delay_s > 0.05  # the stimulation path (a rise to the motor threshold, EMD, ...)
+    played = [e for e in _plan_entries(summary) if e["source"] == "cue"
+              and start_s <= e["onset_s"] <= start_s + 6.0 + delay_s]
+    assert [round(e["onset_s"] - start_s - delay_s, 6) for e in played] == [0.0, 2.0, 4.0]
+    for e in played:
+        assert e["stim"] and all(s["status"] == "sent" for s in e["stim"]), e["stim"]
+        assert 0.0 <= e["asynchrony_s"] <= 0.001 + 1e-9
+
+
 def test_calibration_sends_no_stimulation_by_default(tmp_path):
     summary = _run(tmp_path, {})
     entries = _plan_entries(summary)

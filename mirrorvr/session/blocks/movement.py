@@ -68,11 +68,13 @@ class GuidedBlock(_CuedBlock):
         if self.spec.emg_triggered:
             self.decoder = self.ctx.decoder
             return
-        plan = self.ctx.plan
+        # played D after each cue (D covers the stimulation path where the block
+        # stimulates, so a cue at the block's start can still be met)
+        plan, delay_s = self.ctx.plan, self.ctx.presentation_delay_s
         for cue in self.cues:
-            onset = start_s + cue.start_s
+            onset = start_s + cue.start_s + delay_s
             plan.add_target(onset, cue.movement, 1.0)
-            plan.add_target(start_s + cue.end_s, REST, 0.0)
+            plan.add_target(start_s + cue.end_s + delay_s, REST, 0.0)
             self.onset(plan.add_onset(onset, cue.movement, "cue"))
 
     def on_emg(self, chunk: EmgChunk, now_s: float) -> list[Intent]:
