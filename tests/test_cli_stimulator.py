@@ -8,6 +8,9 @@ from mirrorvr.config import build_config
 from mirrorvr.errors import ConfigError
 from mirrorvr.stim.factory import build_stimulator
 
+# a device emulator on a pty answers in real time: run alone (./dev test)
+pytestmark = pytest.mark.serial
+
 
 def build(cfg):
     return build_stimulator(cfg.stim, FakeClock(), cfg.patient, seed=cfg.seed)

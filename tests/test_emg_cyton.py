@@ -12,7 +12,9 @@ from mirrorvr.clock import SessionClock
 from mirrorvr.emg.brainflow_source import BrainFlowSource
 from mirrorvr.errors import ConfigError
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
+# a device emulator on a pty answers in real time: run alone (./dev test)
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty"),
+              pytest.mark.serial]
 
 
 def test_cyton_session_through_the_real_driver():

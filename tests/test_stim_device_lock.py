@@ -21,7 +21,9 @@ from mirrorvr.errors import StimulationError
 from mirrorvr.stim.device_lock import DeviceLock, device_key, lock_dir
 from mirrorvr.stim.openemsstim import OpenEMSStimDriver
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pty and flock need POSIX")
+# a device emulator on a pty answers in real time: run alone (./dev test)
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="pty and flock need POSIX"),
+              pytest.mark.serial]
 
 #: an openEMSstim gating a unit set to 300 µs at 35 Hz, 40 mA at 100 %
 OPENEMS_TOML = """\

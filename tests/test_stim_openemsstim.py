@@ -15,6 +15,9 @@ from mirrorvr.stim.openemsstim import OpenEMSStimDriver, encode_command, ramp_st
 
 from profiles import patient_profile
 
+# a device emulator on a pty answers in real time: run alone (./dev test)
+pytestmark = pytest.mark.serial
+
 serial = pytest.importorskip("serial")
 
 FULL_SCALE_MA = 40.0

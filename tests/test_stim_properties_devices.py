@@ -29,6 +29,9 @@ from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand
 
 from profiles import patient_profile
 
+# a device emulator on a pty answers in real time: run alone (./dev test)
+pytestmark = pytest.mark.serial
+
 PW_US, F_HZ = 300.0, 35.0
 FULL_SCALE_MA = 40.0  # the openEMSstim's unit at 100 %
 STEP_S = 0.025  # the serial drivers' host ramp step (their default)

@@ -18,7 +18,9 @@ from mirrorvr.stim.rehastim import RehaStimDriver, _replies, period_ms_for, ramp
 from profiles import patient_profile
 
 pytest.importorskip("pysciencemode")
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pty needs POSIX")
+# a device emulator on a pty answers in real time: run alone (./dev test)
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="pty needs POSIX"),
+              pytest.mark.serial]
 
 from emulators.rehastim2 import (  # noqa: E402
     INIT_CLM,

@@ -16,7 +16,9 @@ import pytest
 from mirrorvr.cli import main
 from mirrorvr.config import load_config
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pty needs POSIX")
+# a device emulator on a pty answers in real time: run alone (./dev test)
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="pty needs POSIX"),
+              pytest.mark.serial]
 
 if sys.version_info >= (3, 11):
     import tomllib
