@@ -58,7 +58,8 @@ class WebcamSource:
     input : str
         Camera index ("0"), V4L2 device ("/dev/video0") or video file.
     stream_name : str, optional
-        LSL stream name (default unique per source).
+        LSL stream name between the process and mirrorvr (default unique per source; a
+        restart appends ``-<n>``).
     process_args : sequence of str
         Further arguments of the process (e.g. ``["--pace", "none"]``).
     """
@@ -72,7 +73,9 @@ class WebcamSource:
             raise ConfigError(f"webcam input: {input!r} is not a camera index, a /dev/video "
                               "device or an existing video file")
         self.input = input
-        self.stream_name = stream_name or f"mirrorvr-webcam-{os.getpid()}-{id(self):x}"
+        self._base_name = stream_name or f"mirrorvr-webcam-{os.getpid()}-{id(self):x}"
+        self._starts = 0
+        self.stream_name = self._base_name
         self.process_args = tuple(process_args)
         self.inlet = LslPoseSource(side, limb, self.stream_name, name="webcam")
         self.process: subprocess.Popen | None = None
@@ -106,8 +109,15 @@ class WebcamSource:
         return " | ".join(lines)[-n_chars:]
 
     def start(self) -> None:
+        """Launch the process and its inlet. Each later start (the next mirror block) names
+        its stream anew (``<stream_name>-<n>``): the previous process may still be ending,
+        and its stream, under the old name, must not be the one the new inlet finds."""
         if self.process is not None:
             return
+        self._starts += 1
+        if self._starts > 1:
+            self.stream_name = f"{self._base_name}-{self._starts}"
+            self.inlet = LslPoseSource(self.side, self.limb, self.stream_name, name="webcam")
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [str(PACKAGE_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
