@@ -166,7 +166,7 @@ class DecoderModel:
 
     def _channel_names(self) -> tuple[str, ...]:
         names = tuple(self.channel_names) if self.channel_names else tuple(
-            f"EMG{i + 1}" for i in range(self.n_channels))
+            f"EMG{i + 1}" for i in range(int(self.n_channels)))
         if len(names) != self.n_channels or len(set(names)) != len(names):
             raise ConfigError(
                 f"channel_names: {list(names)!r} must be {self.n_channels} distinct names"
