@@ -52,14 +52,15 @@ def _naive_features(windows: np.ndarray, log_amplitude: bool) -> np.ndarray:
 
 def _naive_process(decoder: Decoder, chunk: EmgChunk) -> list[Intent]:
     windows, t_end = decoder.windower.push(chunk.t_s, decoder.filter.process(chunk.data))
-    classifier = decoder.classifier
+    model = decoder.model
+    classifier = model.classifier_
     intents = []
     for i in range(windows.shape[0]):
-        features = _naive_features(windows[i:i + 1], decoder.settings.log_amplitude)
+        features = _naive_features(windows[i:i + 1], model.settings.log_amplitude)
         proba = classifier.estimator.predict_proba(features)[0]  # plain scikit-learn
         raw = classifier.classes_[int(np.argmax(proba))]
         movement = decoder.vote.update(raw)
-        level = 0.0 if movement == REST else float(decoder.levels(windows[i:i + 1], [movement])[0])
+        level = 0.0 if movement == REST else float(model.levels(windows[i:i + 1], [movement])[0])
         intents.append(Intent(float(t_end[i]), movement, level,
                               float(proba[classifier.classes_.index(movement)])))
     return intents

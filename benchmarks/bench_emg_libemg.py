@@ -52,6 +52,7 @@ from mirrorvr.clock import FakeClock
 from mirrorvr.config import EmgSettings
 from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, training_windows
 from mirrorvr.emg.decoder import Decoder
+from mirrorvr.emg.model import DecoderModel
 from mirrorvr.emg.simulator import SimulatedPatient
 
 VENV = Path(os.environ.get("MIRRORVR_LIBEMG_VENV", "/tmp/mirrorvr-libemg-venv"))
@@ -159,14 +160,14 @@ def make_data(seed: int, n_channels: int) -> dict:
     clock = FakeClock(0.0)
     patient = SimulatedPatient(clock, n_channels=n_channels, seed=seed)
     patient.start()
-    decoder = Decoder(settings, patient.sampling_rate_hz, n_channels)
+    model = DecoderModel(settings, patient.sampling_rate_hz, n_channels)
     index = {c: i for i, c in enumerate(settings.movements)}
 
     def windows_of(repetitions: int, level: float):
         cues = cue_schedule(settings.movements, repetitions=repetitions, contract_s=3.0,
                             rest_s=3.0)
         recording = simulate_calibration(patient, clock, cues, level=level)
-        windows, labels, reps = training_windows(recording, decoder, 0.7)
+        windows, labels, reps = training_windows(recording, model, 0.7)
         return windows, np.array([index[c] for c in labels]), reps
 
     windows, y, reps = windows_of(3, 0.7)
@@ -188,31 +189,31 @@ def run_mirrorvr(data: dict, log_amplitude: bool) -> dict:
     n_channels = windows.shape[1]
 
     def trained(mask):
-        return Decoder(settings, 2000.0, n_channels).fit(windows[mask], names[mask])
+        return Decoder(DecoderModel(settings, 2000.0, n_channels).fit(windows[mask], names[mask]))
 
     correct = total = 0
     folds = []
     for r in np.unique(reps):
         train, test = reps != r, reps == r
         dec = trained(train)
-        pred, _ = dec.predict_windows(windows[test])
+        pred, _ = dec.model.predict_windows(windows[test])
         ok = pred == names[test]
         correct += int(ok.sum())
         total += int(test.sum())
         folds.append(float(ok.mean()))
-    weak_pred, _ = trained(np.ones(len(names), bool)).predict_windows(data["weak_windows"])
+    weak_pred, _ = trained(np.ones(len(names), bool)).model.predict_windows(data["weak_windows"])
     weak = float(np.mean(weak_pred == np.asarray(settings.movements)[data["weak_labels"]]))
     test_w = windows[test]
     best = []
     for _ in range(REPEATS):
         t0 = time.perf_counter()
-        dec.predict_windows(test_w)
+        dec.model.predict_windows(test_w)
         best.append((time.perf_counter() - t0) / len(test_w))
     per = []
     for _ in range(REPEATS):
         t0 = time.perf_counter()
         for i in range(len(test_w)):
-            dec.predict_windows(test_w[i:i + 1])
+            dec.model.predict_windows(test_w[i:i + 1])
         per.append((time.perf_counter() - t0) / len(test_w))
     live = []
     for _ in range(REPEATS):

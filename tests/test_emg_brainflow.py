@@ -13,6 +13,7 @@ from mirrorvr.clock import SessionClock
 from mirrorvr.config import EmgSettings
 from mirrorvr.emg.brainflow_source import BrainFlowSource, resolve_board_id
 from mirrorvr.emg.decoder import Decoder
+from mirrorvr.emg.model import DecoderModel
 from mirrorvr.errors import AcquisitionError, ConfigError, DecoderError
 
 
@@ -49,11 +50,12 @@ def test_synthetic_board_streams_chunks_on_the_session_clock():
         assert np.max(np.abs(data)) < 0.1  # volts, not µV
         assert np.max(np.abs(data)) > 1e-7
         # the decoder runs at the board's 250 Hz with a band-pass that fits it
-        decoder = Decoder(EmgSettings(sampling_rate_hz=250.0, bandpass_hz=(20.0, 110.0)),
-                          250.0, n)
+        model = DecoderModel(EmgSettings(sampling_rate_hz=250.0, bandpass_hz=(20.0, 110.0)),
+                             250.0, n)
         with pytest.raises(DecoderError, match="not trained"):
-            decoder.process(chunks[0])
-        filtered = decoder.new_filter().process(data)
+            Decoder(model)
+        model.check_params()
+        filtered = model.new_filter().process(data)
         assert np.all(np.isfinite(filtered))
     finally:
         source.stop()

@@ -12,7 +12,7 @@ from mirrorvr.emg.classifier import (
     make_classifier,
     reject_low_confidence,
 )
-from mirrorvr.emg.decoder import Decoder
+from mirrorvr.emg.model import DecoderModel
 from mirrorvr.emg.proportional import LEVEL_MAPS, map_level, normalised_effort
 from mirrorvr.errors import ConfigError, DecoderError
 
@@ -80,14 +80,14 @@ def test_level_maps():
 
 def test_decoder_levels_from_rest_and_mvc_recordings():
     settings = EmgSettings(level_map="quadratic")
-    dec = Decoder(settings, 2000.0, 2)
+    dec = DecoderModel(settings, 2000.0, 2)
     rng = np.random.default_rng(0)
     rest = 1e-6 * rng.standard_normal((10, 2, 400))
     mvc = 1e-3 * np.sign(rng.standard_normal((10, 2, 400)))  # |x| = 1 mV: mean MAV 1 mV
     dec.calibrate_levels(rest, {"hand_open": mvc}, percentile=50)
-    assert dec.max_mav_v["hand_open"] == pytest.approx(1e-3)
+    assert dec.max_mav_v_["hand_open"] == pytest.approx(1e-3)
     half = 0.5e-3 * np.sign(rng.standard_normal((1, 2, 400)))
-    u = (0.5e-3 - dec.rest_mav_v) / (1e-3 - dec.rest_mav_v)
+    u = (0.5e-3 - dec.rest_mav_v_) / (1e-3 - dec.rest_mav_v_)
     assert dec.levels(half, ["hand_open"])[0] == pytest.approx(u * u)
     assert dec.levels(half, ["hand_close"])[0] == 0.0  # no range known for that class
     with pytest.raises(DecoderError, match="mvc_windows"):

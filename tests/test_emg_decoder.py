@@ -19,6 +19,7 @@ from mirrorvr.emg.calibration import (
 )
 from mirrorvr.emg.classifier import MajorityVote, OnsetVote, make_classifier
 from mirrorvr.emg.decoder import Decoder
+from mirrorvr.emg.model import DecoderModel, mean_mav
 from mirrorvr.emg.simulator import SimulatedPatient
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.errors import ConfigError, DecoderError
@@ -109,27 +110,27 @@ def test_calibration_report(calibrated):
     kept = _windows_in(4200)
     assert report.n_windows["rest"] == 4 * 3 * kept
     assert report.n_windows["hand_open"] > 3 * kept
-    assert decoder.is_fitted and set(decoder.classes) == set(DEMO_MOVEMENTS)
+    assert decoder.model.is_fitted and set(decoder.model.classes_) == set(DEMO_MOVEMENTS)
     assert "window accuracy" in report.summary()
 
 
 def test_training_windows_keep_the_middle(calibrated):
     _, _, recording, decoder, _ = calibrated
-    w, labels, reps = training_windows(recording, decoder, keep_fraction=1.0,
+    w, labels, reps = training_windows(recording, decoder.model, keep_fraction=1.0,
                                        onset_active_s=None)
     assert w.shape[1:] == (8, W)
     assert np.sum(labels == "hand_open") == 3 * _windows_in(6000)
     assert set(reps.tolist()) == {0, 1, 2}
     with pytest.raises(ConfigError, match="keep_fraction"):
-        training_windows(recording, decoder, keep_fraction=0.0)
+        training_windows(recording, decoder.model, keep_fraction=0.0)
 
 
 def test_training_adds_each_contractions_onset_windows(calibrated):
     """The simulated patient starts each contraction at its cue: the onset found in the EMG
     is there, so the windows added run from 50 ms of activity after it to the kept middle."""
     _, _, recording, decoder, _ = calibrated
-    middle, middle_labels, _ = training_windows(recording, decoder, 0.7, onset_active_s=None)
-    both, labels, _ = training_windows(recording, decoder, 0.7, onset_active_s=0.05)
+    middle, middle_labels, _ = training_windows(recording, decoder.model, 0.7, onset_active_s=None)
+    both, labels, _ = training_windows(recording, decoder.model, 0.7, onset_active_s=0.05)
     kept_start = round(0.15 * 3.0 * SETTINGS.sampling_rate_hz)  # from the cue, samples
     first = round(0.05 * SETTINGS.sampling_rate_hz) - W  # onset at the cue
     expected = len(range(first, kept_start, INC))
@@ -238,13 +239,13 @@ def test_chunk_boundaries_do_not_matter(calibrated):
     assert len(whole) == _windows_in(6000)
 
 
-def test_untrained_decoder_raises():
-    decoder = Decoder(SETTINGS, 2000.0, 8)
-    chunk = EmgChunk(np.arange(500) / 2000.0, np.zeros((8, 500)))
+def test_untrained_model_raises():
+    model = DecoderModel(SETTINGS, 2000.0, 8)
+    assert not model.is_fitted
     with pytest.raises(DecoderError, match="not trained"):
-        decoder.process(chunk)
+        Decoder(model)  # a streaming decoder needs a fitted model
     with pytest.raises(DecoderError, match="not trained"):
-        decoder.predict_windows(np.zeros((1, 8, W)))
+        model.predict_windows(np.zeros((1, 8, W)))
 
 
 def test_wrong_channel_count(calibrated):
@@ -259,12 +260,17 @@ def test_bad_settings_name_the_field():
                        ({"classifier": "xgboost"}, "emg.classifier = 'xgboost'")):
         with pytest.raises(ConfigError, match=field):
             build_config({"emg": emg})
+    # a model's __init__ stores its hyper-parameters as given; fit() checks them first
+    windows, labels = np.zeros((1, 8, W)), ["rest"]
     with pytest.raises(ConfigError, match="emg.increment_s"):
-        Decoder(EmgSettings(increment_s=0.0001, window_s=0.2), 2000.0, 8)
+        DecoderModel(EmgSettings(increment_s=0.0001, window_s=0.2), 2000.0, 8).fit(
+            windows, labels)
     with pytest.raises(ConfigError, match="sampling_rate_hz"):
-        Decoder(SETTINGS, 0.0, 8)
+        DecoderModel(SETTINGS, 0.0, 8).fit(windows, labels)
     with pytest.raises(ConfigError, match="n_channels"):
-        Decoder(SETTINGS, 2000.0, 0)
+        DecoderModel(SETTINGS, 2000.0, 0).fit(windows, labels)
+    with pytest.raises(ConfigError, match="level_percentile"):
+        DecoderModel(SETTINGS, 2000.0, 8, level_percentile=0.0).fit(windows, labels)
     with pytest.raises(ConfigError, match="increment_s"):
         build_config({"emg": {"window_s": 0.05, "increment_s": 0.1}})
 
@@ -322,8 +328,8 @@ def test_log_amplitude_carries_a_decoder_to_a_weaker_contraction():
     for log_amplitude in (False, True):
         settings = SETTINGS.model_copy(update={"log_amplitude": log_amplitude})
         decoder, _ = train_decoder(strong, settings)
-        windows, labels, _ = training_windows(weak, decoder, 0.7)
-        predicted, _ = decoder.predict_windows(windows)
+        windows, labels, _ = training_windows(weak, decoder.model, 0.7)
+        predicted, _ = decoder.model.predict_windows(windows)
         accuracy[log_amplitude] = float(np.mean(predicted == np.asarray(labels)))
     assert accuracy[True] >= 0.8
     assert accuracy[True] > accuracy[False] + 0.1, accuracy
@@ -358,7 +364,7 @@ def test_warm_up_loads_kernels_and_sklearn_ahead_of_the_first_window():
 
 def test_calibrate_levels_refuses_empty_rest_windows(calibrated):
     _, _, _, decoder, _ = calibrated
-    empty = np.zeros((0, decoder.n_channels, decoder.window_samples))
-    assert Decoder.mean_mav(empty).shape == (0,)
+    empty = np.zeros((0, decoder.model.n_channels, decoder.model.window_samples))
+    assert mean_mav(empty).shape == (0,)
     with pytest.raises(DecoderError, match="rest_windows: empty"):
-        decoder.calibrate_levels(empty, {})
+        decoder.model.calibrate_levels(empty, {})

@@ -8,8 +8,9 @@ import pytest
 from mirrorvr.clock import FakeClock
 from mirrorvr.config import EmgSettings
 from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, train_decoder
-from mirrorvr.emg.decoder import Decoder, training_hash
-from mirrorvr.emg.model_io import read_model_meta
+from mirrorvr.emg.decoder import Decoder
+from mirrorvr.emg.model import DecoderModel, training_hash
+from mirrorvr.emg.model_io import load_model, read_model_meta, save_model
 from mirrorvr.emg.simulator import SimulatedPatient
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.errors import ConfigError, DecoderError
@@ -43,9 +44,9 @@ def test_round_trip_decodes_identically(trained, tmp_path):
     loaded = Decoder.load(path, channel_names=("EMG1", "EMG2", "EMG3", "EMG4"),
                           sampling_rate_hz=2000.0)
     assert _decode(loaded, live) == _decode(decoder, live)
-    assert loaded.training_data_sha256 == decoder.training_data_sha256
-    assert len(decoder.training_data_sha256) == 64
-    assert loaded.settings.level_map == "logistic"
+    assert loaded.model.training_data_sha256_ == decoder.model.training_data_sha256_
+    assert len(decoder.model.training_data_sha256_) == 64
+    assert loaded.model.settings.level_map == "logistic"
     meta = read_model_meta(path)
     assert meta["features"] == ["MAV", "WL", "ZC", "SSC", "AR4"]
     assert meta["classes"] == sorted(SETTINGS.movements)
@@ -53,6 +54,31 @@ def test_round_trip_decodes_identically(trained, tmp_path):
     assert meta["sampling_rate_hz"] == 2000.0
     assert meta["calibration"]["accuracy"] == pytest.approx(report.accuracy)
     assert np.array(meta["calibration"]["confusion"]).sum() == report.confusion.sum()
+
+
+LEARNED = {"classifier_", "classes_", "feature_names_", "channel_names_", "rest_mav_v_",
+           "max_mav_v_", "training_data_sha256_"}
+
+
+def test_model_init_only_stores_its_hyper_parameters():
+    model = DecoderModel(SETTINGS, 0.0, 0, level_percentile=-1.0, channel_names=("A", "A"))
+    assert (model.settings, model.sampling_rate_hz, model.n_channels, model.level_percentile,
+            model.channel_names) == (SETTINGS, 0.0, 0, -1.0, ("A", "A"))
+    assert not model.is_fitted
+    assert not [k for k in vars(model) if k.endswith("_")]  # nothing learned yet
+
+
+def test_fit_and_load_set_the_same_learned_attributes(trained, tmp_path):
+    decoder, _, _ = trained
+    fitted = decoder.model
+    assert LEARNED <= {k for k in vars(fitted) if k.endswith("_")}
+    save_model(fitted, tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    assert isinstance(loaded, DecoderModel) and loaded.is_fitted
+    for name in LEARNED - {"classifier_"}:
+        assert getattr(loaded, name) == getattr(fitted, name), name
+    assert loaded.classes_ == tuple(sorted(SETTINGS.movements))
+    assert loaded.channel_names_ == ("EMG1", "EMG2", "EMG3", "EMG4")
 
 
 def test_refuses_another_channel_layout_or_rate(trained, tmp_path):
@@ -88,9 +114,11 @@ def test_bad_files_and_untrained(tmp_path):
     with pytest.raises(DecoderError, match="format 'x'"):
         Decoder.load(tmp_path / "other.npz")
     with pytest.raises(DecoderError, match="not trained"):
-        Decoder(SETTINGS, 2000.0, 2).save(tmp_path / "m.npz")
+        save_model(DecoderModel(SETTINGS, 2000.0, 2), tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
     with pytest.raises(ConfigError, match="channel_names"):
-        Decoder(SETTINGS, 2000.0, 2, channel_names=("A", "A"))
+        DecoderModel(SETTINGS, 2000.0, 2, channel_names=("A", "A")).fit(
+            np.zeros((1, 2, 300)), ["rest"])
 
 
 def test_log_amplitude_is_saved_and_old_versions_are_refused(tmp_path):
@@ -104,7 +132,7 @@ def test_log_amplitude_is_saved_and_old_versions_are_refused(tmp_path):
     decoder, _ = train_decoder(simulate_calibration(patient, clock, cues), settings)
     decoder.save(tmp_path / "m.npz")
     assert read_model_meta(tmp_path / "m.npz")["settings"]["log_amplitude"] is False
-    assert Decoder.load(tmp_path / "m.npz").settings.log_amplitude is False
+    assert Decoder.load(tmp_path / "m.npz").model.settings.log_amplitude is False
     with np.load(tmp_path / "m.npz") as z:
         meta = json.loads(bytes(z["meta"]).decode())
         estimator = z["estimator"]

@@ -1,5 +1,7 @@
 """No import cycles between mirrorvr's modules (module-level imports; a function may import
-lazily to keep heavy libraries off ``import mirrorvr``, and that is not a cycle)."""
+lazily to keep heavy libraries off ``import mirrorvr``, and that is not a cycle). Within the
+EMG package not even a function-local import closes a cycle: a lazy import must not hide one
+(as ``emg.decoder`` <-> ``emg.model_io`` once did)."""
 
 import ast
 from pathlib import Path
@@ -14,13 +16,14 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _top_level_imports(path: Path, modules: set[str]) -> set[str]:
+def _top_level_imports(path: Path, modules: set[str], everywhere: bool = False) -> set[str]:
     """The mirrorvr modules ``path`` imports at module level (not inside functions and not
-    under ``if TYPE_CHECKING``)."""
+    under ``if TYPE_CHECKING``); with ``everywhere``, every import anywhere in it."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = set()
-    for node in tree.body:
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
+    for node in (ast.walk(tree) if everywhere else tree.body):
+        if (not everywhere and isinstance(node, ast.If)
+                and "TYPE_CHECKING" in ast.dump(node.test)):
             continue
         names = []
         if isinstance(node, ast.Import):
@@ -35,12 +38,12 @@ def _top_level_imports(path: Path, modules: set[str]) -> set[str]:
     return found
 
 
-def _graph() -> dict[str, set[str]]:
+def _graph(everywhere: bool = False) -> dict[str, set[str]]:
     paths = {_module_name(p): p for p in ROOT.rglob("*.py")}
     modules = set(paths)
     graph = {}
     for name, path in paths.items():
-        deps = _top_level_imports(path, modules) - {name}
+        deps = _top_level_imports(path, modules, everywhere) - {name}
         # importing a package's submodule runs the package's __init__ too
         for dep in list(deps):
             parts = dep.split(".")
@@ -88,3 +91,22 @@ def test_the_checker_finds_a_cycle():
 
 def test_mirrorvr_has_no_import_cycles():
     assert _cycles(_graph()) == []
+
+
+def test_the_emg_package_has_no_cycle_even_through_function_local_imports():
+    graph = _graph(everywhere=True)
+    emg = {name: {d for d in deps if d.startswith("mirrorvr.emg.")}
+           for name, deps in graph.items() if name.startswith("mirrorvr.emg.")}
+    assert _cycles(emg) == []
+    # the fitted model is saved and loaded without the streaming decoder that wraps it
+    assert "mirrorvr.emg.decoder" not in graph["mirrorvr.emg.model_io"]
+    assert "mirrorvr.emg.decoder" not in graph["mirrorvr.emg.model"]
+    assert "mirrorvr.emg.model_io" not in graph["mirrorvr.emg.model"]
+
+
+def test_everywhere_counts_function_local_imports(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("def f():\n    from mirrorvr.emg.decoder import Decoder\n")
+    modules = {"mirrorvr.emg.decoder"}
+    assert _top_level_imports(path, modules) == set()
+    assert _top_level_imports(path, modules, everywhere=True) == {"mirrorvr.emg.decoder"}

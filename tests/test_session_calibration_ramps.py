@@ -133,7 +133,7 @@ def test_ramp_calibrated_level_is_monotonic_in_effort():
         t += 4.0
     ramp_rec = CalibrationRecording.from_chunks(record(t + 0.3), p.sampling_rate_hz, segs,
                                                 p.channel_names)
-    fits = dec.calibrate_levels_from_ramps(ramp_windows(ramp_rec, dec, segs, 0.7))
+    fits = dec.model.calibrate_levels_from_ramps(ramp_windows(ramp_rec, dec.model, segs, 0.7))
     assert set(fits) == set(active) and all(f["slope_v"] > 0 for f in fits.values())
 
     efforts = [0.3, 0.5, 0.7, 0.9]
@@ -147,12 +147,12 @@ def test_ramp_calibrated_level_is_monotonic_in_effort():
     chunks = record(t)
     data = np.concatenate([c.data for c in chunks], 1)
     ts = np.concatenate([c.t_s for c in chunks])
-    filt = dec.new_filter().process(data)
+    filt = dec.model.new_filter().process(data)
     mean_level = {e: [] for e in efforts}
     for m, e, t1 in trials:
         i0, i1 = np.searchsorted(ts, t1 + 0.5), np.searchsorted(ts, t1 + 1.8)
-        w = sliding_windows(filt[:, i0:i1], dec.window_samples, dec.increment_samples)
-        mean_level[e].append(float(np.median(dec.levels(w, [m] * len(w)))))
+        w = sliding_windows(filt[:, i0:i1], dec.model.window_samples, dec.model.increment_samples)
+        mean_level[e].append(float(np.median(dec.model.levels(w, [m] * len(w)))))
     got = [float(np.mean(mean_level[e])) for e in efforts]
     assert np.all(np.diff(got) > 0.05), got
     assert np.mean(np.abs(np.array(got) - efforts)) < 0.15, got

@@ -43,8 +43,8 @@ def test_the_trained_decoder_is_saved_with_the_session_and_refuses_another_layou
     assert len(names) == CONFIG.emg.n_channels
     model = Decoder.load(dec["model_file"], channel_names=names,
                          sampling_rate_hz=CONFIG.emg.sampling_rate_hz)
-    assert set(model.classes) == set(dec["classes"])
-    assert model.training_data_sha256 == dec["training_data_sha256"]
+    assert set(model.model.classes_) == set(dec["classes"])
+    assert model.model.training_data_sha256_ == dec["training_data_sha256"]
     with pytest.raises(DecoderError, match="channel layout"):
         Decoder.load(dec["model_file"], channel_names=names[::-1])
     with pytest.raises(DecoderError, match="channel layout"):

@@ -322,7 +322,7 @@ def test_the_first_mirror_block_calibrates_the_intact_side_then_its_emg_drives(l
     from mirrorvr.emg.decoder import Decoder
 
     saved = Decoder.load(result["model_file"])
-    assert saved.movements == tuple(result["classes"])
+    assert saved.model.movements == tuple(result["classes"])
     markers = _markers(streams)
     trained_s = next(t for t, m in markers if m.startswith("intact_decoder_trained"))
     start_s = next(t for t, m in markers if m == "block_start mirror_1")

@@ -280,7 +280,7 @@ def test_an_intact_side_calibration_trains_on_a_worker_while_reads_go_on():
             reads_while_training += 1 if source.calibrating else 0
             wait.wait(0.002)  # real time passes while the worker trains
     assert source.decoder is not None and source.report.accuracy > 0.8
-    assert source.decoder.movements == ("rest", "hand_open", "hand_close")
+    assert source.decoder.model.movements == ("rest", "hand_open", "hand_close")
     assert reads_while_training > 0  # the control thread went on reading meanwhile
     patient.set_intent("hand_close", 0.7, clock.now())
     _run(driver, clock, clock.now() + 2.0, step_s=0.02)

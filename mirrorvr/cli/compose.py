@@ -418,10 +418,10 @@ def prepare_intact_emg(config: SessionConfig, clock, limb: str,
         accuracy = (read_model_meta(path).get("calibration") or {}).get("accuracy")
     except DecoderError as err:
         raise ConfigError(f"tracker.decoder_file = {path!r}: {err}") from None
-    unknown = [m for m in movements if m not in decoder.movements]
+    unknown = [m for m in movements if m not in decoder.model.movements]
     if unknown:
         raise ConfigError(
-            f"tracker.decoder_file = {path!r}: decodes {list(decoder.movements)}, and the "
+            f"tracker.decoder_file = {path!r}: decodes {list(decoder.model.movements)}, and the "
             f"mirror blocks cue {unknown}: calibrate the intact side on every cued movement")
     return IntactEmgParts(source, simulated, decoder, accuracy)
 

@@ -52,6 +52,7 @@ import numpy as np
 from mirrorvr.clock import Clock
 from mirrorvr.config import EmgSettings
 from mirrorvr.emg.decoder import Decoder
+from mirrorvr.emg.model import DecoderModel
 from mirrorvr.emg.onset import first_rise, onset_threshold_v, smoothed_envelope
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.emg.windowing import sliding_windows
@@ -270,14 +271,14 @@ class CalibrationReport:
 
 def training_windows(
     recording: CalibrationRecording,
-    decoder: Decoder,
+    model: DecoderModel,
     keep_fraction: float = DEFAULT_KEEP_FRACTION,
     onset_active_s: float | None = ONSET_ACTIVE_S,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Filtered windows of the kept middle of each segment, and of each contraction's onset.
 
-    The whole recording is filtered once with a fresh filter of the decoder's settings (the
-    same causal filter as live). Segments of classes the decoder does not decode are skipped.
+    The whole recording is filtered once with a fresh filter of the model's settings (the
+    same causal filter as live). Segments of classes the model does not decode are skipped.
     ``onset_active_s``: windows holding at least this much of a contraction after its EMG
     onset, up to the kept middle, are added (None: only the middle, as BioPatRec).
 
@@ -289,18 +290,18 @@ def training_windows(
     """
     if not (math.isfinite(keep_fraction) and 0 < keep_fraction <= 1):
         raise ConfigError(f"keep_fraction: {keep_fraction!r} must be in (0, 1]")
-    if recording.n_channels != decoder.n_channels:
+    if recording.n_channels != model.n_channels:
         raise DecoderError(
-            f"recording has {recording.n_channels} channels, decoder expects {decoder.n_channels}"
+            f"recording has {recording.n_channels} channels, decoder expects {model.n_channels}"
         )
-    filtered = decoder.new_filter().process(recording.data)
+    filtered = model.new_filter().process(recording.data)
     fs, n = recording.sampling_rate_hz, recording.data.shape[1]
-    W, inc = decoder.window_samples, decoder.increment_samples
+    W, inc = model.window_samples, model.increment_samples
     onsets = (_OnsetFinder(recording, filtered, keep_fraction)
               if onset_active_s is not None else None)
     parts, labels, reps = [], [], []
     for s in recording.segments:
-        if s.movement not in decoder.movements:
+        if s.movement not in model.movements:
             logger.info("segment %s not decoded; skipped", s.movement)
             continue
         trim = (1.0 - keep_fraction) / 2 * (s.end_s - s.start_s)
@@ -386,9 +387,10 @@ def train_decoder(
     *,
     n_folds: int = 5,
     onset_active_s: float | None = ONSET_ACTIVE_S,
-    **decoder_kwargs,
+    **model_kwargs,
 ) -> tuple[Decoder, CalibrationReport]:
-    """Cross-validate, then train a :class:`Decoder` on all kept windows.
+    """Cross-validate, then fit a :class:`~mirrorvr.emg.model.DecoderModel` on all kept
+    windows and wrap it in a streaming :class:`~mirrorvr.emg.decoder.Decoder`.
 
     Parameters
     ----------
@@ -401,36 +403,40 @@ def train_decoder(
         k of the k-fold fallback when there is only one repetition.
     onset_active_s : float or None
         Also train each contraction's onset windows (see :func:`training_windows`).
-    **decoder_kwargs
-        Passed to :class:`Decoder` (thresholds, level percentile).
+    **model_kwargs
+        Passed to :class:`~mirrorvr.emg.model.DecoderModel` (thresholds, level percentile,
+        channel names; default the recording's).
 
     Returns
     -------
-    decoder : Decoder, trained, streaming state reset
+    decoder : Decoder, on the fitted model (``decoder.model``), fresh streaming state
     report : CalibrationReport
     """
-    decoder_kwargs.setdefault("channel_names", recording.channel_names or None)
-    decoder = Decoder(settings, recording.sampling_rate_hz, recording.n_channels,
-                      **decoder_kwargs)
-    windows, labels, reps = training_windows(recording, decoder, keep_fraction, onset_active_s)
-    missing = [m for m in decoder.movements if m not in set(labels.tolist())]
+    model_kwargs.setdefault("channel_names", recording.channel_names or None)
+
+    def new_model() -> DecoderModel:
+        return DecoderModel(settings, recording.sampling_rate_hz, recording.n_channels,
+                            **model_kwargs)
+
+    model = new_model()
+    model.check_params()
+    windows, labels, reps = training_windows(recording, model, keep_fraction, onset_active_s)
+    missing = [m for m in model.movements if m not in set(labels.tolist())]
     if missing:
         raise DecoderError(f"recording: no calibration segments for classes {missing!r}")
 
-    classes = decoder.movements
+    classes = model.movements
     index = {c: i for i, c in enumerate(classes)}
     confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
     scheme, splits = _splits(labels, reps, n_folds)
     fold_acc = []
     for train, test in splits:
-        fold = Decoder(settings, recording.sampling_rate_hz, recording.n_channels,
-                       **decoder_kwargs)
-        fold.fit(windows[train], labels[train])
+        fold = new_model().fit(windows[train], labels[train])
         predicted, _ = fold.predict_windows(windows[test])
         fold_acc.append(float(np.mean(predicted == labels[test])))
         np.add.at(confusion, ([index[t] for t in labels[test]],
                               [index[p] for p in predicted]), 1)
-    decoder.fit(windows, labels)
+    model.fit(windows, labels)
     report = CalibrationReport(
         classes=classes,
         accuracy=float(np.trace(confusion) / confusion.sum()),
@@ -441,12 +447,12 @@ def train_decoder(
         keep_fraction=float(keep_fraction),
     )
     logger.info(report.summary())
-    return decoder, report
+    return Decoder(model), report
 
 
 def ramp_windows(
     recording: CalibrationRecording,
-    decoder: Decoder,
+    model: DecoderModel,
     ramps: Sequence[CueSegment],
     peak_level: float,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -455,13 +461,15 @@ def ramp_windows(
     A ramp segment asks for rest at its start and end and ``peak_level`` (fraction of
     maximum voluntary contraction) at its middle, rising and falling linearly. The recording
     is filtered once with a fresh filter (as :func:`training_windows`). Returns
-    ``{class: (windows, effort)}`` for :meth:`Decoder.calibrate_levels_from_ramps`.
+    ``{class: (windows, effort)}`` for
+    :meth:`DecoderModel.calibrate_levels_from_ramps
+    <mirrorvr.emg.model.DecoderModel.calibrate_levels_from_ramps>`.
     """
     if not (math.isfinite(peak_level) and 0 < peak_level <= 1):
         raise ConfigError(f"peak_level: {peak_level!r} must be in (0, 1]")
-    filtered = decoder.new_filter().process(recording.data)
+    filtered = model.new_filter().process(recording.data)
     fs, n = recording.sampling_rate_hz, recording.data.shape[1]
-    W, inc = decoder.window_samples, decoder.increment_samples
+    W, inc = model.window_samples, model.increment_samples
     out: dict[str, list] = {}
     for s in ramps:
         i0 = max(0, math.ceil((s.start_s - recording.start_s) * fs - 1e-9))

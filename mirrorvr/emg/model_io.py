@@ -1,4 +1,4 @@
-"""Saving and loading trained decoders.
+"""Saving and loading fitted decoder models (:class:`~mirrorvr.emg.model.DecoderModel`).
 
 A model file is a NumPy ``.npz`` archive with two members:
 
@@ -6,7 +6,7 @@ A model file is a NumPy ``.npz`` archive with two members:
                (features and whether amplitude features are logged, classifier, windows,
                filter, vote, rejection, level map, classes),
                the channel map (``channel_names``), ``sampling_rate_hz``, the level range
-               (``rest_mav_v``, ``max_mav_v``), ZC/SSC thresholds, the SHA-256 of the
+               (``rest_mav_v``, ``max_mav_v``, V), ZC/SSC thresholds, the SHA-256 of the
                training windows and labels, the mirrorvr and scikit-learn versions, and the
                cross-validated calibration report when one is attached.
 ``estimator``  the fitted scikit-learn estimator, pickled (as a uint8 array).
@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mirrorvr.config import EmgSettings
+from mirrorvr.emg.model import DecoderModel
 from mirrorvr.errors import DecoderError
 
 logger = logging.getLogger(__name__)
@@ -52,30 +54,30 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def save_decoder(decoder, path, report=None) -> None:
-    """Write a trained :class:`~mirrorvr.emg.decoder.Decoder` to ``path`` (.npz).
+def save_model(model: DecoderModel, path, report=None) -> None:
+    """Write a fitted :class:`~mirrorvr.emg.model.DecoderModel` to ``path`` (.npz).
 
     ``report`` (a CalibrationReport) is stored in ``meta`` when given.
     """
-    if not decoder.is_fitted:
+    if not model.is_fitted:
         raise DecoderError("decoder is not trained; nothing to save")
     meta = {
         "format": FORMAT,
         "version": VERSION,
-        "settings": decoder.settings.model_dump(mode="json"),
-        "features": list(decoder.feature_names),
-        "classifier": decoder.classifier_name,
-        "classes": list(decoder.classes),
-        "channel_names": list(decoder.channel_names),
-        "sampling_rate_hz": decoder.sampling_rate_hz,
-        "window_samples": decoder.window_samples,
-        "increment_samples": decoder.increment_samples,
-        "zc_threshold_v": decoder.zc_threshold_v,
-        "ssc_threshold_v2": decoder.ssc_threshold_v2,
-        "level_percentile": decoder.level_percentile,
-        "rest_mav_v": decoder.rest_mav_v,
-        "max_mav_v": decoder.max_mav_v,
-        "training_data_sha256": decoder.training_data_sha256,
+        "settings": model.settings.model_dump(mode="json"),
+        "features": list(model.feature_names_),
+        "classifier": model.classifier_.name,
+        "classes": list(model.classes_),
+        "channel_names": list(model.channel_names_),
+        "sampling_rate_hz": float(model.sampling_rate_hz),
+        "window_samples": model.window_samples,
+        "increment_samples": model.increment_samples,
+        "zc_threshold_v": float(model.zc_threshold_v),
+        "ssc_threshold_v2": float(model.ssc_threshold_v2),
+        "level_percentile": float(model.level_percentile),
+        "rest_mav_v": model.rest_mav_v_,
+        "max_mav_v": model.max_mav_v_,
+        "training_data_sha256": model.training_data_sha256_,
         "versions": _versions(),
     }
     if report is not None:
@@ -86,7 +88,7 @@ def save_decoder(decoder, path, report=None) -> None:
             "classes": list(report.classes),
             "confusion": np.asarray(report.confusion).tolist(),
         }
-    blob = pickle.dumps(decoder.classifier, protocol=pickle.HIGHEST_PROTOCOL)
+    blob = pickle.dumps(model.classifier_, protocol=pickle.HIGHEST_PROTOCOL)
     buf = io.BytesIO()
     np.savez(
         buf,
@@ -119,12 +121,12 @@ def read_model_meta(path) -> dict:
     return meta
 
 
-def load_decoder(
+def load_model(
     path,
     channel_names: Sequence[str] | None = None,
     sampling_rate_hz: float | None = None,
-):
-    """Read a decoder saved by :func:`save_decoder`.
+) -> DecoderModel:
+    """Read a fitted model saved by :func:`save_model`.
 
     Parameters
     ----------
@@ -134,9 +136,6 @@ def load_decoder(
     sampling_rate_hz : float or None
         The source's rate, Hz. A different rate is refused.
     """
-    from mirrorvr.config import EmgSettings
-    from mirrorvr.emg.decoder import Decoder
-
     meta = read_model_meta(path)
     trained = list(meta["channel_names"])
     if channel_names is not None and list(channel_names) != trained:
@@ -155,11 +154,13 @@ def load_decoder(
     if meta["versions"].get("scikit-learn") != here["scikit-learn"]:
         logger.warning("model %s was saved with scikit-learn %s, this is %s", path,
                        meta["versions"].get("scikit-learn"), here["scikit-learn"])
-    decoder = Decoder(
+    model = DecoderModel(
         EmgSettings(**meta["settings"]), fs, len(trained),
-        zc_threshold_v=meta["zc_threshold_v"], ssc_threshold_v2=meta["ssc_threshold_v2"],
-        level_percentile=meta["level_percentile"], channel_names=trained,
+        zc_threshold_v=float(meta["zc_threshold_v"]),
+        ssc_threshold_v2=float(meta["ssc_threshold_v2"]),
+        level_percentile=float(meta["level_percentile"]), channel_names=trained,
     )
+    model.check_params()
     try:
         with open(Path(path), "rb") as fh, np.load(fh, allow_pickle=False) as z:
             classifier = pickle.loads(bytes(z["estimator"]))  # noqa: S301 - trusted model file
@@ -169,9 +170,12 @@ def load_decoder(
                            f"({type(err).__name__}: {err}); recalibrate") from None
     if list(classifier.classes_) != list(meta["classes"]):
         raise DecoderError(f"model file {path}: estimator classes do not match its meta")
-    decoder.classifier = classifier
-    decoder.rest_mav_v = float(meta["rest_mav_v"])
-    decoder.max_mav_v = {k: float(v) for k, v in meta["max_mav_v"].items()}
-    decoder.training_data_sha256 = meta["training_data_sha256"]
-    decoder.reset()
-    return decoder
+    # the learned attributes, as fit() sets them
+    model.feature_names_ = tuple(meta["features"])
+    model.channel_names_ = tuple(trained)
+    model.classifier_ = classifier
+    model.classes_ = tuple(classifier.classes_)
+    model.rest_mav_v_ = float(meta["rest_mav_v"])
+    model.max_mav_v_ = {k: float(v) for k, v in meta["max_mav_v"].items()}
+    model.training_data_sha256_ = meta["training_data_sha256"]
+    return model

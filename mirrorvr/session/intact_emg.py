@@ -74,7 +74,7 @@ class IntactEmgWatch:
             self.ctx.marker(f"intact_decoder_failed {source.calibration_error}", now_s)
             return
         self.ctx.marker(f"intact_decoder_trained cv_accuracy={source.accuracy:.4f} "
-                        f"classes={','.join(source.decoder.movements)}", now_s)
+                        f"classes={','.join(source.decoder.model.movements)}", now_s)
         path = Path(self.ctx.session_dir) / INTACT_DECODER_FILE
         try:
             source.decoder.save(path, source.report)
@@ -106,7 +106,7 @@ class IntactEmgWatch:
                         else "calibrated in an earlier block" if source.report is not None
                         else "model file"),
             "cv_accuracy": None if source.accuracy is None else round(source.accuracy, 4),
-            "classes": None if source.decoder is None else list(source.decoder.movements),
+            "classes": None if source.decoder is None else list(source.decoder.model.movements),
             "min_accuracy_for_stim": self.min_accuracy,
             "signal_quality": self.quality.summary(),
         }

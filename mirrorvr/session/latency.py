@@ -114,12 +114,12 @@ def movement_paths(movements: Sequence[PlannedMovement],
 def _estimated_emg_onset(m: PlannedMovement, envelope, decoder) -> float | None:
     if m.source != "decoder" or envelope is None or decoder is None:
         return None
-    top = decoder.max_mav_v.get(m.movement)
+    top = decoder.model.max_mav_v_.get(m.movement)
     if top is None:
         return None
     times_s, values = envelope
     return estimate_onset(times_s, values, m.detected_s,
-                          onset_threshold_v(decoder.rest_mav_v, top))
+                          onset_threshold_v(decoder.model.rest_mav_v_, top))
 
 
 def _percentiles(values: list[float]) -> dict:

@@ -216,7 +216,7 @@ class SessionRunner:
         self._push(self.streams.stim, [event.t_s], [[event.to_json()]])
 
     def _record_intents(self, intents) -> None:
-        classes = list(self.ctx.decoder.movements)
+        classes = list(self.ctx.decoder.model.movements)
         t = np.array([i.t_s for i in intents])
         values = np.array([[classes.index(i.movement), i.level, i.confidence] for i in intents])
         self._push(self.streams.intent, t, values)

@@ -106,9 +106,10 @@ class IntactEmgSource:
         self.calibration_error: str | None = None
 
     def _use(self, decoder, accuracy: float | None) -> None:
-        if tuple(self.emg_source.channel_names) != tuple(decoder.channel_names):
+        trained = decoder.model.channel_names_
+        if tuple(self.emg_source.channel_names) != tuple(trained):
             raise ConfigError(
-                f"decoder: trained on channels {list(decoder.channel_names)}, the intact-side "
+                f"decoder: trained on channels {list(trained)}, the intact-side "
                 f"EMG has {list(self.emg_source.channel_names)}")
         self.decoder, self.accuracy = decoder, accuracy
         if self._onset_windows is not None:

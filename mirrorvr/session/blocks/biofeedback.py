@@ -40,10 +40,10 @@ class BiofeedbackBlock(Block):
         self._abs: deque[np.ndarray] = deque()  # per chunk: mean over channels of |x|
         self._n = max(1, int(round(WINDOW_S * ctx.emg_rate_hz)))
         decoder = ctx.decoder
-        if decoder is not None and decoder.max_mav_v:
+        if decoder is not None and decoder.model.max_mav_v_:
             self.scale = "calibration"
-            self.rest_v = float(decoder.rest_mav_v)
-            self.full_v = max(decoder.max_mav_v.values())
+            self.rest_v = float(decoder.model.rest_mav_v_)
+            self.full_v = max(decoder.model.max_mav_v_.values())
         else:
             self.scale = "adaptive"
             self.rest_v, self.full_v = np.inf, -np.inf

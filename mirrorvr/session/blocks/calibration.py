@@ -99,8 +99,8 @@ class CalibrationBlock(Block):
             log.warning("stimulation from the decoder stays off: %s", held)
         level_calibration = None
         if ramps:  # the proportional level's full scale from the ramps (after training)
-            level_calibration = decoder.calibrate_levels_from_ramps(
-                ramp_windows(recording, decoder, ramps, CALIBRATION_LEVEL))
+            level_calibration = decoder.model.calibrate_levels_from_ramps(
+                ramp_windows(recording, decoder.model, ramps, CALIBRATION_LEVEL))
             ctx.marker("levels_from_ramps " + json.dumps(
                 {c: round(f["max_mav_v"], 9) for c, f in level_calibration.items()}))
         ctx.use_decoder(decoder, report)
@@ -113,11 +113,11 @@ class CalibrationBlock(Block):
             "features": list(settings.features),
             "classifier": settings.classifier,
             "model_file": None if model_file is None else str(model_file),
-            "channel_names": list(decoder.channel_names),
-            "training_data_sha256": decoder.training_data_sha256,
+            "channel_names": list(decoder.model.channel_names_),
+            "training_data_sha256": decoder.model.training_data_sha256_,
             "level_calibration": "ramps" if level_calibration else "contractions",
-            "rest_mav_v": decoder.rest_mav_v,
-            "max_mav_v": dict(decoder.max_mav_v),
+            "rest_mav_v": decoder.model.rest_mav_v_,
+            "max_mav_v": dict(decoder.model.max_mav_v_),
             "min_accuracy_for_stim": self.spec.min_accuracy_for_stim,
             "pulses_blanked": self.blanked_pulses,
         }
@@ -149,5 +149,5 @@ class CalibrationBlock(Block):
             self.ctx.marker(f"decoder_not_saved {err}")
             return None
         self.ctx.marker(f"decoder_saved {path.name} "
-                        f"training_data_sha256={decoder.training_data_sha256}")
+                        f"training_data_sha256={decoder.model.training_data_sha256_}")
         return path

@@ -67,7 +67,7 @@ class TacTestBlock(PhantomBlock):
 
     def enter(self, start_s: float) -> None:
         super().enter(start_s)
-        s, movements = self.spec, tuple(self.decoder.movements)
+        s, movements = self.spec, tuple(self.decoder.model.movements)
         self.scorers = [
             TacTrialScorer(c.movement, movements, start_s + c.start_s, c.repetition,
                            target_distance=s.target_distance, allowance=s.allowance,
