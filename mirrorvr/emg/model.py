@@ -272,12 +272,7 @@ class DecoderModel:
         rest = mean_mav(rest_windows)
         if rest.size == 0:
             raise DecoderError("rest_windows: empty; need at least one rest window")
-        allowed = set(self.movements) - {REST}
-        if set(mvc_windows) - allowed:
-            raise DecoderError(
-                f"mvc_windows: {sorted(mvc_windows)!r} must name decoded classes other than "
-                f"rest (allowed: {[m for m in self.movements if m != REST]})"
-            )
+        self._check_level_classes(mvc_windows, "mvc_windows")
         tops = {}
         for cls, w in mvc_windows.items():
             m = mean_mav(w)
@@ -290,6 +285,13 @@ class DecoderModel:
             if top <= self.rest_mav_v_:
                 logger.warning("class %s: MVC %.3g V is not above rest %.3g V; level stays 0",
                                cls, top, self.rest_mav_v_)
+
+    def _check_level_classes(self, classes, field: str) -> None:
+        """``classes`` (names) must be decoded classes other than rest."""
+        allowed = [m for m in self.movements if m != REST]
+        if set(classes) - set(allowed):
+            raise DecoderError(f"{field}: {sorted(classes)!r} must name decoded classes other "
+                               f"than rest (allowed: {allowed})")
 
     def calibrate_levels_from_ramps(
         self, ramps: dict[str, tuple[np.ndarray, np.ndarray]],
@@ -310,12 +312,7 @@ class DecoderModel:
         """
         self.check_params()
         rest_v = self._rest_mav_v()
-        allowed = set(self.movements) - {REST}
-        if set(ramps) - allowed:
-            raise DecoderError(
-                f"ramps: {sorted(ramps)!r} must name decoded classes other than rest "
-                f"(allowed: {[m for m in self.movements if m != REST]})"
-            )
+        self._check_level_classes(ramps, "ramps")
         fits = {}
         for cls, (w, effort) in ramps.items():
             m = mean_mav(w)
