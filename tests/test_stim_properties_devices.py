@@ -18,7 +18,7 @@ import sys
 import time
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from test_stim_properties import Rule6, envelope_violations
 
@@ -228,9 +228,27 @@ def test_the_simulated_stimulators_trains_follow_the_envelope_rule(scenario):
                      start + cmd.on_time_s)
 
 
+def _stopped_just_before_its_end():
+    """A train stopped 0.7 ms before its own end: the stop's off command holds 1 ms (found
+    by hypothesis)."""
+    def cmd(on_s, up_s, down_s):
+        return StimCommand(channel=0, amplitude_ma=1.0, pulse_width_us=PW_US, frequency_hz=F_HZ,
+                           on_time_s=on_s, ramp_up_s=up_s, ramp_down_s=down_s)
+
+    channels = (StimChannelProfile(channel=0, site="site", electrode_area_cm2=20.0,
+                                   max_tolerated_ma=2.0),
+                StimChannelProfile(channel=1, site="site", electrode_area_cm2=20.0,
+                                   motor_threshold_ma=2.0, max_tolerated_ma=2.0))
+    return (Rule6(0.4955, 0.584, 0.0625, False), patient_profile(stim_channels=channels),
+            [("submit", cmd(1.5221, 0.6852, 0.7616)), ("advance", 0.0),
+             ("submit", cmd(1.0795, 0.4955, 0.584)), ("advance", 1.0518),
+             ("advance", 0.4696), ("stop", 0)])
+
+
 @posix
 @settings(PROPERTY, max_examples=30)
 @given(scenarios())
+@example(_stopped_just_before_its_end())
 def test_the_openemsstim_boards_byte_stream_follows_the_envelope_rule(scenario):
     from emulators.openemsstim import OpenEMSStimEmulator
     from mirrorvr.stim.openemsstim import OpenEMSStimDriver
@@ -264,8 +282,10 @@ def test_the_openemsstim_boards_byte_stream_follows_the_envelope_rule(scenario):
             # this channel's commands from the train's start to its stop (a later all-off
             # belongs to no train)
             mine = [w for w in writes[train_writes] if w[3] == ch and w[0] <= stop + 1e-9]
-            # the board holds a level until the next command or its on-time ends
-            assert all(t + on_s <= start + cmd.on_time_s + 1e-6 for t, _, on_s, _ in mine)
+            # the board holds a level until the next command or its on-time ends: no current
+            # past the train's end (an off command's own hold, >= 1 ms, carries none)
+            assert all(t + on_s <= start + cmd.on_time_s + 1e-6
+                       for t, level, on_s, _ in mine if level > 0)
             points = staircase([(t, level) for t, level, _, _ in mine])
             t_last, level_last, on_last, _ = mine[-1]
             if level_last > 0:
