@@ -525,8 +525,10 @@ def test_the_webcam_tracker_on_a_video_drives_the_mirror_protocol(limb, tracker_
     stays at rest."""
     from mirrorvr.tracking.known_answer import render_known_answer_video
 
-    # the hand's video lasts a mirror block (6.7 s); the leg's is short: nothing is found
-    hold_frames, duration_s = (30, 24.0) if limb == "upper" else (5, REHEARSAL_S)
+    # mirror blocks of ~10 s: each starts a tracker process (MediaPipe loads, the stream is
+    # found: a few s) and the hand's video (~6.7 s) plays in it; the leg's is short: nothing
+    # is found
+    hold_frames, duration_s = (30, 36.0) if limb == "upper" else (5, REHEARSAL_S)
     video = render_known_answer_video(tmp_path / f"{limb}.mp4", INTACT[limb], limb,
                                       width=320, height=240, neutral_frames=20,
                                       hold_frames=hold_frames, tones=("light",))
