@@ -4,6 +4,8 @@ The session runs unchanged against them on the fake clock: the window delivers s
 names at given session times; the renderer draws nothing, or fails or stalls on cue.
 """
 
+import time
+
 import numpy as np
 
 
@@ -95,3 +97,14 @@ def block_spans(recording: str) -> dict[str, tuple[float, float]]:
         if kind in ("block_start", "block_end"):
             spans.setdefault(name, []).append(float(t))
     return {name: (ts[0], ts[-1]) for name, ts in spans.items()}
+
+
+def wait_for(predicate, timeout_s: float = 10.0, poll_s: float = 0.002) -> bool:
+    """Poll until ``predicate()`` holds (another thread's or process's progress: a device
+    twin, a watchdog thread); a generous bound, not a timing assertion. Its last answer."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(poll_s)
+    return predicate()

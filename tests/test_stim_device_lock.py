@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
@@ -20,6 +19,8 @@ from mirrorvr.clock import FakeClock
 from mirrorvr.errors import StimulationError
 from mirrorvr.stim.device_lock import DeviceLock, device_key, lock_dir
 from mirrorvr.stim.openemsstim import OpenEMSStimDriver
+
+from fakes import wait_for
 
 # a device emulator on a pty answers in real time: run alone (./dev test)
 pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="pty and flock need POSIX"),
@@ -63,14 +64,6 @@ def board():
 
 def openems(port, purpose=""):
     return OpenEMSStimDriver(port, FakeClock(), 40.0, 300.0, 35.0, purpose=purpose)
-
-
-def wait_for(predicate, timeout_s=10.0):
-    """Poll until ``predicate()``; a generous bound, not a timing assertion."""
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end and not predicate():
-        time.sleep(0.01)
-    return predicate()
 
 
 def test_a_second_driver_in_this_process_is_refused_naming_the_first(board):

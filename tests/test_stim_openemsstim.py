@@ -3,7 +3,6 @@ and against a pty peer that behaves like the board's firmware (SAFETY.md "Driver
 
 import re
 import sys
-import time
 
 import pytest
 
@@ -13,6 +12,7 @@ from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.stim import RampRule, SafetyGovernor, StimCommand
 from mirrorvr.stim.openemsstim import OpenEMSStimDriver, encode_command, ramp_steps
 
+from fakes import wait_for
 from profiles import patient_profile
 
 # a device emulator on a pty answers in real time: run alone (./dev test)
@@ -51,16 +51,6 @@ def rig(port, clock):
     gov = SafetyGovernor(driver.capabilities, profile(), driver, clock, ramps=RAMPS)
     gov.arm()
     return driver, gov
-
-
-def wait_for(predicate, timeout_s=5.0):
-    """Poll until ``predicate()``; a generous bound, not a timing assertion."""
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return predicate()
 
 
 def test_protocol_strings():

@@ -15,7 +15,6 @@ order), so the timing checked is the drivers' and the content the devices'.
 
 import math
 import sys
-import time
 
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
@@ -27,6 +26,7 @@ from mirrorvr.config import DeviceLimits, StimChannelProfile
 from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand
 
+from fakes import wait_for
 from profiles import patient_profile
 
 # a device emulator on a pty answers in real time: run alone (./dev test)
@@ -190,14 +190,6 @@ def by_train(session):
         later = [f for c, _, _, _, f in trains[k + 1:] if c.channel == cmd.channel]
         out.append((cmd, start, stop, cut, slice(first, min(later, default=None))))
     return out
-
-
-def wait_for(predicate, timeout_s=5.0):
-    """Poll until ``predicate()``; a generous bound, not a timing assertion."""
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end and not predicate():
-        time.sleep(0.002)
-    return predicate()
 
 
 PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow],

@@ -15,6 +15,7 @@ from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.stim import RampRule, SafetyGovernor, StimCommand
 from mirrorvr.stim.rehastim import RehaStimDriver, _replies, period_ms_for, ramp_levels
 
+from fakes import wait_for
 from profiles import patient_profile
 
 pytest.importorskip("pysciencemode")
@@ -51,16 +52,6 @@ def make(**kw):
     base = dict(channel=2, amplitude_ma=20.6, pulse_width_us=PW_US, frequency_hz=F_HZ,
                 on_time_s=0.6, ramp_up_s=0.2, ramp_down_s=0.1)
     return StimCommand(**(base | kw))
-
-
-def wait_for(predicate, timeout_s=5.0):
-    """Poll until ``predicate()``; a generous bound, not a timing assertion."""
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return predicate()
 
 
 @pytest.fixture

@@ -9,12 +9,13 @@ nothing) and saved the demo patient's pseudonym and channel 1 (5/12/24 mA) with 
 import io
 import math
 import sys
-import time
 
 import pytest
 
 from mirrorvr.cli import main
 from mirrorvr.config import load_config
+
+from fakes import wait_for
 
 # a device emulator on a pty answers in real time: run alone (./dev test)
 pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="pty needs POSIX"),
@@ -28,14 +29,6 @@ else:  # pragma: no cover
 #: the titration's steps and the patient's answers to them (4, 8, 12, 16 mA)
 START_MA, STEP_MA, ANSWERS = 4.0, 4.0, "n\nf\nc\nx\n"
 TRAIN = "on_time_s = 0.3\nramp_up_s = 0.1\nramp_down_s = 0.1\n"
-
-
-def wait_for(predicate, timeout_s=5.0):
-    """Poll until ``predicate()``; a generous bound, not a timing assertion."""
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end and not predicate():
-        time.sleep(0.005)
-    return predicate()
 
 
 def titrate(tmp_path, monkeypatch, stim_table: str) -> tuple[int, str, object]:

@@ -1,7 +1,6 @@
 """Watchdog: all stimulation off when a loop stalls (SAFETY.md item 7)."""
 
 import threading
-import time
 
 import pytest
 
@@ -10,6 +9,7 @@ from mirrorvr.config import DeviceLimits, StimChannelProfile
 from mirrorvr.errors import StimulationError
 from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand, Watchdog
 
+from fakes import wait_for
 from profiles import patient_profile
 
 PATIENT = patient_profile(stim_channels=(StimChannelProfile(
@@ -84,15 +84,6 @@ def test_handler_failure_is_logged_and_watching_goes_on(caplog):
     assert "on_timeout handler failed" in caplog.text
 
 
-def wait_until(predicate, timeout_s=5.0):
-    """Poll ``predicate`` (the watchdog thread's progress) with a generous real-time bound;
-    what is asserted is on the fake clock, never on the wall clock."""
-    end = time.monotonic() + timeout_s
-    while not predicate() and time.monotonic() < end:
-        time.sleep(0.001)
-    return predicate()
-
-
 def test_the_watchdog_thread_switches_everything_off_once_a_stall_passes_the_timeout():
     """The real watchdog thread on a fake clock: healthy loops never trip it; a stall of
     exactly the timeout does not; one tick past it switches every channel off, and the
@@ -120,11 +111,11 @@ def test_the_watchdog_thread_switches_everything_off_once_a_stall_passes_the_tim
             clock.advance(0.02)
             wd.beat("control")
             wd.beat("render")
-            assert wait_until(checked_now)
+            assert wait_for(checked_now)
         assert not fired.is_set()
         stall_start = clock.now()  # then both loops stall
         clock.advance(timeout_s)
-        assert wait_until(checked_now) and not fired.is_set()
+        assert wait_for(checked_now) and not fired.is_set()
         clock.advance(tick_s)
         assert fired.wait(5.0)
     finally:
