@@ -181,7 +181,7 @@ class MirrorDriver:
         self.rest = target_pose(REST, 0.0, self.side, self.limb)
         self._lock = threading.Lock()
         self._t: deque[float] = deque(maxlen=HISTORY)
-        self._rows: deque[tuple[np.ndarray, float, float | None, float, str, float]] = deque(
+        self._rows: deque[tuple[np.ndarray, float, float, float, str, float]] = deque(
             maxlen=HISTORY)
         # transitions of the shown weight: (t_s, direction +1/-1, weight at t_s)
         self._ease: list[tuple[float, int, float]] = []
@@ -206,10 +206,9 @@ class MirrorDriver:
         pose history, filter state and tracking state are let go, so the pause between two
         stretches is neither shown nor recorded as a tracking gap."""
         with self._lock:
-            had_samples = bool(self._t)
-        if had_samples:
-            self._last_arrival_lag_s = self.arrival_lag_s
-        with self._lock:
+            measured = self._measured_arrival_lag_locked()
+            if measured is not None:
+                self._last_arrival_lag_s = measured
             self._t.clear()
             self._rows.clear()
             self._ease.clear()
@@ -428,8 +427,7 @@ class MirrorDriver:
             i = bisect.bisect_right(self._t, t_s) - 1
 
             def new(j: int) -> bool:
-                received = self._rows[j][2]
-                return arrived_after_s is None or received is None or received > arrived_after_s
+                return arrived_after_s is None or self._rows[j][2] > arrived_after_s
 
             if not new(i):
                 return label, self._t[i]
@@ -443,12 +441,16 @@ class MirrorDriver:
         stretch, else in the previous one, else :data:`ASSUMED_ARRIVAL_LAG_S`. A stimulated
         onset spends this much of D before it is known."""
         with self._lock:
-            lags = [row[2] - t for t, row in zip(self._t, self._rows, strict=True)
-                    if row[2] is not None]
-        if lags:
-            return float(np.percentile(lags, 90))
+            measured = self._measured_arrival_lag_locked()
+        if measured is not None:
+            return measured
         return (ASSUMED_ARRIVAL_LAG_S if self._last_arrival_lag_s is None
                 else self._last_arrival_lag_s)
+
+    def _measured_arrival_lag_locked(self) -> float | None:
+        """90th percentile of capture-to-arrival in this stretch, s (None: no sample)."""
+        lags = [row[2] - t for t, row in zip(self._t, self._rows, strict=True)]
+        return float(np.percentile(lags, 90)) if lags else None
 
     def _check_offsets(self, offsets: NeutralOffsets) -> None:
         if (offsets.side, offsets.limb) != (self.side, self.limb):
