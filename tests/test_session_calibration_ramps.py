@@ -59,7 +59,8 @@ def test_ramps_follow_the_contractions_and_the_person_rises_to_the_calibration_l
 
 
 def test_ramps_need_time_and_a_rehearsal_says_how_much():
-    with pytest.raises(ConfigError, match=r"duration_s: 20 s is too short.*>= (\d+)") as info:
+    too_short = r"protocol\.duration_s = 20 s is too short.*>= (\d+)"
+    with pytest.raises(ConfigError, match=too_short) as info:
         plan_protocol(RAMPS, limb_movements("upper"), 20.0)
     shortest = float(str(info.value).rsplit(">= ", 1)[1])
     blocks = plan_protocol(RAMPS, limb_movements("upper"), shortest)

@@ -163,7 +163,8 @@ def test_cli_refuses_a_too_short_session_before_recording_anything(tmp_path):
         "demo", "--headless", "--duration", "5", "--data-dir", str(tmp_path / "d"), cwd=tmp_path
     )
     assert out.returncode == 2
-    assert "duration_s: 5 s is too short" in out.stderr and "use duration_s >=" in out.stderr
+    assert "protocol.duration_s = 5 s is too short" in out.stderr
+    assert "use protocol.duration_s >=" in out.stderr
     assert not (tmp_path / "d").exists()
 
 

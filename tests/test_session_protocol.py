@@ -62,7 +62,8 @@ def test_a_rehearsal_fills_its_duration_in_order(duration):
 
 def test_too_short_a_rehearsal_says_what_would_work():
     protocol = load_protocol("pme-upper")
-    with pytest.raises(ConfigError, match=r"duration_s: 10 s is too short.*>= (\d+)") as info:
+    too_short = r"protocol\.duration_s = 10 s is too short.*>= (\d+)"
+    with pytest.raises(ConfigError, match=too_short) as info:
         plan_protocol(protocol, limb_movements("upper"), 10.0)
     needed = float(str(info.value).rsplit(">= ", 1)[1])
     blocks = plan_protocol(protocol, limb_movements("upper"), needed)

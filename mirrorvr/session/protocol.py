@@ -579,7 +579,7 @@ def plan_protocol(protocol: Protocol, allowed: tuple[str, ...], duration_s: floa
     if duration_s is None:
         return plans
     if not (math.isfinite(duration_s) and duration_s > 0):
-        raise ConfigError(f"duration_s: {duration_s!r} must be a finite number > 0 s")
+        raise ConfigError(f"protocol.duration_s = {duration_s!r} must be a finite number > 0 s")
     one_rep = protocol.model_copy(update={"blocks": tuple(
         _rehearsal_spec(p.spec, 1.0) for p in plans)})
     full = plan_blocks(one_rep, allowed, window_s)
@@ -595,13 +595,12 @@ def plan_protocol(protocol: Protocol, allowed: tuple[str, ...], duration_s: floa
     if duration_s < shortest * (1 + 1e-9):
         with_full_ratings = RATING_SCREEN_S * (len(full) - len(scaled)) + length(0.0)
         raise ConfigError(
-            f"duration_s: {duration_s:g} s is too short for protocol {protocol.name!r}: its "
-            f"blocks need at least {length(0.0):.0f} s (a calibration's contractions of "
-            f"{MIN_CONTRACTION_S:g} s that keep two {1000 * window_s:.0f} ms decoder windows, "
-            f"a test trial "
-            f"{MIN_TRIAL_S:g} s to react and move, any other block {MIN_REHEARSAL_BLOCK_S:g} "
-            f"s) and its ratings {fixed_s:.0f} s; use duration_s >= "
-            f"{math.ceil(with_full_ratings + 1e-6)}")
+            f"protocol.duration_s = {duration_s:g} s is too short for protocol "
+            f"{protocol.name!r}: its blocks need at least {length(0.0):.0f} s (a calibration's "
+            f"contractions of {MIN_CONTRACTION_S:g} s that keep two {1000 * window_s:.0f} ms "
+            f"decoder windows, a test trial {MIN_TRIAL_S:g} s to react and move, any other "
+            f"block {MIN_REHEARSAL_BLOCK_S:g} s) and its ratings {fixed_s:.0f} s; use "
+            f"protocol.duration_s >= {math.ceil(with_full_ratings + 1e-6)}")
     low, high = 0.0, max(1.0, (duration_s - fixed_s) / max(length(0.0), 1e-9) * max(least))
     while length(high) < duration_s - fixed_s:
         high *= 2
