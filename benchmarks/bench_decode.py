@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import EmgSettings
+from mirrorvr.config import SimulatedEmgSettings
 from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, train_decoder
 from mirrorvr.emg.decoder import Decoder
 from mirrorvr.emg.intent import Intent
@@ -67,7 +67,7 @@ def _naive_process(decoder: Decoder, chunk: EmgChunk) -> list[Intent]:
 
 
 def _setup(n_channels: int, seed: int = 0):
-    settings = EmgSettings(n_channels=n_channels, sampling_rate_hz=FS)
+    settings = SimulatedEmgSettings(n_channels=n_channels, sampling_rate_hz=FS)
     clock = FakeClock(0.0)
     patient = SimulatedPatient(clock, n_channels=n_channels, sampling_rate_hz=FS, seed=seed)
     patient.start()

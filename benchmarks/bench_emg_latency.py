@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import EmgSettings
+from mirrorvr.config import SimulatedEmgSettings
 from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, train_decoder
 from mirrorvr.emg.simulator import SimulatedPatient
 
@@ -42,7 +42,7 @@ DESIGNS = [
 
 
 def run(changes: dict, onset_windows: bool, trials: int = 60, seed: int = 0):
-    settings = EmgSettings(**changes)
+    settings = SimulatedEmgSettings(**changes)
     clock = FakeClock(0.0)
     patient = SimulatedPatient(clock, seed=seed)
     patient.start()

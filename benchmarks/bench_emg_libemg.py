@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import EmgSettings
+from mirrorvr.config import SimulatedEmgSettings
 from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, training_windows
 from mirrorvr.emg.decoder import Decoder
 from mirrorvr.emg.model import DecoderModel
@@ -156,7 +156,7 @@ def ensure_venv() -> Path:
 
 def make_data(seed: int, n_channels: int) -> dict:
     """Filtered windows of a seeded simulated patient (70 % and 30 % effort), and a stream."""
-    settings = EmgSettings(n_channels=n_channels)
+    settings = SimulatedEmgSettings(n_channels=n_channels)
     clock = FakeClock(0.0)
     patient = SimulatedPatient(clock, n_channels=n_channels, seed=seed)
     patient.start()

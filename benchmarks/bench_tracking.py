@@ -223,7 +223,7 @@ def _intact_decoder(path: Path) -> str:
     calibrated offline on a fake clock."""
     from mirrorvr.cli.compose import open_intact_emg_source, resolve_patient
     from mirrorvr.clock import FakeClock
-    from mirrorvr.config import EmgSettings, build_config
+    from mirrorvr.config import SimulatedEmgSettings, build_config
     from mirrorvr.movements import UPPER_LIMB_MOVEMENTS
     from mirrorvr.tracking.intact_emg import calibrate_on_simulated_patient
 
@@ -232,7 +232,7 @@ def _intact_decoder(path: Path) -> str:
     twin, _ = open_intact_emg_source(config, clock, "upper", UPPER_LIMB_MOVEMENTS)
     twin.start()
     decoder, report = calibrate_on_simulated_patient(
-        twin, clock, EmgSettings(movements=UPPER_LIMB_MOVEMENTS), repetitions=2)
+        twin, clock, SimulatedEmgSettings(movements=UPPER_LIMB_MOVEMENTS), repetitions=2)
     decoder.save(path, report)
     return str(path)
 

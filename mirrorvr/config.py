@@ -11,9 +11,15 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from mirrorvr.errors import ConfigError
 from mirrorvr.movements import (
@@ -34,6 +40,34 @@ class _Model(BaseModel):
     # no "1.5" -> 1.5, no true -> 1).
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
                               allow_inf_nan=False)
+
+
+class _Shared(_Model):
+    """The fields every variant of a device section shares (every EMG source, every
+    stimulator driver, every tracker). Only its variants are built: each names itself in the
+    section's key (``emg.source``, ``stim.driver``, ``tracker.source``) and adds its own
+    fields, so a field of another variant is refused, not silently ignored."""
+
+    #: the section's key that names the variant: "source" or "driver"
+    variant_key: ClassVar[str]
+
+    def model_post_init(self, context: Any, /) -> None:
+        # (not __init__ or a "before" validator: either makes pydantic validate files laxly)
+        if "variant_key" in type(self).__dict__:
+            names = ", ".join(c.__name__ for c in type(self).__subclasses__())
+            raise TypeError(f"{type(self).__name__} holds the shared fields: build one of its "
+                            f"variants ({names})")
+
+    @classmethod
+    def tag(cls) -> str:
+        """The value of the variant key that picks this variant ("brainflow", ...)."""
+        return cls.model_fields[cls.variant_key].default
+
+
+def _variants(*models: type[_Shared]) -> Any:
+    """A discriminated union of ``models`` on their variant key (:func:`build_config` gives a
+    section without the key the simulated variant, the embedded default)."""
+    return Annotated[Union[models], Field(discriminator=models[0].variant_key)]  # noqa: UP007
 
 
 # --------------------------------------------------------------------------- stimulation
@@ -175,17 +209,15 @@ class PatientProfile(_Model):
         return None
 
 
-class StimSettings(_Model):
-    """How the session stimulates: pulse train shape, movement-to-channel map, latencies, driver."""
+class StimSettings(_Shared):
+    """How the session stimulates, whichever the stimulator: pulse train shape,
+    movement-to-channel map, latencies, the device's hard limits. The session's is one
+    driver's model (``stim.driver``): :class:`SimulatedStimSettings`,
+    :class:`OpenEmsStimSettings` or :class:`RehaStim2Settings`."""
 
+    variant_key: ClassVar[str] = "driver"
+    driver: str = Field(description="simulated, openemsstim or rehastim2")
     enabled: bool = True
-    driver: Literal["simulated", "openemsstim", "rehastim2"] = "simulated"
-    serial_port: str = Field(
-        "", description="openemsstim: pyserial URL or device; rehastim2: serial device"
-    )
-    full_scale_ma: float | None = Field(
-        None, gt=0, le=200, description="openemsstim: the unit's output at 100 % intensity, mA"
-    )
     device: DeviceLimits = DeviceLimits()
     pulse_width_us: float = Field(300.0, gt=0)
     frequency_hz: float = Field(35.0, gt=0)
@@ -236,17 +268,6 @@ class StimSettings(_Model):
 
     @model_validator(mode="after")
     def _movements_known(self) -> StimSettings:
-        if self.driver == "rehastim2" and not self.serial_port:
-            raise ValueError(
-                "serial_port: driver 'rehastim2' needs the port the RehaStim 2 is on, e.g. "
-                "/dev/ttyUSB0 or COM3 (given '')"
-            )
-        if self.driver == "openemsstim" and (not self.serial_port or self.full_scale_ma is None):
-            raise ValueError(
-                f"driver: 'openemsstim' needs serial_port (given {self.serial_port!r}) and "
-                f"full_scale_ma (given {self.full_scale_ma!r}): the port the board is on and "
-                "the certified unit's output at 100 % intensity, measured at set-up"
-            )
         if self.fast_rise_below_motor_threshold:
             envelope_s = self.ramp_up_s + self.ramp_down_s + 2 * self.subthreshold_rise_s
             if envelope_s > self.on_time_s + 1e-9:
@@ -263,29 +284,66 @@ class StimSettings(_Model):
         return self
 
 
+class SimulatedStimSettings(StimSettings):
+    """The simulated stimulator: a twin with the stimulation path's latencies, no hardware."""
+
+    driver: Literal["simulated"] = "simulated"
+
+
+class OpenEmsStimSettings(StimSettings):
+    """An openEMSstim board behind a certified EMS unit (:mod:`mirrorvr.stim.openemsstim`)."""
+
+    driver: Literal["openemsstim"] = "openemsstim"
+    serial_port: str = Field("", description="pyserial URL or device, e.g. /dev/ttyUSB0")
+    full_scale_ma: float | None = Field(
+        None, gt=0, le=200, description="the unit's output at 100 % intensity, mA, measured "
+        "at set-up")
+
+    @model_validator(mode="after")
+    def _connected(self) -> OpenEmsStimSettings:
+        if not self.serial_port or self.full_scale_ma is None:
+            raise ValueError(
+                f"driver: 'openemsstim' needs serial_port (given {self.serial_port!r}) and "
+                f"full_scale_ma (given {self.full_scale_ma!r}): the port the board is on and "
+                "the certified unit's output at 100 % intensity, measured at set-up"
+            )
+        return self
+
+
+class RehaStim2Settings(StimSettings):
+    """A HASOMED RehaStim 2 in ScienceMode 2 (:mod:`mirrorvr.stim.rehastim`)."""
+
+    driver: Literal["rehastim2"] = "rehastim2"
+    serial_port: str = Field("", description="the serial device, e.g. /dev/ttyUSB0 or COM3")
+
+    @model_validator(mode="after")
+    def _connected(self) -> RehaStim2Settings:
+        if not self.serial_port:
+            raise ValueError(
+                "serial_port: driver 'rehastim2' needs the port the RehaStim 2 is on, e.g. "
+                "/dev/ttyUSB0 or COM3 (given '')"
+            )
+        return self
+
+
+#: ``[stim]``: one driver's settings, picked by ``stim.driver`` (default "simulated").
+StimDriverSettings = _variants(SimulatedStimSettings, OpenEmsStimSettings, RehaStim2Settings)
+
+
 # --------------------------------------------------------------------------- EMG
 
 
-class EmgSettings(_Model):
-    """Acquisition and decoder settings. 150 ms windows every 25 ms, a vote of 5 and sure
-    onsets passed at once: 98.7 % cross-validated on the simulated patient (BioPatRec's
-    200 / 50 ms: 98.8 %), first decision ~70 ms after the EMG onset instead of ~180 ms
-    (``benchmarks/bench_emg_latency.py``)."""
+class EmgSettings(_Shared):
+    """Acquisition and decoder settings every EMG source shares; the session's is one
+    source's model (``emg.source``): :class:`SimulatedEmgSettings`,
+    :class:`BrainFlowEmgSettings` or :class:`PlaybackEmgSettings`.
 
-    source: Literal["simulated", "brainflow", "playback"] = "simulated"
-    playback_file: str = Field(
-        "", description="playback: a mirrorvr recording (.xdf) or a BrainFlow file "
-        "(DataFilter.write_file; `board` names the board that recorded it)",
-    )
-    board: str = Field("SYNTHETIC_BOARD", description="BrainFlow board name or id")
-    serial_port: str = ""
-    board_params: dict[str, str | int | float] = Field(
-        default_factory=dict,
-        description="other BrainFlowInputParams fields: ip_address, ip_port, mac_address, "
-        "serial_number, file, master_board, timeout, other_info, ...",
-    )
-    reconnect_attempts: int = Field(5, ge=0, le=100, description="re-opens of a lost board")
-    reconnect_backoff_s: float = Field(0.5, ge=0, le=60, description="first wait; doubles")
+    150 ms windows every 25 ms, a vote of 5 and sure onsets passed at once: 98.7 %
+    cross-validated on the simulated patient (BioPatRec's 200 / 50 ms: 98.8 %), first decision
+    ~70 ms after the EMG onset instead of ~180 ms (``benchmarks/bench_emg_latency.py``)."""
+
+    variant_key: ClassVar[str] = "source"
+    source: str = Field(description="simulated, brainflow or playback")
     n_channels: int = Field(8, ge=1, le=64)
     sampling_rate_hz: float = Field(2000.0, ge=100, le=20000)
     mains_hz: Literal[50, 60] = 50
@@ -318,11 +376,12 @@ class EmgSettings(_Model):
         0.5, ge=0.05, le=10, description="no EMG sample for this long: the stream counts as "
         "stopped (a gap is recorded, the therapist told, reactive stimulation stops), s")
 
+    def describe(self) -> str:
+        """The source in a few words, for messages ("board CYTON_BOARD", "file a.xdf")."""
+        raise NotImplementedError
+
     @model_validator(mode="after")
     def _check(self) -> EmgSettings:
-        if self.source == "playback" and not self.playback_file:
-            raise ValueError("playback_file: source 'playback' needs one (an .xdf recording "
-                             "or a BrainFlow file)")
         if self.increment_s > self.window_s:
             raise ValueError(
                 f"increment_s: {self.increment_s} must not exceed window_s ({self.window_s})"
@@ -376,37 +435,78 @@ class EmgSettings(_Model):
         return self
 
 
+class SimulatedEmgSettings(EmgSettings):
+    """The simulated patient's residual muscles (:mod:`mirrorvr.emg.simulator`)."""
+
+    source: Literal["simulated"] = "simulated"
+
+    def describe(self) -> str:
+        return "simulated"
+
+
+class BrainFlowEmgSettings(EmgSettings):
+    """Any BrainFlow board (:mod:`mirrorvr.emg.brainflow_source`); ``n_channels`` and
+    ``sampling_rate_hz`` must be what the board streams."""
+
+    source: Literal["brainflow"] = "brainflow"
+    board: str = Field("SYNTHETIC_BOARD", description="BrainFlow board name or id")
+    serial_port: str = ""
+    board_params: dict[str, str | int | float] = Field(
+        default_factory=dict,
+        description="other BrainFlowInputParams fields: ip_address, ip_port, mac_address, "
+        "serial_number, file, master_board, timeout, other_info, ...",
+    )
+    reconnect_attempts: int = Field(5, ge=0, le=100, description="re-opens of a lost board")
+    reconnect_backoff_s: float = Field(0.5, ge=0, le=60, description="first wait; doubles")
+
+    def describe(self) -> str:
+        return f"board {self.board}"
+
+
+class PlaybackEmgSettings(EmgSettings):
+    """A recording played back in real time (:class:`mirrorvr.emg.playback.PlaybackSource`)."""
+
+    source: Literal["playback"] = "playback"
+    playback_file: str = Field(
+        "", description="a mirrorvr recording (.xdf) or a BrainFlow file "
+        "(DataFilter.write_file; `board` names the board that recorded it)",
+    )
+    board: str = Field("SYNTHETIC_BOARD", description="the BrainFlow board that recorded a "
+                       "BrainFlow file (name or id)")
+
+    def describe(self) -> str:
+        return f"file {self.playback_file}"
+
+    @model_validator(mode="after")
+    def _has_file(self) -> PlaybackEmgSettings:
+        if not self.playback_file:
+            raise ValueError("playback_file: source 'playback' needs one (an .xdf recording "
+                             "or a BrainFlow file)")
+        return self
+
+
+#: ``[emg]`` (and ``[tracker.emg]``): one source's settings, picked by ``source``.
+EmgSourceSettings = _variants(SimulatedEmgSettings, BrainFlowEmgSettings, PlaybackEmgSettings)
+
+
 # --------------------------------------------------------------------------- rendering
 
 
-class TrackerSettings(_Model):
-    """Where the intact limb that mirror blocks reflect comes from, and how it is conditioned
-    (:mod:`mirrorvr.tracking`; README "Trackers")."""
+class TrackerSettings(_Shared):
+    """How the intact limb that mirror blocks reflect is conditioned, whichever its source
+    (:mod:`mirrorvr.tracking`; README "Trackers"). The session's is one source's model
+    (``tracker.source``): :class:`SimulatedTrackerSettings`, :class:`LslTrackerSettings`,
+    :class:`WebcamTrackerSettings`, :class:`KeyboardTrackerSettings`,
+    :class:`GamepadTrackerSettings`, :class:`ReplayTrackerSettings` or
+    :class:`IntactEmgTrackerSettings`."""
 
-    source: Literal["simulated", "lsl", "webcam", "keyboard", "gamepad", "replay",
-                    "intact_emg"] = Field(
-        "simulated", description="simulated: a scripted intact limb that does what the mirror "
-        "cues say (the demo's and --simulate's); lsl: any pose stream in mirrorvr's format; "
-        "webcam: the MediaPipe tracker process; keyboard / gamepad: played by hand; replay: "
-        "the pose stream of a recording; intact_emg: electrodes on the intact limb and a "
-        "decoder calibrated on them")
-    stream_name: str = Field("", description="lsl: the stream's name ('': the first pose "
-                             "stream for the intact side and limb)")
-    camera: str = Field("0", description="webcam: a camera index, a /dev/video device or a "
-                        "video file")
-    replay_file: str = Field("", description="replay: a mirrorvr recording (.xdf)")
-    emg: EmgSettings = Field(EmgSettings(), description="intact_emg: the intact side's "
-                             "electrodes and decoder, configured like [emg] ([tracker.emg]); "
-                             "its classes are the mirror blocks' movements")
-    decoder_file: str = Field("", description="intact_emg: a decoder trained on these "
-                              "electrodes (.npz, e.g. an earlier session's intact_decoder.npz "
-                              "while the electrodes stayed in place); '': the first mirror "
-                              "block's first cue cycles calibrate it")
-    calibration_repetitions: int = Field(2, ge=2, le=10, description="intact_emg: cue cycles "
-                                         "the calibration in the first mirror block takes")
-    min_accuracy_for_stim: float = Field(
-        0.8, ge=0.5, le=1, description="intact_emg: below this cross-validated accuracy the "
-        "intact-side decoder's movements never trigger stimulation (SAFETY.md 14)")
+    variant_key: ClassVar[str] = "source"
+    source: str = Field(
+        description="simulated: a scripted intact limb that does what the mirror cues say (the "
+        "demo's and --simulate's); lsl: any pose stream in mirrorvr's format; webcam: the "
+        "MediaPipe tracker process; keyboard / gamepad: played by hand; replay: the pose "
+        "stream of a recording; intact_emg: electrodes on the intact limb and a decoder "
+        "calibrated on them")
     min_cutoff_hz: float = Field(1.0, gt=0, le=30, description="One Euro filter: the cutoff "
                                  "at rest, Hz (less jitter, more lag)")
     beta: float = Field(0.4, ge=0, le=10, description="One Euro filter: how fast the cutoff "
@@ -418,11 +518,77 @@ class TrackerSettings(_Model):
                                 "long: tracking lost (the limb eases to rest)")
     ease_s: float = Field(0.5, gt=0, le=5, description="easing to rest and back, s")
 
+
+class SimulatedTrackerSettings(TrackerSettings):
+    """A scripted intact limb that does what the mirror cues say."""
+
+    source: Literal["simulated"] = "simulated"
+
+
+class LslTrackerSettings(TrackerSettings):
+    """Any LSL pose stream in mirrorvr's format (README "LSL pose stream format")."""
+
+    source: Literal["lsl"] = "lsl"
+    stream_name: str = Field("", description="the stream's name ('': the first pose stream "
+                             "for the intact side and limb)")
+
+
+class WebcamTrackerSettings(TrackerSettings):
+    """The MediaPipe tracker process on a camera or a video file."""
+
+    source: Literal["webcam"] = "webcam"
+    camera: str = Field("0", description="a camera index, a /dev/video device or a video file")
+
+
+class KeyboardTrackerSettings(TrackerSettings):
+    """Movements and levels played on the keyboard."""
+
+    source: Literal["keyboard"] = "keyboard"
+
+
+class GamepadTrackerSettings(TrackerSettings):
+    """Movements and levels played on a gamepad (pygame joystick)."""
+
+    source: Literal["gamepad"] = "gamepad"
+
+
+class ReplayTrackerSettings(TrackerSettings):
+    """The pose stream of a mirrorvr recording, replayed."""
+
+    source: Literal["replay"] = "replay"
+    replay_file: str = Field("", description="a mirrorvr recording (.xdf)")
+
     @model_validator(mode="after")
-    def _needs(self) -> TrackerSettings:
-        if self.source == "replay" and not self.replay_file:
+    def _has_file(self) -> ReplayTrackerSettings:
+        if not self.replay_file:
             raise ValueError("replay_file: source 'replay' needs a recording (.xdf)")
         return self
+
+
+class IntactEmgTrackerSettings(TrackerSettings):
+    """Electrodes on the intact limb and a decoder calibrated on them."""
+
+    source: Literal["intact_emg"] = "intact_emg"
+    emg: EmgSourceSettings = Field(
+        default_factory=SimulatedEmgSettings, description="the intact side's electrodes and "
+        "decoder, configured like [emg] ([tracker.emg]); its classes are the mirror blocks' "
+        "movements")
+    decoder_file: str = Field("", description="a decoder trained on these electrodes (.npz, "
+                              "e.g. an earlier session's intact_decoder.npz while the "
+                              "electrodes stayed in place); '': the first mirror block's first "
+                              "cue cycles calibrate it")
+    calibration_repetitions: int = Field(2, ge=2, le=10, description="cue cycles the "
+                                         "calibration in the first mirror block takes")
+    min_accuracy_for_stim: float = Field(
+        0.8, ge=0.5, le=1, description="below this cross-validated accuracy the intact-side "
+        "decoder's movements never trigger stimulation (SAFETY.md 14)")
+
+
+#: ``[tracker]``: one source's settings, picked by ``tracker.source``.
+TrackerSourceSettings = _variants(
+    SimulatedTrackerSettings, LslTrackerSettings, WebcamTrackerSettings,
+    KeyboardTrackerSettings, GamepadTrackerSettings, ReplayTrackerSettings,
+    IntactEmgTrackerSettings)
 
 
 class RenderSettings(_Model):
@@ -513,9 +679,9 @@ class SessionConfig(_Model):
     patient: PatientProfile | None = Field(
         None, description="the patient's own profile (SAFETY.md 12: nothing of a person is a "
         "default); None: no profile was given")
-    emg: EmgSettings = EmgSettings()
-    stim: StimSettings = StimSettings()
-    tracker: TrackerSettings = TrackerSettings()
+    emg: EmgSourceSettings = Field(default_factory=SimulatedEmgSettings)
+    stim: StimDriverSettings = Field(default_factory=SimulatedStimSettings)
+    tracker: TrackerSourceSettings = Field(default_factory=SimulatedTrackerSettings)
     render: RenderSettings = RenderSettings()
     protocol: ProtocolSettings = ProtocolSettings()
     record: RecordSettings = RecordSettings()
@@ -559,14 +725,89 @@ class SessionConfig(_Model):
 _NOT_GIVEN = "(not given)"
 
 
+#: The device sections (a field of this name holds one of these variants).
+_VARIANTS: dict[str, tuple[type[_Shared], ...]] = {
+    "stim": (SimulatedStimSettings, OpenEmsStimSettings, RehaStim2Settings),
+    "emg": (SimulatedEmgSettings, BrainFlowEmgSettings, PlaybackEmgSettings),
+    "tracker": (SimulatedTrackerSettings, LslTrackerSettings, WebcamTrackerSettings,
+                KeyboardTrackerSettings, GamepadTrackerSettings, ReplayTrackerSettings,
+                IntactEmgTrackerSettings),
+}
+
+
+def variant_of(section: str, tag: str) -> type[_Shared]:
+    """The model of device section ``section`` ("emg", "stim", "tracker") whose variant key
+    is ``tag`` (e.g. ``variant_of("stim", "openemsstim")``); KeyError if none."""
+    for model in _VARIANTS[section]:
+        if model.tag() == tag:
+            return model
+    raise KeyError(f"{section}: no variant {tag!r}")
+
+
+def as_variant(section: str, fields: dict, tag: str) -> dict:
+    """``fields`` of a ``[section]`` table turned into variant ``tag``: the fields every
+    variant shares are kept, the old variant's own are dropped (--simulate turns a board's
+    ``[emg]`` into the simulated patient's)."""
+    model = variant_of(section, tag)
+    return {**{k: v for k, v in fields.items() if k in model.model_fields},
+            model.variant_key: tag}
+
+
+def variant_from(section: str, fields: dict) -> _Shared:
+    """The variant model of ``[section]`` that ``fields`` name, built from the fields it has:
+    a mapping saved by an earlier version held every variant's fields (a decoder's saved
+    settings), those of the other variants are dropped. Raises pydantic's ValidationError."""
+    tag = fields.get(_VARIANTS[section][0].variant_key, "simulated")
+    return variant_of(section, tag)(**as_variant(section, fields, tag))
+
+
+def _unvariant(loc: list[str]) -> tuple[list[str], tuple[str, str, type[_Shared]] | None]:
+    """``loc`` without the union tags pydantic puts after a device section
+    (``stim.openemsstim.serial_port`` -> ``stim.serial_port``), and the innermost section
+    found: (its dotted path, its variant key's value, its model)."""
+    out: list[str] = []
+    found = None
+    for part in loc:
+        section = out[-1] if out else None
+        if section in _VARIANTS and part in {m.tag() for m in _VARIANTS[section]}:
+            found = (".".join(out), part, variant_of(section, part))
+            continue
+        out.append(part)
+    return out, found
+
+
+def _variant_message(e: dict, loc: list[str], found) -> tuple[list[str], Any, str] | None:
+    """The message of an error that is about which variant a device section is, or None."""
+    if e["type"] == "union_tag_invalid":
+        section = loc[-1]
+        key = _VARIANTS[section][0].variant_key
+        tags = ", ".join(repr(m.tag()) for m in _VARIANTS[section])
+        given = e["input"].get(key) if isinstance(e["input"], dict) else e["ctx"]["tag"]
+        return [*loc, key], given, f"allowed: {tags}"
+    if e["type"] == "extra_forbidden" and found is not None:
+        path, tag, model = found
+        name = loc[-1]
+        section = path.rsplit(".", 1)[-1]
+        owners = [m.tag() for m in _VARIANTS[section] if name in m.model_fields]
+        where = (f"a setting of {model.variant_key} {' or '.join(map(repr, owners))}" if owners
+                 else f"allowed: {', '.join(sorted(model.model_fields))}")
+        return loc, e.get("input"), (f"not a setting of {path}.{model.variant_key} = {tag!r} "
+                                     f"({where})")
+    return None
+
+
 def _format_validation_error(err: ValidationError, source: str) -> str:
     """One line per error: ``section.field = value: what is allowed``. A model-level check
-    that names its field first ("bandpass_hz: ...") is reported under that field."""
+    that names its field first ("bandpass_hz: ...") is reported under that field; a device
+    section's field of another driver or source says whose it is."""
     lines = [f"invalid configuration in {source}:"]
     for e in err.errors():
-        loc = [str(p) for p in e["loc"]]
+        loc, found = _unvariant([str(p) for p in e["loc"]])
         given = _NOT_GIVEN if e["type"] == "missing" else e.get("input")
         msg = e["msg"].removeprefix("Value error, ")
+        about_variant = _variant_message(e, loc, found)
+        if about_variant is not None:
+            loc, given, msg = about_variant
         named = re.match(r"([a-z_]\w*(?:\[[^\]]*\]|\.[a-z_]\w*)*): (.*)", msg, re.S)
         if named and isinstance(given, dict):
             loc.append(named[1])
@@ -622,6 +863,20 @@ def _refuse_moved(data: dict, source: str) -> None:
             "the protocol's calibration block 'stimulation = true'")
 
 
+def _with_variant_keys(data: dict) -> dict:
+    """``data`` with "simulated" as the variant key of each device table that names none."""
+    def keyed(table: Any, section: str) -> Any:
+        key = _VARIANTS[section][0].variant_key
+        return {key: "simulated", **table} if isinstance(table, dict) else table
+
+    out = {name: keyed(table, name) if name in _VARIANTS else table
+           for name, table in data.items()}
+    tracker = out.get("tracker")
+    if isinstance(tracker, dict) and tracker.get("source") == "intact_emg" and "emg" in tracker:
+        out["tracker"] = {**tracker, "emg": keyed(tracker["emg"], "emg")}
+    return out
+
+
 def build_config(data: dict, source: str = "<dict>") -> SessionConfig:
     """Validate a nested mapping into a :class:`SessionConfig`, raising :class:`ConfigError`.
 
@@ -632,6 +887,7 @@ def build_config(data: dict, source: str = "<dict>") -> SessionConfig:
         raise ConfigError(f"invalid configuration in {source}: a table of sections is needed "
                           f"(given {type(data).__name__})")
     _refuse_moved(data, source)
+    data = _with_variant_keys(data)
     try:
         document = json.dumps(data, default=_json_scalar)
     except ValueError as err:  # a circular structure: not from TOML

@@ -85,11 +85,11 @@ def test_late_interval_is_counted_not_applied():
 def test_decoder_blanks_stimulation_pulses():
     """With a huge artefact, decoded level without blanking >> level with blanking."""
     from mirrorvr.clock import FakeClock
-    from mirrorvr.config import EmgSettings
+    from mirrorvr.config import SimulatedEmgSettings
     from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, train_decoder
     from mirrorvr.emg.simulator import SimulatedPatient
 
-    settings = EmgSettings(majority_vote=1)
+    settings = SimulatedEmgSettings(majority_vote=1)
     clock = FakeClock(0.0)
     patient = SimulatedPatient(clock, n_channels=4, seed=1)
     patient.start()

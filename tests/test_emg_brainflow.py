@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mirrorvr.clock import SessionClock
-from mirrorvr.config import EmgSettings
+from mirrorvr.config import SimulatedEmgSettings
 from mirrorvr.emg.brainflow_source import BrainFlowSource, resolve_board_id
 from mirrorvr.emg.decoder import Decoder
 from mirrorvr.emg.model import DecoderModel
@@ -50,7 +50,8 @@ def test_synthetic_board_streams_chunks_on_the_session_clock():
         assert np.max(np.abs(data)) < 0.1  # volts, not µV
         assert np.max(np.abs(data)) > 1e-7
         # the decoder runs at the board's 250 Hz with a band-pass that fits it
-        model = DecoderModel(EmgSettings(sampling_rate_hz=250.0, bandpass_hz=(20.0, 110.0)),
+        model = DecoderModel(SimulatedEmgSettings(sampling_rate_hz=250.0,
+                                                  bandpass_hz=(20.0, 110.0)),
                              250.0, n)
         with pytest.raises(DecoderError, match="not trained"):
             Decoder(model)
@@ -255,12 +256,14 @@ def test_any_board_parameter_and_settings():
 
 
 def test_serial_port_may_come_from_the_field_or_board_params_but_not_both_differently():
-    from mirrorvr.config import EmgSettings
+    from mirrorvr.config import BrainFlowEmgSettings
 
     clock = SessionClock()
-    a = BrainFlowSource.from_settings(clock, EmgSettings(board_params={"serial_port": "/dev/x"}))
-    b = BrainFlowSource.from_settings(clock, EmgSettings(serial_port="/dev/x"))
+    by_params = BrainFlowEmgSettings(board_params={"serial_port": "/dev/x"})
+    a = BrainFlowSource.from_settings(clock, by_params)
+    b = BrainFlowSource.from_settings(clock, BrainFlowEmgSettings(serial_port="/dev/x"))
     assert a._input_params.serial_port == b._input_params.serial_port == "/dev/x"
     with pytest.raises(ConfigError, match="disagree: give the port once"):
         BrainFlowSource.from_settings(
-            clock, EmgSettings(serial_port="/dev/x", board_params={"serial_port": "/dev/y"}))
+            clock, BrainFlowEmgSettings(serial_port="/dev/x",
+                                        board_params={"serial_port": "/dev/y"}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mirrorvr.config import EmgSettings, build_config
+from mirrorvr.config import SimulatedEmgSettings, build_config
 from mirrorvr.emg.classifier import (
     check_classifier_name,
     classifier_names,
@@ -79,7 +79,7 @@ def test_level_maps():
 
 
 def test_decoder_levels_from_rest_and_mvc_recordings():
-    settings = EmgSettings(level_map="quadratic")
+    settings = SimulatedEmgSettings(level_map="quadratic")
     dec = DecoderModel(settings, 2000.0, 2)
     rng = np.random.default_rng(0)
     rest = 1e-6 * rng.standard_normal((10, 2, 400))

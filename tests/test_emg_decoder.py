@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import EmgSettings, build_config
+from mirrorvr.config import SimulatedEmgSettings, build_config
 from mirrorvr.emg.calibration import (
     CalibrationRecording,
     CueSegment,
@@ -25,7 +25,7 @@ from mirrorvr.emg.source import EmgChunk
 from mirrorvr.errors import ConfigError, DecoderError
 from mirrorvr.movements import DEMO_MOVEMENTS
 
-SETTINGS = EmgSettings()  # 2 kHz, MAV WL ZC SSC, LDA, vote 5, 5 classes
+SETTINGS = SimulatedEmgSettings()  # 2 kHz, MAV WL ZC SSC, LDA, vote 5, 5 classes
 W = round(SETTINGS.window_s * SETTINGS.sampling_rate_hz)  # samples per window
 INC = round(SETTINGS.increment_s * SETTINGS.sampling_rate_hz)  # samples per increment
 
@@ -263,7 +263,7 @@ def test_bad_settings_name_the_field():
     # a model's __init__ stores its hyper-parameters as given; fit() checks them first
     windows, labels = np.zeros((1, 8, W)), ["rest"]
     with pytest.raises(ConfigError, match="emg.increment_s"):
-        DecoderModel(EmgSettings(increment_s=0.0001, window_s=0.2), 2000.0, 8).fit(
+        DecoderModel(SimulatedEmgSettings(increment_s=0.0001, window_s=0.2), 2000.0, 8).fit(
             windows, labels)
     with pytest.raises(ConfigError, match="sampling_rate_hz"):
         DecoderModel(SETTINGS, 0.0, 8).fit(windows, labels)
@@ -341,12 +341,12 @@ def test_warm_up_loads_kernels_and_sklearn_ahead_of_the_first_window():
 
     code = (
         "import sys\n"
-        "from mirrorvr.config import EmgSettings\n"
+        "from mirrorvr.config import SimulatedEmgSettings\n"
         "from mirrorvr.emg import features, filters\n"
         "from mirrorvr.emg.decoder import warm_up\n"
         "kernels = (features._hudgins_kernel, filters._sosfilt_kernel)\n"
         "before = [len(k.signatures) for k in kernels] + ['sklearn' in sys.modules]\n"
-        "warm_up(EmgSettings())\n"
+        "warm_up(SimulatedEmgSettings())\n"
         "after = [len(k.signatures) for k in kernels] + ['sklearn.model_selection' in "
         "sys.modules]\n"
         "import numpy as np\n"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import EmgSettings
+from mirrorvr.config import SimulatedEmgSettings
 from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, train_decoder
 from mirrorvr.emg.decoder import Decoder
 from mirrorvr.emg.model import DecoderModel, training_hash
@@ -15,7 +15,7 @@ from mirrorvr.emg.simulator import SimulatedPatient
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.errors import ConfigError, DecoderError
 
-SETTINGS = EmgSettings(features=("MAV", "WL", "ZC", "SSC", "AR4"), level_map="logistic")
+SETTINGS = SimulatedEmgSettings(features=("MAV", "WL", "ZC", "SSC", "AR4"), level_map="logistic")
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def test_log_amplitude_is_saved_and_old_versions_are_refused(tmp_path):
     clock = FakeClock(0.0)
     patient = SimulatedPatient(clock, n_channels=2, seed=4)
     patient.start()
-    settings = EmgSettings(log_amplitude=False)
+    settings = SimulatedEmgSettings(log_amplitude=False)
     cues = cue_schedule(settings.movements, repetitions=2, contract_s=1.0, rest_s=1.0)
     decoder, _ = train_decoder(simulate_calibration(patient, clock, cues), settings)
     decoder.save(tmp_path / "m.npz")

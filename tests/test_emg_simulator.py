@@ -213,7 +213,7 @@ def test_electrode_shift_remixes_channels():
 
 
 def test_lower_limb_patient_and_decoder():
-    from mirrorvr.config import EmgSettings, build_config
+    from mirrorvr.config import SimulatedEmgSettings, build_config
     from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, train_decoder
 
     classes = ("rest", "ankle_dorsiflexion", "ankle_plantarflexion", "knee_extension",
@@ -222,7 +222,7 @@ def test_lower_limb_patient_and_decoder():
     p = SimulatedPatient(clock, seed=2, movements=classes)
     assert p.limb == "lower" and "tibialis_anterior" in [m.name for m in p.muscles]
     p.start()
-    settings = EmgSettings(movements=classes)
+    settings = SimulatedEmgSettings(movements=classes)
     rec = simulate_calibration(p, clock, cue_schedule(classes, 2, 2.0, 2.0))
     _, report = train_decoder(rec, settings)
     assert 0.75 < report.accuracy <= 1.0
@@ -235,10 +235,10 @@ def test_lower_limb_patient_and_decoder():
 def test_cross_validated_accuracy_is_realistic_not_trivial():
     """5 upper-limb classes, 8 channels, 3 × 3 s: LDA on the Hudgins set is good but not
     perfect (typical of transradial amputees: roughly 85-97 %)."""
-    from mirrorvr.config import EmgSettings
+    from mirrorvr.config import SimulatedEmgSettings
     from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, train_decoder
 
-    settings = EmgSettings()
+    settings = SimulatedEmgSettings()
     accuracies = []
     for seed in (0, 1):
         clock = FakeClock(0.0)

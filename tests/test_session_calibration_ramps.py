@@ -6,7 +6,7 @@ import pytest
 
 from mirrorvr.cli import run_demo
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import EmgSettings, build_config
+from mirrorvr.config import SimulatedEmgSettings, build_config
 from mirrorvr.errors import ConfigError
 from mirrorvr.session.protocol import limb_movements, plan_protocol
 from mirrorvr.sim.defaults import ATTEMPT_LEVEL
@@ -107,7 +107,7 @@ def test_ramp_calibrated_level_is_monotonic_in_effort():
     from mirrorvr.emg.simulator import SimulatedPatient
     from mirrorvr.emg.windowing import sliding_windows
 
-    emg = EmgSettings()
+    emg = SimulatedEmgSettings()
     active = [m for m in emg.movements if m != "rest"]
     clock = FakeClock(0.0)
     p = SimulatedPatient(clock, seed=0, movements=emg.movements)

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import EmgSettings
+from mirrorvr.config import SimulatedEmgSettings
 from mirrorvr.emg.simulator import SimulatedPatient
 from mirrorvr.emg.source import EmgChunk
 from mirrorvr.session.intact_emg import IntactEmgWatch
 from mirrorvr.tracking.intact_emg import IntactEmgSource, calibrate_on_simulated_patient
 
-SETTINGS = EmgSettings(movements=("rest", "hand_open", "hand_close"), n_channels=4)
+SETTINGS = SimulatedEmgSettings(movements=("rest", "hand_open", "hand_close"), n_channels=4)
 
 
 class _Session:

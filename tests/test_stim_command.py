@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from mirrorvr.config import StimChannelProfile, StimSettings
+from mirrorvr.config import SimulatedStimSettings, StimChannelProfile
 from mirrorvr.errors import StimulationError
 from mirrorvr.stim import StimCommand, command_for
 
@@ -46,7 +46,7 @@ def test_time_to_reach_along_the_ramp():
 def test_command_for_uses_intensity_between_motor_and_max():
     ch = StimChannelProfile(channel=1, site="x", electrode_area_cm2=20, motor_threshold_ma=10,
                             max_tolerated_ma=20)
-    cmd = command_for(StimSettings(intensity_fraction=0.25), ch, "hand_open", onset_s=3.0)
+    cmd = command_for(SimulatedStimSettings(intensity_fraction=0.25), ch, "hand_open", onset_s=3.0)
     assert cmd.channel == 1 and cmd.amplitude_ma == pytest.approx(12.5)
     assert cmd.movement == "hand_open" and cmd.onset_s == 3.0
 
@@ -54,7 +54,7 @@ def test_command_for_uses_intensity_between_motor_and_max():
 def test_command_for_untitrated_channel_raises():
     ch = StimChannelProfile(channel=1, site="x", electrode_area_cm2=20)
     with pytest.raises(StimulationError, match="not titrated"):
-        command_for(StimSettings(), ch)
+        command_for(SimulatedStimSettings(), ch)
 
 
 def test_plain_envelope_rises_from_zero_holds_and_falls_to_zero():
@@ -88,9 +88,9 @@ def test_two_slope_envelope_reaches_the_threshold_fast_and_the_amplitude_over_th
 def test_command_for_shapes_the_envelope_the_settings_ask_for():
     ch = StimChannelProfile(channel=0, site="x", electrode_area_cm2=20, motor_threshold_ma=10,
                             max_tolerated_ma=20)
-    plain = command_for(StimSettings(fast_rise_below_motor_threshold=False), ch)
+    plain = command_for(SimulatedStimSettings(fast_rise_below_motor_threshold=False), ch)
     assert (plain.threshold_ma, plain.threshold_ramp_s) == (0.0, 0.0)
-    settings = StimSettings(fast_rise_below_motor_threshold=True, subthreshold_rise_s=0.08)
+    settings = SimulatedStimSettings(fast_rise_below_motor_threshold=True, subthreshold_rise_s=0.08)
     fast = command_for(settings, ch)
     assert fast.threshold_ma == ch.motor_threshold_ma
     assert fast.threshold_ramp_s == settings.subthreshold_rise_s

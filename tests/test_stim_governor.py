@@ -353,9 +353,9 @@ def test_a_plain_ramp_must_not_reach_the_motor_threshold_in_under_50_ms():
 
 
 def test_the_comfort_ramp_is_the_configured_one_and_never_below_50_ms_subthreshold():
-    from mirrorvr.config import StimSettings
+    from mirrorvr.config import SimulatedStimSettings
 
-    settings = StimSettings(ramp_up_s=0.8, ramp_down_s=0.6)
+    settings = SimulatedStimSettings(ramp_up_s=0.8, ramp_down_s=0.6)
     gov, driver = two_slope_rig(RampRule.from_settings(settings))
     with pytest.raises(SafetyLimitError, match="comfort_ramp_up_s"):
         gov.submit(make(ramp_up_s=0.5, ramp_down_s=0.6, on_time_s=2.0))

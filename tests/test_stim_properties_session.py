@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from test_stim_properties import Rule6, devices, patients, violations
 
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import DeviceLimits, StimChannelProfile, StimSettings
+from mirrorvr.config import DeviceLimits, SimulatedStimSettings, StimChannelProfile
 from mirrorvr.errors import ConfigError, SafetyLimitError, StimulationError
 from mirrorvr.movements import UPPER_LIMB_MOVEMENTS
 from mirrorvr.stim import RampRule, SafetyGovernor, SyncScheduler, Watchdog
@@ -103,7 +103,7 @@ def scene_settings(draw, device):
         movement_channels=mapping,
     )
     try:
-        return StimSettings(**values)
+        return SimulatedStimSettings(**values)
     except ValueError as err:  # refused by the configuration, before anything starts
         assert ("shorter than the two-slope envelope" in str(err)
                 or "ramp" in str(err) and "greater than 0" in str(err))

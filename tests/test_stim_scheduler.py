@@ -5,7 +5,7 @@ import time
 import pytest
 
 from mirrorvr.clock import FakeClock, SessionClock
-from mirrorvr.config import DeviceLimits, StimChannelProfile, StimSettings
+from mirrorvr.config import DeviceLimits, SimulatedStimSettings, StimChannelProfile
 from mirrorvr.stim import SafetyGovernor, SimulatedStimulator, StimCommand, StimPath, SyncScheduler
 from mirrorvr.stim.scheduler import path_latency
 
@@ -22,7 +22,7 @@ CMD = StimCommand(channel=0, amplitude_ma=20.0, pulse_width_us=300.0, frequency_
 
 
 def rig(clock, jitter_s=0.0):
-    settings = StimSettings(transport_jitter_s=jitter_s)
+    settings = SimulatedStimSettings(transport_jitter_s=jitter_s)
     driver = SimulatedStimulator(clock, StimPath.from_settings(settings),
                                  motor_threshold_ma={0: 10.0, 1: 10.0})
     gov = SafetyGovernor(DeviceLimits(), PATIENT, driver, clock)
@@ -32,7 +32,7 @@ def rig(clock, jitter_s=0.0):
 
 
 def test_path_latency_sums_the_configured_path():
-    s = StimSettings(transport_latency_s=0.006, device_latency_s=0.003,
+    s = SimulatedStimSettings(transport_latency_s=0.006, device_latency_s=0.003,
                      electromechanical_delay_s=0.02)
     assert path_latency(s, 0.25) == pytest.approx(0.006 + 0.003 + 0.25 + 0.02)
 
@@ -40,7 +40,8 @@ def test_path_latency_sums_the_configured_path():
 def test_sends_at_onset_minus_latency_and_predicts_onset():
     clock = FakeClock(10.0)
     gov, driver, sched, latency_s = rig(clock)
-    s = StimSettings()  # the rig's path; CMD reaches the 10 mA threshold half-way up its ramp
+    # the rig's path; CMD reaches the 10 mA threshold half-way up its ramp
+    s = SimulatedStimSettings()
     assert latency_s == pytest.approx(s.transport_latency_s + s.device_latency_s
                                       + CMD.ramp_up_s / 2 + s.electromechanical_delay_s)
     recs = sched.schedule(12.0, [CMD, StimCommand(**(CMD.to_dict() | {"channel": 1}))])
@@ -124,7 +125,7 @@ def test_per_command_latency_makes_channels_with_different_thresholds_meet_the_o
     from mirrorvr.stim.scheduler import command_latency
 
     clock = FakeClock(0.0)
-    settings = StimSettings(transport_jitter_s=0.0)
+    settings = SimulatedStimSettings(transport_jitter_s=0.0)
     thresholds = {0: 6.0, 1: 14.0}  # mA: channel 1 needs a longer ramp to contract
     driver = SimulatedStimulator(clock, StimPath.from_settings(settings),
                                  motor_threshold_ma=thresholds)
@@ -150,7 +151,8 @@ def test_a_two_slope_envelope_is_sent_later_and_still_meets_the_onset():
     clock = FakeClock(0.0)
     results = {}
     for fast in (False, True):
-        settings = StimSettings(transport_jitter_s=0.0, fast_rise_below_motor_threshold=fast)
+        settings = SimulatedStimSettings(transport_jitter_s=0.0,
+                                         fast_rise_below_motor_threshold=fast)
         thresholds = {c.channel: c.motor_threshold_ma for c in PATIENT.stim_channels}
         driver = SimulatedStimulator(clock, StimPath.from_settings(settings),
                                      motor_threshold_ma=thresholds)

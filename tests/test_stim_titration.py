@@ -9,7 +9,12 @@ import pytest
 
 from mirrorvr.cli import main
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import DeviceLimits, Screening, StimSettings, load_config
+from mirrorvr.config import (
+    DeviceLimits,
+    Screening,
+    SimulatedStimSettings,
+    load_config,
+)
 from mirrorvr.errors import ConfigError, SafetyLimitError, StimulationError
 from mirrorvr.stim import RampRule, SafetyGovernor, SimulatedStimulator, StimCommand
 from mirrorvr.stim.titration import (
@@ -127,7 +132,7 @@ def test_untitrated_result_cannot_stimulate_in_a_session():
 
 
 def test_titration_trains_have_the_session_shape():
-    settings = StimSettings(pulse_width_us=250.0, frequency_hz=40.0, on_time_s=2.0,
+    settings = SimulatedStimSettings(pulse_width_us=250.0, frequency_hz=40.0, on_time_s=2.0,
                             ramp_up_s=0.7, ramp_down_s=0.6)
     clock = FakeClock(0.0)
     driver = SimulatedStimulator(clock)

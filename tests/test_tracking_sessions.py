@@ -19,7 +19,7 @@ import pytest
 from mirrorvr.cli import run_demo
 from mirrorvr.cli.compose import open_intact_emg_source
 from mirrorvr.clock import FakeClock, SessionClock
-from mirrorvr.config import EmgSettings, build_config
+from mirrorvr.config import SimulatedEmgSettings, build_config
 from mirrorvr.session.protocol import limb_movements, load_protocol, plan_protocol
 from mirrorvr.tracking.driver import FRAME_CHANNELS
 from mirrorvr.tracking.intact_emg import calibrate_on_simulated_patient
@@ -264,7 +264,7 @@ def _intact_decoder_file(limb: str, path) -> str:
     clock = FakeClock(0.0)
     twin, _ = open_intact_emg_source(config, clock, limb, movements)
     twin.start()
-    decoder, report = calibrate_on_simulated_patient(twin, clock, EmgSettings(
+    decoder, report = calibrate_on_simulated_patient(twin, clock, SimulatedEmgSettings(
         movements=movements), repetitions=2)
     decoder.save(path, report)
     return str(path)

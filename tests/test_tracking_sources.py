@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import EmgSettings
+from mirrorvr.config import SimulatedEmgSettings
 from mirrorvr.emg.simulator import SimulatedPatient
 from mirrorvr.errors import ConfigError
 from mirrorvr.limb.poses import target_pose
@@ -91,7 +91,7 @@ def test_a_key_map_with_the_other_limbs_classes_is_refused():
 def test_intact_side_emg_drives_the_mirror_on_the_simulated_patient(limb, movements, shown):
     """A decoder calibrated on the intact side moves the intact (and so the mirrored) limb."""
     clock = FakeClock(0.0)
-    settings = EmgSettings(movements=movements)
+    settings = SimulatedEmgSettings(movements=movements)
     patient = SimulatedPatient(clock, movements=movements, seed=4)
     patient.start()
     decoder, _ = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
@@ -113,7 +113,7 @@ def test_intact_side_emg_drives_the_mirror_on_the_simulated_patient(limb, moveme
 
 def test_a_decoder_for_other_channels_is_refused():
     clock = FakeClock(0.0)
-    settings = EmgSettings(movements=("rest", "hand_open", "hand_close"))
+    settings = SimulatedEmgSettings(movements=("rest", "hand_open", "hand_close"))
     patient = SimulatedPatient(clock, movements=settings.movements)
     patient.start()
     decoder, _ = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
@@ -189,7 +189,7 @@ def test_silent_intact_side_emg_is_lost_tracking_with_its_reason():
     """SAFETY.md 14: when the intact side's EMG stops, tracking is lost (on that event the
     mirror block stops stimulation) and the HUD says why."""
     clock = FakeClock(0.0)
-    settings = EmgSettings(movements=("rest", "hand_open", "hand_close"))
+    settings = SimulatedEmgSettings(movements=("rest", "hand_open", "hand_close"))
     patient = SimulatedPatient(clock, movements=settings.movements, seed=4)
     patient.start()
     decoder, _ = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
@@ -220,7 +220,7 @@ def test_an_intact_side_calibration_that_fails_says_why_and_a_bug_in_it_is_raise
     from mirrorvr.emg.calibration import CueSegment
 
     clock = FakeClock(0.0)
-    settings = EmgSettings(movements=("rest", "hand_open"))
+    settings = SimulatedEmgSettings(movements=("rest", "hand_open"))
     patient = SimulatedPatient(clock, movements=settings.movements, seed=4)
     source = IntactEmgSource(patient, "left", "upper", settings, train_in_background=background)
     driver = MirrorDriver(source)
@@ -261,7 +261,7 @@ def test_an_intact_side_calibration_trains_on_a_worker_while_reads_go_on():
     from mirrorvr.tracking.intact_emg import calibration_segments
 
     clock = FakeClock(0.0)
-    settings = EmgSettings(movements=("rest", "hand_open", "hand_close"))
+    settings = SimulatedEmgSettings(movements=("rest", "hand_open", "hand_close"))
     patient = SimulatedPatient(clock, movements=settings.movements, seed=4)
     source = IntactEmgSource(patient, "left", "upper", settings, train_in_background=True)
     driver = MirrorDriver(source)

@@ -107,8 +107,7 @@ def check_source_matches(source, config: SessionConfig, section: str = "emg") ->
     ``section``: "emg", or "tracker.emg" for the intact side's electrodes."""
     emg = config.tracker.emg if section == "tracker.emg" else config.emg
     rate, n = float(source.sampling_rate_hz), len(source.channel_names)
-    what = {"brainflow": f"board {emg.board}", "playback": f"file {emg.playback_file}"}.get(
-        emg.source, emg.source)
+    what = emg.describe()
     if abs(rate - emg.sampling_rate_hz) > 1e-6 * emg.sampling_rate_hz:
         raise ConfigError(
             f"{section}.sampling_rate_hz = {emg.sampling_rate_hz:g}: the {what} streams at "

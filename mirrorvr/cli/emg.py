@@ -160,7 +160,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_realtime_test(args: argparse.Namespace) -> int:
     """Handler of ``mirrorvr emg motion-test`` and ``mirrorvr emg tac-test``."""
     from mirrorvr.clock import FakeClock, SessionClock
-    from mirrorvr.config import EmgSettings
+    from mirrorvr.config import SimulatedEmgSettings
     from mirrorvr.emg.calibration import cue_schedule, simulate_calibration, train_decoder
     from mirrorvr.emg.realtime_tests import run_motion_test, run_tac_test
     from mirrorvr.emg.simulator import SimulatedPatient
@@ -168,7 +168,7 @@ def run_realtime_test(args: argparse.Namespace) -> int:
 
     movements = tuple(m.strip() for m in args.movements.split(",") if m.strip())
     try:
-        settings = EmgSettings(movements=movements, n_channels=args.channels)
+        settings = SimulatedEmgSettings(movements=movements, n_channels=args.channels)
     except ValueError as err:
         raise ConfigError(f"--movements: {err}") from None
     if not 0 < args.level <= 1:

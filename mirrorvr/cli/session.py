@@ -14,7 +14,14 @@ import sys
 from pathlib import Path
 
 from mirrorvr.cli.common import positive_float, session_exit_code
-from mirrorvr.config import SessionConfig, build_config, config_to_toml_dict, load_config, read_toml
+from mirrorvr.config import (
+    SessionConfig,
+    as_variant,
+    build_config,
+    config_to_toml_dict,
+    load_config,
+    read_toml,
+)
 from mirrorvr.errors import ConfigError
 
 DEFAULT_DATA_DIR = "data"
@@ -96,10 +103,19 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-#: What --simulate sets: every hardware part's simulated twin (the intact side's electrodes
-#: of tracker.source = "intact_emg" too).
-SIMULATED_DEVICES = {"emg": {"source": "simulated"}, "stim": {"driver": "simulated"},
-                     "tracker": {"emg": {"source": "simulated"}}}
+def simulate_devices(data: dict) -> dict:
+    """``data`` (a configuration's tables) with every hardware part's simulated twin: the EMG
+    source, the stimulator and the intact side's electrodes of tracker.source = "intact_emg".
+    The real parts' own fields (ports, boards, full scale) go with them."""
+    out = {**data, "emg": as_variant("emg", data.get("emg", {}), "simulated"),
+           "stim": as_variant("stim", data.get("stim", {}), "simulated")}
+    tracker = data.get("tracker", {})
+    if tracker.get("source") == "intact_emg":
+        # a decoder of the patient's own intact side would decode the twin's EMG as noise:
+        # the twin is calibrated in the session
+        out["tracker"] = {k: v for k, v in tracker.items() if k != "decoder_file"}
+        out["tracker"]["emg"] = as_variant("emg", tracker.get("emg", {}), "simulated")
+    return out
 
 
 def resolve_config(args: argparse.Namespace) -> SessionConfig:
@@ -115,12 +131,7 @@ def resolve_config(args: argparse.Namespace) -> SessionConfig:
         data = _merge(data, profiled)
         source = f"{profile} (with {args.config})" if args.config else str(profile)
     if getattr(args, "simulate", False):
-        data = _merge(data, SIMULATED_DEVICES)
-        for key in ("serial_port", "full_scale_ma"):  # the real stimulator's, not the twin's
-            data["stim"].pop(key, None)
-        # a decoder of the patient's own intact side would decode the twin's EMG as noise:
-        # the twin is calibrated in the session
-        data["tracker"].pop("decoder_file", None)
+        data = simulate_devices(data)
     if getattr(args, "protocol", None):
         data["protocol"]["name"] = args.protocol
     if args.seed is not None:

@@ -79,12 +79,12 @@ def _simulated_truth(text: str | None) -> tuple[float, float, float] | None:
 
 def _stim_settings(args: argparse.Namespace, simulated: bool):
     """The configured stimulator; the simulated one only when asked for by name."""
-    from mirrorvr.config import SessionConfig, load_config
+    from mirrorvr.config import SessionConfig, load_config, variant_from
 
     config = load_config(args.config) if args.config else SessionConfig()
     settings = config.stim
-    if simulated:
-        return settings.model_copy(update={"driver": "simulated"})
+    if simulated:  # the configured train shape, on the simulated stimulator
+        return variant_from("stim", {**settings.model_dump(), "driver": "simulated"})
     if "driver" not in settings.model_fields_set:
         where = f"{args.config} names no [stim] driver" if args.config else "no --config given"
         raise ConfigError(

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mirrorvr.config import EmgSettings
+from mirrorvr.config import variant_from
 from mirrorvr.emg.model import DecoderModel
 from mirrorvr.errors import DecoderError
 
@@ -155,7 +155,7 @@ def load_model(
         logger.warning("model %s was saved with scikit-learn %s, this is %s", path,
                        meta["versions"].get("scikit-learn"), here["scikit-learn"])
     model = DecoderModel(
-        EmgSettings(**meta["settings"]), fs, len(trained),
+        variant_from("emg", meta["settings"]), fs, len(trained),
         zc_threshold_v=float(meta["zc_threshold_v"]),
         ssc_threshold_v2=float(meta["ssc_threshold_v2"]),
         level_percentile=float(meta["level_percentile"]), channel_names=trained,

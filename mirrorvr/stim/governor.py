@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mirrorvr.clock import Clock
-from mirrorvr.config import DeviceLimits, PatientProfile, StimSettings
+from mirrorvr.config import DeviceLimits, PatientProfile, SimulatedStimSettings
 from mirrorvr.errors import SafetyLimitError, StimulationError
 from mirrorvr.stim.command import StimCommand
 from mirrorvr.stim.driver import StimulatorDriver, missing_members
@@ -162,7 +162,7 @@ class SafetyGovernor:
             )
         self.device = device
         self.patient = patient
-        self.ramps = ramps or RampRule.from_settings(StimSettings())
+        self.ramps = ramps or RampRule.from_settings(SimulatedStimSettings())
         self._driver = driver
         self.clock = clock
         self._on_event = on_event

@@ -24,7 +24,7 @@ import logging
 import math
 
 from mirrorvr.clock import Clock
-from mirrorvr.config import DeviceLimits, StimSettings
+from mirrorvr.config import DeviceLimits, SimulatedStimSettings
 from mirrorvr.errors import StimulationError
 from mirrorvr.stim.command import StimCommand
 from mirrorvr.stim.device_lock import DeviceLock, is_device_file
@@ -137,7 +137,7 @@ class OpenEMSStimDriver:
         self.full_scale_ma = float(full_scale_ma)
         self.pulse_width_us = float(pulse_width_us)
         self.frequency_hz = float(frequency_hz)
-        self.path = path or StimPath.from_settings(StimSettings())
+        self.path = path or StimPath.from_settings(SimulatedStimSettings())
         self.motor_threshold_ma = dict(motor_threshold_ma or {})
         self.ramp_step_s = float(ramp_step_s)
         self.n_channels = N_CHANNELS

@@ -64,7 +64,7 @@ import time
 from collections.abc import Callable
 
 from mirrorvr.clock import Clock
-from mirrorvr.config import DeviceLimits, StimSettings
+from mirrorvr.config import DeviceLimits, SimulatedStimSettings
 from mirrorvr.errors import StimulationError
 from mirrorvr.stim.command import StimCommand
 from mirrorvr.stim.device_lock import DeviceLock, lock_port_exclusively
@@ -227,7 +227,7 @@ class RehaStimDriver:
         self.clock = clock
         self.frequency_hz = float(frequency_hz)
         self.period_ms = period_ms_for(self.frequency_hz)
-        self.path = path or StimPath.from_settings(StimSettings())
+        self.path = path or StimPath.from_settings(SimulatedStimSettings())
         self.motor_threshold_ma = dict(motor_threshold_ma or {})
         self.ramp_step_s = float(ramp_step_s)
         self.keepalive_s = float(keepalive_s)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mirrorvr.clock import Clock
-from mirrorvr.config import DeviceLimits, StimSettings
+from mirrorvr.config import DeviceLimits, SimulatedStimSettings
 from mirrorvr.errors import StimulationError
 from mirrorvr.stim.command import StimCommand
 from mirrorvr.stim.path import StimPath
@@ -96,7 +96,7 @@ class SimulatedStimulator:
                 raise StimulationError(f"n_channels: {n_channels!r} must be >= 1")
             capabilities = DeviceLimits(model="simulated", n_channels=n_channels)
         self.clock = clock
-        self.path = path or StimPath.from_settings(StimSettings())
+        self.path = path or StimPath.from_settings(SimulatedStimSettings())
         self.capabilities = capabilities
         self.n_channels = int(capabilities.n_channels)
         self.motor_threshold_ma = dict(motor_threshold_ma or {})

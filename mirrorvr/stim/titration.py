@@ -37,6 +37,7 @@ from mirrorvr.config import (
     DeviceLimits,
     PatientProfile,
     Screening,
+    SimulatedStimSettings,
     StimChannelProfile,
     StimSettings,
 )
@@ -174,7 +175,7 @@ class Titration:
             raise StimulationError(
                 f"titration: start_ma {start_ma!r} and step_ma {step_ma!r} must be > 0"
             )
-        settings = settings or StimSettings()
+        settings = settings or SimulatedStimSettings()
         self.governor = governor
         self.channel = channel
         self.site = profile.site
