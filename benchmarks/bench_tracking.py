@@ -17,6 +17,7 @@ a peer in the same run.
    stimulation can meet the seen movement (ARCHITECTURE.md).
 
     .venv/bin/python benchmarks/bench_tracking.py [--seconds 10] [--skip-latency]
+        [--sources lsl,webcam]
 """
 
 from __future__ import annotations
@@ -237,7 +238,7 @@ def _intact_decoder(path: Path) -> str:
     return str(path)
 
 
-def latency_runs(seconds: float, tmp: Path) -> tuple[dict, dict, dict]:
+def latency_runs(seconds: float, tmp: Path, sources=SOURCES) -> tuple[dict, dict, dict]:
     """Engine rows per source, naive rows per source that has a peer, and each source's D."""
     from mirrorvr.tracking.known_answer import render_known_answer_video
     from mirrorvr.tracking.lsl_pose import LslPoseSource
@@ -248,7 +249,10 @@ def latency_runs(seconds: float, tmp: Path) -> tuple[dict, dict, dict]:
                                       tones=("light",))
     engine, naive, delay = {}, {}, {}
     recorded = None
-    for name in SOURCES:
+    for name in sources:
+        if name == "replay" and recorded is None:
+            raise SystemExit("bench_tracking: replay plays the simulated session's recording "
+                             "(name simulated before replay in --sources)")
         tracker: dict = {"source": name}
         stop = None
         if name == "replay":
@@ -281,9 +285,9 @@ def latency_runs(seconds: float, tmp: Path) -> tuple[dict, dict, dict]:
     return engine, naive, delay
 
 
-def latency_table(seconds: float) -> None:
+def latency_table(seconds: float, sources=SOURCES) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        engine, naive, delay = latency_runs(seconds, Path(tmp))
+        engine, naive, delay = latency_runs(seconds, Path(tmp), sources)
     print("\nTracker sample -> photon, ms (first frame showing each sample; real sessions, "
           "1280x720 llvmpipe, stimulation off)")
     header = (f"{'source':32s} {'n':>5s} {'process':>8s} {'transp.':>8s} {'arr->ph':>8s} "
@@ -302,7 +306,7 @@ def latency_table(seconds: float) -> None:
               f"{np.nanmedian(1000 * (photon - received)):8.1f} {p50:6.1f} {p90:6.1f} "
               f"{p99:6.1f} {np.median(1000 * (swapped - sample)):9.1f} {ratio:>9s}")
 
-    for name in SOURCES:
+    for name in sources:
         row(f"{name} (engine, D {1000 * delay[name]:.0f} ms)", engine[name], naive.get(name))
         if name in naive:
             row(f"{name} (naive peer)", naive[name], naive[name])
@@ -312,10 +316,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seconds", type=float, default=10.0, help="length of each session")
     p.add_argument("--skip-latency", action="store_true")
+    p.add_argument("--sources", default=",".join(SOURCES),
+                   help=f"comma-separated sources of the latency table (of {', '.join(SOURCES)})")
     args = p.parse_args()
+    sources = tuple(x.strip() for x in args.sources.split(",") if x.strip())
+    unknown = [x for x in sources if x not in SOURCES]
+    if unknown:
+        p.error(f"--sources: {unknown} unknown (allowed: {list(SOURCES)})")
     filter_table()
     if not args.skip_latency:
-        latency_table(args.seconds)
+        latency_table(args.seconds, sources)
 
 
 if __name__ == "__main__":

@@ -91,18 +91,27 @@ def test_the_webcam_tracker_recovers_our_rendered_hand(side, tracker_env, tmp_pa
     assert table["thumb_mcp_flexion"] < 15.0
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="MediaPipe Pose finds a rendered lone leg in only part of the frames "
-                   "(the left about half, the right none): its detector is made for whole "
-                   "bodies; a full-body render would help")
-def test_the_webcam_tracker_recovers_our_rendered_leg(tracker_env, tmp_path):
-    video = render_known_answer_video(tmp_path / "leg_left.mp4", "left", "lower",
-                                      neutral_frames=REFERENCE_FRAMES, hold_frames=3,
-                                      tones=("light",))
-    samples, _ = _track(video, tmp_path, "left", "lower")
-    found = sum(s.confidence >= 0.5 for s in samples)
-    log.info("left leg: %d of %d frames detected", found, len(samples))
-    assert found >= 0.8 * len(samples)
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_the_webcam_tracker_recovers_our_rendered_leg(side, tracker_env, tmp_path):
+    # The whole seated body (head, trunk, arms, both legs) from a tripod in front and to the
+    # side: MediaPipe Pose's person detector needs a body with a face (a lone leg was found
+    # in about half of the frames on the left, none on the right).
+    video = render_known_answer_video(tmp_path / f"leg_{side}.mp4", side, "lower",
+                                      neutral_frames=2 * REFERENCE_FRAMES, hold_frames=4)
+    samples, frames = _track(video, tmp_path, side, "lower")
+    assert len(samples) == len(video.labels) == len(frames)
+    table, missed, rate, err = _errors(video, samples)
+    log.info("%s leg: detected %.0f %% of held poses; missed %s", side, 100 * rate, missed)
+    for name, median in table.items():
+        log.info("  %-22s median error %5.1f deg (max %5.1f)", name, median,
+                 np.nanmax(err[:, limb_spec("lower").dof_index(name)]))
+    assert rate >= 0.9, missed
+    assert set(table) == {"knee_flexion", "ankle_dorsiflexion"}
+    # What MediaPipe reaches on these renders (README, "Webcam tracker accuracy"): the knee
+    # well, the ankle roughly (full dorsiflexion, the foot turned up towards the camera, is
+    # not seen: its error is ~35 deg).
+    assert table["knee_flexion"] < 10.0
+    assert table["ankle_dorsiflexion"] < 15.0
 
 
 def test_a_missing_video_is_refused_before_anything_starts():

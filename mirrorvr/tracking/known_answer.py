@@ -1,9 +1,13 @@
 """Known-answer videos for the webcam tracker: our own limb models rendered at known angles.
 
-A close camera looks at one hand resting on the table (as a webcam on a stand above the
-table would), or at one leg from its outer side; the other limb is out of view. Each video
-starts with the neutral pose (the bind pose: hand flat, foot flat) for ``neutral_frames``,
-then holds every test pose for ``hold_frames``, once per skin tone. Rendering uses
+Hands: a close camera looks at one hand resting on the table (as a webcam on a stand above
+the table would); the other hand is out of view. Legs: a camera on a tripod in front and to
+the side of the whole seated body (head with a face, trunk, arms, both legs; the body turned
+by :data:`BODY_TURN_RAD` so the leg under test is the near one), because MediaPipe Pose's
+person detector looks for a body with a face (a lone leg was found in half of the frames or
+none); the other leg rests. Each video starts with the neutral pose (the bind pose: hand
+flat, foot flat) for ``neutral_frames``, then holds every test pose for ``hold_frames``,
+once per skin tone. Rendering uses
 :mod:`mirrorvr.render` offscreen (imports inside the functions: this is an edge module).
 
 :func:`render_known_answer_video` writes the MP4 and returns the truth per frame.
@@ -70,34 +74,188 @@ class KnownAnswerVideo:
     truth: np.ndarray | None = None
 
 
-def _studio_layout(side: str, limb: str):
-    """A scene layout with ``side``'s limb centred in a close camera, the other far away."""
-    from mirrorvr.render.scene import ArmLayout, Box, Camera, LegLayout, Room, SceneLayout
+def _studio_layout(side: str):
+    """A scene layout with ``side``'s hand centred in a close camera, the other far away."""
+    from mirrorvr.render.scene import ArmLayout, Camera, Room, SceneLayout
 
     far = translation_matrix((0.0, -50.0, 50.0))  # behind the camera, out of view
     mirror = np.diag([-1.0, 1.0, 1.0, 1.0])
-    if limb == "upper":
-        # the right forearm along -z, the hand centred under the camera at z ~ -0.3 m
-        right = translation_matrix((0.012, 0.026, 0.06))
-        # overhead, as a webcam on a stand: aimed at the middle of the hand (model z ~ -0.34)
-        camera = Camera(eye_m=(0.0, 0.42, -0.24), target_m=(0.0, 0.03, -0.275), fov_y_deg=45.0)
-        room = Room()
-    else:
-        # the right leg seen from its outer side: its length along +x, the camera along -z
-        right = translation_matrix((-0.25, 0.50, 0.0)) @ rotation_matrix((0, 1, 0), -np.pi / 2)
-        camera = Camera(eye_m=(0.0, 0.35, 1.7), target_m=(0.0, 0.28, 0.0), fov_y_deg=36.0)
-        # a plain floor; its top is the surface the foot's contact shadow falls on
-        floor = Box((0.0, -0.02, -1.0), (8.0, 0.04, 8.0), (0.42, 0.45, 0.48))
-        mat = Box((0.0, 0.001, 0.0), (3.0, 0.002, 3.0), (0.42, 0.45, 0.48), shadowed=True)
-        room = Room(floor=floor, table=(mat,))
+    # the right forearm along -z, the hand centred under the camera at z ~ -0.3 m
+    right = translation_matrix((0.012, 0.026, 0.06))
+    # overhead, as a webcam on a stand: aimed at the middle of the hand (model z ~ -0.34)
+    camera = Camera(eye_m=(0.0, 0.42, -0.24), target_m=(0.0, 0.03, -0.275), fov_y_deg=45.0)
     shown = right if side == "right" else mirror @ right @ mirror
 
-    class _Studio(ArmLayout if limb == "upper" else LegLayout):
+    class _Studio(ArmLayout):
         def placement(self, s: str) -> np.ndarray:
             return shown if s == side else far
 
-    return SceneLayout(camera=camera, arms=_Studio() if limb == "upper" else ArmLayout(),
-                       legs=_Studio() if limb == "lower" else LegLayout(), room=room, limb=limb)
+    return SceneLayout(camera=camera, arms=_Studio(), room=Room(), limb="upper")
+
+
+#: Full-body scene (legs): how far the body is turned from facing the camera, rad; the leg
+#: under test turns its outer side a little towards the camera, so the knee and ankle bend
+#: mostly across the view, while the face stays in view for Pose's person detector.
+BODY_TURN_RAD = np.radians(50.0)
+#: Hair and the features of the face, sRGB.
+HAIR_RGB = (0.16, 0.11, 0.08)
+LIP_RGB = (0.55, 0.28, 0.26)
+EYE_RGB = (0.06, 0.05, 0.05)
+SCLERA_RGB = (0.92, 0.90, 0.86)
+
+
+def _ellipsoid(center, radii, color, n_lat: int = 18, n_lon: int = 28):
+    """A UV ellipsoid: positions (n, 3), normals (n, 3), triangles (m, 3) (counter-clockwise
+    seen from outside) and ``color``."""
+    theta = np.linspace(0.0, np.pi, n_lat + 1)
+    phi = np.linspace(0.0, 2.0 * np.pi, n_lon + 1)
+    t, f = np.meshgrid(theta, phi, indexing="ij")
+    unit = np.stack([np.sin(t) * np.cos(f), np.cos(t), np.sin(t) * np.sin(f)], axis=-1)
+    unit = unit.reshape(-1, 3)
+    radii = np.asarray(radii, dtype=float)
+    normals = unit / radii
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    faces = []
+    for i in range(n_lat):
+        for j in range(n_lon):
+            a, b = i * (n_lon + 1) + j, (i + 1) * (n_lon + 1) + j
+            faces += [(a, a + 1, b), (a + 1, b + 1, b)]
+    return unit * radii + np.asarray(center, dtype=float), normals, np.array(faces), color
+
+
+def _head_parts(skin_rgb, trunk: np.ndarray):
+    """Head, hair and face (eyes, brows, nose, lips, ears) on the trunk's neck, world, as
+    :func:`_ellipsoid` parts. Trunk frame: ``+y`` up the spine, ``-z`` forward."""
+    parts = [
+        _ellipsoid((0.0, 0.70, -0.005), (0.078, 0.105, 0.095), skin_rgb),  # skull and face
+        _ellipsoid((0.0, 0.745, 0.012), (0.083, 0.082, 0.092), HAIR_RGB),  # hair, back and top
+        _ellipsoid((0.0, 0.638, -0.045), (0.055, 0.05, 0.06), skin_rgb),  # jaw and chin
+        _ellipsoid((0.0, 0.69, -0.105), (0.013, 0.028, 0.018), skin_rgb),  # nose
+        _ellipsoid((0.0, 0.642, -0.094), (0.024, 0.008, 0.01), LIP_RGB),  # lips
+    ]
+    for sx in (-1.0, 1.0):
+        parts += [
+            _ellipsoid((sx * 0.031, 0.712, -0.083), (0.015, 0.009, 0.008), SCLERA_RGB),
+            _ellipsoid((sx * 0.031, 0.712, -0.0895), (0.0065, 0.0065, 0.004), EYE_RGB),
+            _ellipsoid((sx * 0.032, 0.731, -0.085), (0.019, 0.004, 0.008), HAIR_RGB),  # brow
+            _ellipsoid((sx * 0.079, 0.695, 0.0), (0.012, 0.026, 0.017), skin_rgb),  # ear
+        ]
+    out = []
+    for positions, normals, faces, color in parts:
+        out.append((positions @ trunk[:3, :3].T + trunk[:3, 3], normals @ trunk[:3, :3].T,
+                    faces, color))
+    return out
+
+
+def _full_body_layout(side: str):
+    """Seated upright on a stool in the middle of a room, seen from in front and to
+    ``side`` by a camera on a tripod; the body is turned by :data:`BODY_TURN_RAD`.
+
+    Returns the layout (legs, trunk, room, camera) and the arms' placements by side.
+    """
+    from mirrorvr.limb.mirror import reflect_matrix
+    from mirrorvr.limb.skeleton import SHOULDER_M, TRUNK_SHOULDER_M
+    from mirrorvr.render.scene import (
+        FLOOR_RGB,
+        RUG_RGB,
+        WALL_RGB,
+        Box,
+        Camera,
+        LegLayout,
+        Room,
+        SceneLayout,
+        trunk_placement,
+    )
+
+    turn = rotation_matrix((0.0, 1.0, 0.0), -BODY_TURN_RAD if side == "left" else BODY_TURN_RAD)
+    seated = LegLayout()
+    hips = np.array([0.0, seated.right_hip_m[1], seated.right_hip_m[2]])
+    trunk = turn @ trunk_placement(hips, -0.05)  # leaning back a little
+
+    class _Legs(LegLayout):
+        def placement(self, s: str) -> np.ndarray:
+            return turn @ seated.placement(s)
+
+    # the arms hang from the shoulders, forearms forward over the thighs
+    right_arm = (trunk_placement(hips, -0.05) @ translation_matrix(TRUNK_SHOULDER_M)
+                 @ rotation_matrix((1.0, 0.0, 0.0), -0.25)
+                 @ translation_matrix(-np.asarray(SHOULDER_M)))
+    arms = {"right": turn @ right_arm, "left": turn @ reflect_matrix(right_arm)}
+    stool = Box((0.0, 0.20, 0.10), (0.36, 0.40, 0.36), (0.30, 0.26, 0.22))
+    rug = Box((0.0, 0.004, -0.2), (2.4, 0.008, 2.0), RUG_RGB, "matte", True)
+    room = Room(floor=Box((0.0, -0.02, 0.0), (10.0, 0.04, 10.0), FLOOR_RGB, "wood", True),
+                table=(rug, stool),
+                walls=(Box((0.0, 1.3, 1.6), (8.0, 2.6, 0.04), WALL_RGB),),
+                light_direction=(0.25, 0.9, -0.35))
+    camera = Camera(eye_m=(0.0, 0.95, -2.6), target_m=(0.0, 0.55, 0.0), fov_y_deg=36.0)
+    return SceneLayout(camera=camera, legs=_Legs(), room=room, limb="lower", trunk=trunk), arms
+
+
+def _full_body_renderer(window, settings, side: str):
+    """A :class:`~mirrorvr.render.renderer.Renderer` of the full-body scene: the legs as
+    always, plus the trunk with a head (:func:`_head_parts`, in the current skin tone) and
+    both arms in their rest pose."""
+    from mirrorvr.limb.poses import target_pose
+    from mirrorvr.limb.skeleton import UPPER_ARM_LENGTH_M
+    from mirrorvr.render.mesh import Mesh
+    from mirrorvr.render.renderer import Renderer
+    from mirrorvr.render.scene import MATERIALS, ArmLayout, SceneLayout
+    from mirrorvr.render.scenery import bake_scenery
+
+    layout, arm_placements = _full_body_layout(side)
+
+    class _Arms(ArmLayout):
+        def placement(self, s: str) -> np.ndarray:
+            return arm_placements[s]
+
+    arm_layout = SceneLayout(camera=layout.camera, arms=_Arms(), room=layout.room)
+    arm_poses = {s: target_pose("rest", 0.0, s, "upper") for s in ("left", "right")}
+
+    class _FullBody(Renderer):
+        _head_tone = None
+
+        def _bake(self) -> None:
+            tone = tuple(self.appearance.skin_rgb)
+            if tone == self._head_tone:
+                return
+            arrays = bake_scenery(layout, self._trunk)
+            extra = {"in_position": [arrays["in_position"]], "in_normal": [arrays["in_normal"]],
+                     "in_color_0": [arrays["in_color_0"]],
+                     "in_material": [arrays["in_material"]], "indices": [arrays["indices"]]}
+            base = len(arrays["in_position"])
+            for positions, normals, faces, color in _head_parts(tone, layout.trunk):
+                n = len(positions)
+                extra["in_position"].append(positions)
+                extra["in_normal"].append(normals)
+                extra["in_color_0"].append(np.tile(np.asarray(color, dtype=float), (n, 1)))
+                extra["in_material"].append(np.full((n, 1), float(MATERIALS.index("matte"))))
+                extra["indices"].append(faces + base)
+                base += n
+            merged = {k: np.concatenate(v).astype(np.float32) for k, v in extra.items()
+                      if k != "indices"}
+            if "lower" in self.scenery:
+                self.scenery["lower"].release()
+            self.scenery["lower"] = Mesh(
+                merged, np.concatenate(extra["indices"]).astype(np.uint32), name="full_body")
+            self.scenery["lower"].upload()
+            self._head_tone = tone
+
+        def _draw_scenery(self, limb: str) -> None:
+            self._bake()
+            super()._draw_scenery(limb)
+            self._load_limb("upper")
+            program = self.skin_program
+            program.use()
+            program.set_uniform("u_sleeve_to_m", UPPER_ARM_LENGTH_M)
+            program.set_uniform("u_tension", 0.0)
+            program.set_uniform("u_color", self.appearance.skin_rgb)
+            program.set_uniform("u_virtual_from_m", 1.0e3)
+            program.set_uniform("u_virtual_mix", 0.0)
+            program.set_uniform("u_residual_visible", 1.0)
+            for s, pose in arm_poses.items():
+                self._draw_limb(arm_layout, s, pose, shadow=False)
+
+    return _FullBody(window, settings, layout=layout)
 
 
 def known_answer_poses(side: str, limb: str) -> list[tuple[str, Pose]]:
@@ -141,8 +299,9 @@ def render_known_answer_video(path: str | Path, side: str, limb: str, *, width: 
                                          macro_block_size=8)
     writer.send(None)
     try:
-        renderer = Renderer(window, RenderSettings(width=width, height=height),
-                            layout=_studio_layout(side, limb))
+        settings = RenderSettings(width=width, height=height)
+        renderer = (Renderer(window, settings, layout=_studio_layout(side))
+                    if limb == "upper" else _full_body_renderer(window, settings, side))
         for label, pose, tone in frames:
             renderer.appearance = Appearance(skin_rgb=SKIN_TONES[tone])
             left, right = (pose, other) if side == "left" else (other, pose)
