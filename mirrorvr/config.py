@@ -367,6 +367,12 @@ class EmgSettings(_Shared):
     onset_windows: int = Field(
         1, ge=1, le=10, description="sure windows in a row that make an onset in blocks "
         "without stimulation (stim.onset_windows where the onset stimulates)")
+    onset_step_s: float = Field(
+        0.005, gt=0, le=1, description="while the output is rest, a window ending every "
+        "onset_step_s (rounded down to a whole fraction of increment_s; at most increment_s) "
+        "is checked for a sure onset, so an onset does not wait for the next increment; the "
+        "decisions stay every increment_s. Blocks whose onsets stimulate check at the "
+        "increments only")
     rejection_threshold: float = Field(
         0.0, ge=0, le=1, description="decisions below this confidence become rest (0: off)"
     )

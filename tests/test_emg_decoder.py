@@ -34,6 +34,16 @@ def _windows_in(n_samples: int) -> int:
     return (n_samples - W) // INC + 1
 
 
+def _on_increments(intents, t0_s: float, fs: float = SETTINGS.sampling_rate_hz) -> list[bool]:
+    """Whether each intent is an increment's (its window ends ``W - 1 + k * INC`` samples
+    after the stream's first sample at ``t0_s``) rather than an onset found between two."""
+    out = []
+    for i in intents:
+        k = ((i.t_s - t0_s) * fs - (W - 1)) / INC
+        out.append(abs(k - round(k)) < 1e-6)
+    return out
+
+
 @pytest.fixture(scope="module")
 def calibrated():
     clock = FakeClock(100.0)
@@ -178,6 +188,7 @@ def test_live_decoding_accuracy_and_timing(calibrated):
     clock, patient, _, decoder, _ = calibrated
     decoder.reset()
     patient.read()
+    t0_s = clock.now() + 1.0 / SETTINGS.sampling_rate_hz  # the first sample decoded
     correct = total = 0
     levels = {}
     for movement in ("hand_close", "rest", "wrist_extension", "hand_open", "wrist_flexion"):
@@ -186,11 +197,17 @@ def test_live_decoding_accuracy_and_timing(calibrated):
         for _ in range(30):  # 1.5 s in 50 ms reads
             clock.advance(0.05)
             intents += decoder.process(patient.read())
+        assert all(0.0 <= i.level <= 1.0 and 0.0 <= i.confidence <= 1.0 for i in intents)
+        on = _on_increments(intents, t0_s)
+        # one decision per increment; between two, only onsets (from rest)
+        for k, i in enumerate(intents):
+            if not on[k]:
+                assert i.movement != "rest" and (k == 0 or intents[k - 1].movement == "rest")
+        intents = [i for i, o in zip(intents, on, strict=True) if o]
         steady = intents[10:]  # after onset + window + vote
         correct += sum(i.movement == movement for i in steady)
         total += len(steady)
         levels[movement] = np.mean([i.level for i in steady])
-        assert all(0.0 <= i.level <= 1.0 and 0.0 <= i.confidence <= 1.0 for i in intents)
         t = np.array([i.t_s for i in intents])
         np.testing.assert_allclose(np.diff(t), SETTINGS.increment_s, atol=1e-9)
         assert t[-1] <= clock.now()
@@ -221,22 +238,87 @@ def test_level_grows_with_effort(calibrated):
     assert mean_level[0.3] < mean_level[0.9] - 0.2
 
 
-def test_chunk_boundaries_do_not_matter(calibrated):
+@pytest.mark.parametrize("at_increments", [False, True])
+def test_chunk_boundaries_do_not_matter(calibrated, at_increments):
+    """7 s of the calibration: a contraction, rest, and the next contraction's onset."""
     _, _, recording, decoder, _ = calibrated
-    x = recording.data[:, :6000]
-    t = recording.start_s + np.arange(6000) / 2000.0
-    decoder.reset()
-    whole = decoder.process(EmgChunk(t, x))
-    decoder.reset()
-    parts = []
-    for idx in np.array_split(np.arange(6000), 13):
-        parts += decoder.process(EmgChunk(t[idx], x[:, idx]))
+    n = 14000
+    x = recording.data[:, :n]
+    t = recording.start_s + np.arange(n) / SETTINGS.sampling_rate_hz
+    decoder.set_onset_windows(SETTINGS.onset_windows, at_increments=at_increments)
+    try:
+        decoder.reset()
+        whole = decoder.process(EmgChunk(t, x))
+        decoder.reset()
+        parts = []
+        for idx in np.array_split(np.arange(n), 37):
+            parts += decoder.process(EmgChunk(t[idx], x[:, idx]))
+    finally:
+        decoder.set_onset_windows(SETTINGS.onset_windows)
     assert [i.movement for i in parts] == [i.movement for i in whole]
     for a, b in zip(parts, whole, strict=True):
         assert a.t_s == b.t_s
         assert a.level == pytest.approx(b.level, rel=1e-9)
         assert a.confidence == pytest.approx(b.confidence, rel=1e-9, abs=1e-12)
-    assert len(whole) == _windows_in(6000)
+    on = _on_increments(whole, t[0])
+    assert sum(on) == _windows_in(n)
+    # at the increments only (where onsets stimulate) there is nothing in between
+    assert (sum(not o for o in on) == 0) == at_increments
+
+
+def _first_movements(intents) -> list[float]:
+    """Times of the first movement decided after each stretch of rest, s."""
+    out, before = [], "rest"
+    for i in intents:
+        if before == "rest" and i.movement != "rest":
+            out.append(i.t_s)
+        before = i.movement
+    return out
+
+
+def test_onsets_are_looked_for_between_the_increments(calibrated):
+    """At rest, a window ending every ``onset_step_s`` is checked for a sure onset: the same
+    EMG decoded with one sure window makes each onset as early as at the increments only or
+    earlier, never later; onsets found in between end on the onset step's grid."""
+    _, _, recording, decoder, _ = calibrated
+    model = decoder.model
+    step = model.onset_step_samples
+    assert step < model.increment_samples and model.increment_samples % step == 0
+    n = recording.data.shape[1]
+    t = recording.start_s + np.arange(n) / SETTINGS.sampling_rate_hz
+    chunks = [EmgChunk(t[idx], recording.data[:, idx])
+              for idx in np.array_split(np.arange(n), n // 10)]  # 5 ms reads
+    first = {}
+    try:
+        for at_increments in (False, True):
+            decoder.set_onset_windows(1, at_increments=at_increments)
+            decoder.reset()
+            intents = [i for c in chunks for i in decoder.process(c)]
+            first[at_increments] = _first_movements(intents)
+            between = [i for i, o in zip(intents, _on_increments(intents, t[0]), strict=True)
+                       if not o]
+            for i in between:
+                k = (i.t_s - t[0]) * SETTINGS.sampling_rate_hz - (W - 1)
+                assert k / step == pytest.approx(round(k / step), abs=1e-6)
+    finally:
+        decoder.set_onset_windows(SETTINGS.onset_windows)
+    fine, coarse = np.array(first[False]), np.array(first[True])
+    assert len(fine) == len(coarse) >= 8  # 4 movements x 3 repetitions (the first: no rest)
+    assert np.all(fine <= coarse + 1e-9)
+    assert np.any(fine < coarse)
+
+
+def test_the_onset_step_is_a_whole_fraction_of_the_increment():
+    fs = SETTINGS.sampling_rate_hz
+    for increment_s, step_s in ((0.025, 0.005), (0.025, 0.015), (0.025, 0.2), (0.02, 0.0075)):
+        settings = SETTINGS.model_copy(update={"increment_s": increment_s,
+                                               "onset_step_s": step_s})
+        model = DecoderModel(settings, fs, 8)
+        inc, step = model.increment_samples, model.onset_step_samples
+        assert inc % step == 0
+        assert step <= min(inc, round(step_s * fs))
+        # the largest such step: the next whole fraction is longer than asked
+        assert all(inc % d or d > round(step_s * fs) for d in range(step + 1, inc + 1))
 
 
 def test_untrained_model_raises():

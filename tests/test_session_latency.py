@@ -62,6 +62,22 @@ def test_stimulating_onsets_need_sure_windows_in_a_row():
     assert vote.update_sure("hand_close", 0.99) == "hand_close"  # two in a row
 
 
+def test_an_onset_check_between_increments_does_not_vote():
+    """Windows between two increments only ever make an onset: an unsure one, or one while
+    a movement is shown, leaves the vote as it was."""
+    vote = OnsetVote(5, 0.95)
+    for _ in range(4):
+        vote.update_sure("rest", 1.0)
+    assert not vote.check_onset("hand_open", 0.9)  # unsure: not counted by the vote
+    assert vote.output == "rest"
+    assert [vote.update_sure("hand_open", 0.5) for _ in range(2)] == ["rest", "rest"]
+    assert vote.check_onset("hand_open", 0.97) and vote.output == "hand_open"
+    assert not vote.check_onset("hand_close", 0.99)  # not at rest: no onset
+    assert vote.output == "hand_open"
+    # the onset filled the history: two windows of another movement do not turn it
+    assert [vote.update_sure("hand_close", 0.99) for _ in range(2)] == ["hand_open"] * 2
+
+
 @given(st.lists(st.tuples(st.sampled_from(["rest", "a", "b", "c"]),
                           st.floats(0.0, 1.0)), max_size=60),
        st.integers(1, 7))
@@ -243,6 +259,31 @@ def test_the_movement_is_seen_inside_the_agency_window(two_slope, ems_off):
     assert on <= 200.0 and off <= 100.0
     assert two_slope[1]["asynchrony"]["n"] >= 3
     assert two_slope[1]["asynchrony"]["p99_abs_ms"] <= 10.0
+
+
+def _phantom_intent_times(summary) -> np.ndarray:
+    streams, _ = pyxdf.load_xdf(summary["recording"], dejitter_timestamps=False)
+    markers = next(s for s in streams if s["info"]["name"][0] == "markers")
+    at = {row[0]: t for row, t in zip(markers["time_series"], markers["time_stamps"],
+                                      strict=True)}
+    intents = next(s for s in streams if s["info"]["name"][0] == "decoder")
+    t = np.asarray(intents["time_stamps"])
+    return t[(t > at["block_start phantom"]) & (t < at["block_end phantom"])]
+
+
+def test_onsets_that_stimulate_are_looked_for_at_the_increments_only(two_slope, ems_off):
+    """Where an onset stimulates, the decoder decides at its increments only (stim.onset_windows
+    sure windows in a row); without stimulation it also looks for an onset between two
+    increments, every emg.onset_step_s."""
+    for (config, summary), between in ((two_slope, False), (ems_off, True)):
+        t = _phantom_intent_times(summary)
+        assert t.size > 100
+        k = np.diff(t) / config.emg.increment_s
+        off_grid = np.abs(k - np.round(k)) > 1e-3
+        assert off_grid.any() == between
+        if between:
+            steps = np.diff(t)[off_grid] / config.emg.onset_step_s
+            assert np.allclose(steps, np.round(steps), atol=1e-3)
 
 
 def test_the_recording_has_each_movements_times(two_slope):

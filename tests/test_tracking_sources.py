@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import SimulatedEmgSettings
+from mirrorvr.config import SimulatedEmgSettings, SimulatedStimSettings
 from mirrorvr.emg.simulator import SimulatedPatient
 from mirrorvr.errors import ConfigError
 from mirrorvr.limb.poses import target_pose
@@ -109,6 +109,25 @@ def test_intact_side_emg_drives_the_mirror_on_the_simulated_patient(limb, moveme
                                target_pose(shown, level, "left", limb).angles, atol=0.15)
     _run(driver, clock, t0 + 6.0, step_s=0.02)
     assert driver.label_at(clock.now()) == "rest"
+
+
+def test_a_stimulating_mirror_block_looks_for_intact_side_onsets_at_the_increments():
+    """The intact side's decoder takes the block's onset rule: where its movements
+    stimulate, stim.onset_windows sure windows at the increments only; elsewhere its own,
+    looked for between the increments too."""
+    clock = FakeClock(0.0)
+    settings = SimulatedEmgSettings(movements=("rest", "hand_open", "hand_close"))
+    patient = SimulatedPatient(clock, movements=settings.movements)
+    patient.start()
+    decoder, _ = calibrate_on_simulated_patient(patient, clock, settings, repetitions=2)
+    source = IntactEmgSource(patient, "left", "upper", settings, decoder)
+    stimulated = SimulatedStimSettings().onset_windows
+    source.set_onset_windows(stimulated, at_increments=True)
+    assert decoder.vote.onset_windows == stimulated
+    assert not decoder.onsets_between_increments
+    source.set_onset_windows(settings.onset_windows)
+    assert decoder.vote.onset_windows == settings.onset_windows
+    assert decoder.onsets_between_increments
 
 
 def test_a_decoder_for_other_channels_is_refused():

@@ -375,8 +375,18 @@ class OnsetVote(MajorityVote):
         self._output = REST
         self._sure = (REST, 0)
 
-    def update_sure(self, label: str, probability: float) -> str:
-        """Add one decision of ``probability``; return the output (voted, or the onset)."""
+    @property
+    def output(self) -> str:
+        """The label output last (rest before any)."""
+        return self._output
+
+    def check_onset(self, label: str, probability: float) -> bool:
+        """Count one decision of ``probability`` towards an onset, without voting it: True
+        when it makes one (the output is rest and this is the ``onset_windows``-th sure
+        window of ``label`` in a row); the output and the history are then ``label``.
+
+        The decoder checks the windows between two increments with it while the output is
+        rest (:attr:`mirrorvr.config.EmgSettings.onset_step_s`)."""
         sure = label != REST and probability >= self.confidence
         last, count = self._sure
         self._sure = (label, count + 1 if label == last else 1) if sure else (REST, 0)
@@ -385,8 +395,13 @@ class OnsetVote(MajorityVote):
             self._history.extend([label] * self.n)
             self._counts = {label: self.n}
             self._output = label
-            return label
-        self._output = self.update(label)
+            return True
+        return False
+
+    def update_sure(self, label: str, probability: float) -> str:
+        """Add one decision of ``probability``; return the output (voted, or the onset)."""
+        if not self.check_onset(label, probability):
+            self._output = self.update(label)
         return self._output
 
     def process_sure(self, labels: Sequence[str], probabilities: Sequence[float]) -> list[str]:

@@ -10,8 +10,12 @@ setting away). That state carries over between chunks, so chunk boundaries do no
 Onsets (:class:`~mirrorvr.emg.classifier.OnsetVote`): while the output is rest,
 ``settings.onset_windows`` windows in a row the classifier is sure of
 (``settings.onset_confidence``) are a movement onset at once instead of waiting for the vote
-to fill; the vote confirms or corrects everything after it. Blocks that stimulate ask for
-more sure windows (:meth:`Decoder.set_onset_windows`).
+to fill; the vote confirms or corrects everything after it. While the output is rest the
+windows ending between two increments are checked too, every ``settings.onset_step_s`` (5 ms
+by default), so a sure onset does not wait up to an increment for the next decision; they
+only ever make an onset (the vote sees the increments' windows only). Blocks that stimulate
+ask for more sure windows, checked at the increments only
+(:meth:`Decoder.set_onset_windows`).
 
 Rejection (``settings.rejection_threshold``, REFERENCES.md / LibEMG 0.9): a window whose top
 class probability is below the threshold is decided ``rest`` before the vote.
@@ -72,7 +76,8 @@ class Decoder:
     filter : EmgFilter
         Causal band-pass/notch filter of the raw EMG, ``model.n_channels`` channels.
     windower : SlidingWindower
-        Window buffer: ``model.window_samples`` every ``model.increment_samples``.
+        Window buffer: ``model.window_samples`` every ``model.onset_step_samples`` (every
+        ``model.increment_samples // model.onset_step_samples``-th is an increment's).
     vote : OnsetVote
         Majority vote with onset pass-through.
     blanker : ArtefactBlanker
@@ -88,9 +93,14 @@ class Decoder:
         self.model = model
         self.rejection_threshold = float(settings.rejection_threshold)
         self.filter = model.new_filter()
-        self.windower = SlidingWindower(
-            int(model.n_channels), model.window_samples, model.increment_samples
-        )
+        step = model.onset_step_samples
+        self.windower = SlidingWindower(int(model.n_channels), model.window_samples, step)
+        #: windows per increment: window k (since the reset) is an increment's when
+        #: k % _per_increment == 0, the others are onset checks
+        self._per_increment = model.increment_samples // step
+        self._index = 0
+        #: check the windows between the increments for onsets (set_onset_windows)
+        self.onsets_between_increments = True
         self.vote = OnsetVote(settings.majority_vote, settings.onset_confidence,
                               settings.onset_windows)
         self.blanker = ArtefactBlanker(int(model.n_channels))
@@ -111,7 +121,8 @@ class Decoder:
     # ------------------------------------------------------------------ decoding
 
     def process(self, chunk: EmgChunk) -> list[Intent]:
-        """Decode the windows completed by ``chunk``: one :class:`Intent` per increment.
+        """Decode the windows completed by ``chunk``: one :class:`Intent` per increment,
+        and one for each onset found between two increments.
 
         ``chunk.data`` is ``(n_channels, n)`` raw EMG, V; ``chunk.t_s`` its sample times, s.
         """
@@ -124,26 +135,50 @@ class Decoder:
             )
         raw = self.blanker.process(chunk.t_s, data)
         windows, t_end = self.windower.push(chunk.t_s, self.filter.process(raw))
-        if windows.shape[0] == 0:
+        n = windows.shape[0]
+        if n == 0:
             return []
+        on_increment = (self._index + np.arange(n)) % self._per_increment == 0
+        self._index += n
+        if not self.onsets_between_increments and not on_increment.all():
+            windows, t_end = windows[on_increment], t_end[on_increment]
+            on_increment = on_increment[on_increment]
+            if windows.shape[0] == 0:
+                return []
         labels, proba = classifier.decide(model.features(windows))
-        raw = reject_low_confidence(labels, proba, self.rejection_threshold)
-        voted = self.vote.process_sure(raw.tolist(), proba.max(axis=1).tolist())
+        raw = reject_low_confidence(labels, proba, self.rejection_threshold).tolist()
+        top = proba.max(axis=1).tolist()
+        vote, decided, voted = self.vote, [], []
+        for i, (label, p) in enumerate(zip(raw, top, strict=True)):
+            if on_increment[i]:
+                voted.append(vote.update_sure(label, p))
+            elif vote.output == REST and vote.check_onset(label, p):
+                voted.append(label)
+            else:
+                continue
+            decided.append(i)
+        if not decided:
+            return []
         col = {c: i for i, c in enumerate(classifier.classes_)}
         # rest has level 0 by definition; the level range is only looked up for movements
-        levels = model.levels(windows, voted) if voted.count(REST) < len(voted) else None
+        levels = (model.levels(windows[decided], voted) if voted.count(REST) < len(voted)
+                  else None)
         intents = []
-        for i, movement in enumerate(voted):
-            level = 0.0 if movement == REST else float(levels[i])
+        for j, (i, movement) in enumerate(zip(decided, voted, strict=True)):
+            level = 0.0 if movement == REST else float(levels[j])
             intents.append(Intent(
                 t_s=float(t_end[i]), movement=movement, level=level,
                 confidence=float(proba[i, col[movement]]) if movement in col else 0.0,
             ))
         return intents
 
-    def set_onset_windows(self, k: int) -> None:
-        """From now on, ``k`` sure windows in a row make an onset (see :class:`OnsetVote`)."""
+    def set_onset_windows(self, k: int, at_increments: bool = False) -> None:
+        """From now on, ``k`` sure windows in a row make an onset (see :class:`OnsetVote`),
+        looked for every ``settings.onset_step_s`` while the output is rest, or with
+        ``at_increments`` only in the increments' windows (where an onset stimulates: ``k``
+        windows in a row then span ``k - 1`` increments)."""
         self.vote.set_onset_windows(k)
+        self.onsets_between_increments = not at_increments
 
     def blank(self, t_start_s: float, t_end_s: float) -> None:
         """Blank the raw EMG during a stimulation pulse or train (session time, s).
@@ -157,5 +192,6 @@ class Decoder:
         """Clear the streaming state (filter, window buffer, vote, blanking); keep the model."""
         self.filter.reset()
         self.windower.reset()
+        self._index = 0
         self.vote.reset()
         self.blanker.reset()

@@ -128,6 +128,17 @@ class DecoderModel:
         return int(round(self.settings.increment_s * float(self.sampling_rate_hz)))
 
     @property
+    def onset_step_samples(self) -> int:
+        """Samples between the windows checked for a sure onset while the output is rest
+        (``settings.onset_step_s`` at the sampling rate, rounded down to a whole fraction of
+        the increment; at most the increment, at least one sample)."""
+        increment = self.increment_samples
+        want = max(1, int(round(self.settings.onset_step_s * float(self.sampling_rate_hz))))
+        if increment < 1 or want >= increment:
+            return increment
+        return max(d for d in range(1, want + 1) if increment % d == 0)
+
+    @property
     def movements(self) -> tuple[str, ...]:
         """The decoded classes, in ``settings.movements`` order."""
         return tuple(self.settings.movements)

@@ -165,14 +165,16 @@ class SessionRunner:
 
     def _use_block_timing(self, block: Block) -> float:
         """D for ``block``, and how sure the decoder must be of an onset: where an onset
-        stimulates, ``stim.onset_windows`` sure windows in a row (a wrong one would stimulate
-        the wrong muscles), elsewhere ``emg.onset_windows``. Returns D, s."""
+        stimulates, ``stim.onset_windows`` sure windows in a row at the increments (a wrong
+        one would stimulate the wrong muscles), elsewhere ``emg.onset_windows``, looked for
+        every ``emg.onset_step_s``. Returns D, s."""
         delay_s = self.ctx.presentation_delay_s = self.presentation_delay_for(block)
         self.presentation_delays[block.name] = delay_s
         if self.ctx.decoder is not None:
+            stimulates = self._stimulates(block)
             self.ctx.decoder.set_onset_windows(
-                self.cfg.stim.onset_windows if self._stimulates(block)
-                else self.cfg.emg.onset_windows)
+                self.cfg.stim.onset_windows if stimulates else self.cfg.emg.onset_windows,
+                at_increments=stimulates)
         return delay_s
 
     @property

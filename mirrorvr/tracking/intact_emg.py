@@ -85,7 +85,8 @@ class IntactEmgSource:
         self.calibration_repetitions = int(calibration_repetitions)
         self.min_accuracy_for_stim = float(min_accuracy_for_stim)
         self.decoder = None
-        self._onset_windows: int | None = None  # None: the decoder's own
+        #: (k, at_increments) for set_onset_windows; None: the decoder's own
+        self._onset_windows: tuple[int, bool] | None = None
         #: cross-validated accuracy of the decoder in use (None: not known)
         self.accuracy = accuracy
         #: the CalibrationReport of a calibration made here
@@ -113,14 +114,15 @@ class IntactEmgSource:
                 f"EMG has {list(self.emg_source.channel_names)}")
         self.decoder, self.accuracy = decoder, accuracy
         if self._onset_windows is not None:
-            decoder.set_onset_windows(self._onset_windows)
+            decoder.set_onset_windows(*self._onset_windows)
 
-    def set_onset_windows(self, k: int) -> None:
+    def set_onset_windows(self, k: int, at_increments: bool = False) -> None:
         """``k`` sure windows in a row make an onset, for the decoder in use and one trained
-        later (a block that stimulates asks for more: a wrong onset stimulates)."""
-        self._onset_windows = int(k)
+        later (a block that stimulates asks for more, at the increments only: a wrong onset
+        stimulates); see :meth:`mirrorvr.emg.decoder.Decoder.set_onset_windows`."""
+        self._onset_windows = (int(k), bool(at_increments))
         if self.decoder is not None:
-            self.decoder.set_onset_windows(self._onset_windows)
+            self.decoder.set_onset_windows(*self._onset_windows)
 
     # ------------------------------------------------------------------ calibration
 

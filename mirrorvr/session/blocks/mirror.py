@@ -64,7 +64,8 @@ class MirrorBlock(_CuedBlock):
                 self._calibrate_intact_side(source, start_s)
             self.intact_emg = IntactEmgWatch(source, self.ctx, source.min_accuracy_for_stim)
             source.set_onset_windows(self.ctx.stimulated_onset_windows if self.spec.stimulation
-                                     else source.settings.onset_windows)
+                                     else source.settings.onset_windows,
+                                     at_increments=self.spec.stimulation)
         # 0.0: no neutral step (or it is over); an uncalibrated decoder shows no pose yet
         self._neutral_until_s = (start_s + self.spec.neutral_s
                                  if self.spec.neutral_s and not calibrating else 0.0)
