@@ -16,12 +16,21 @@ Designs, in the same run:
 * **new, two-slope**: 150 / 25 ms windows, sure onsets passed at once, the two-slope rise
   (SAFETY.md 6), D = the stimulation path;
 * **new, plain ramp**: the same with the plain ramp (the therapist's choice);
-* **new, EMS off**: no stimulation, D = 0 (the next frame).
+* **new, EMS off**: no stimulation, D = 0 (the next frame); while the decoder's output is
+  rest it looks for a sure onset every ``emg.onset_step_s`` (5 ms), between its increments;
+* **EMS off, onsets at the increments**: the same, looking for onsets at the 25 ms
+  increments only (the design before ``emg.onset_step_s``).
+
+Cues are 2.507 s apart, not a whole number of decoder increments (25 ms) or tracker samples,
+so the simulated patient's onsets fall at every phase of the decoder's window grid: with
+2.5 s cues every onset of a block fell at one phase, chosen by when the block started, and a
+run's PME medians moved by up to an increment from run to run.
 
 Targets (issue 12): EMS on, median onset -> photon <= 200 ms; EMS off <= 100 ms; |asynchrony|
 p99 <= 10 ms. Absolute times vary between machines (up to 3x); compare rows of one run.
 
     .venv/bin/python benchmarks/bench_latency.py [--seconds 30] [--size 1280x720]
+    .venv/bin/python benchmarks/bench_latency.py --design "EMS off"   # only those rows
     .venv/bin/python benchmarks/bench_latency.py --clock fake   # stepped, for a quick check
 """
 
@@ -52,11 +61,18 @@ DESIGNS = [
     ("new, two-slope rise", {}),
     ("new, plain ramp", {"stim": {"fast_rise_below_motor_threshold": False}}),
     ("new, EMS off", {"stim": {"enabled": False}}),
+    ("EMS off, onsets at the increments", {"stim": {"enabled": False},
+                                           "emg": {"onset_step_s": 0.025}}),
 ]
+
+#: Seconds between cues: not a whole number of 25 ms increments (nor of 60 Hz tracker
+#: samples), so onsets sweep the decoder's window grid (7 ms further on each cue).
+CUE_S = 2.507
 
 
 def bench_protocol(seconds: float):
-    """A calibration, then ``seconds`` of PME and ``seconds`` of mirror, 2.5 s cues."""
+    """A calibration, then ``seconds`` of PME and ``seconds`` of mirror, cues every
+    :data:`CUE_S`."""
     return parse_protocol({
         "name": "bench-latency", "limb": "upper",
         "title": "Latency benchmark: calibration, phantom motor execution, mirror",
@@ -64,8 +80,10 @@ def bench_protocol(seconds: float):
             {"kind": "calibration", "repetitions": 3, "contraction_s": 2.5, "rest_s": 1.5,
              "movements": ["rest", "hand_open", "hand_close", "wrist_flexion",
                            "wrist_extension"]},
-            {"kind": "phantom", "duration_s": seconds, "cue_s": 2.5, "attempt_fraction": 0.5},
-            {"kind": "mirror", "duration_s": seconds, "cue_s": 2.5, "attempt_fraction": 0.5},
+            {"kind": "phantom", "duration_s": seconds, "cue_s": CUE_S,
+             "attempt_fraction": 0.5},
+            {"kind": "mirror", "duration_s": seconds, "cue_s": CUE_S,
+             "attempt_fraction": 0.5},
         ]}, "bench_latency.py")
 
 
@@ -148,15 +166,23 @@ def main(argv=None) -> None:
     parser.add_argument("--size", default=None, help="window size WxH (default: the config's)")
     parser.add_argument("--clock", choices=("real", "fake"), default="real")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--design", action="append", default=None,
+                        help="run only the designs whose name contains this (repeatable)")
     args = parser.parse_args(argv)
+    designs = [(name, changes) for name, changes in DESIGNS
+               if not args.design or any(d in name for d in args.design)]
+    if not designs:
+        parser.error(f"--design: {args.design} matches none of {[n for n, _ in DESIGNS]}")
     logging.basicConfig(level=logging.WARNING)
     size = tuple(int(v) for v in args.size.split("x")) if args.size else None
     rows, frames = [], []
-    for design, changes in DESIGNS:
+    for design, changes in designs:
         summary = run_design(changes, args.seconds, size, args.clock == "fake", args.seed)
         rows += rows_of(design, summary)
-        f = summary["frames"]
-        frames.append(f"{design}: {f['mean_fps']:.1f} frames/s, interval p50 "
+        f, dec = summary["frames"], summary.get("decoder") or {}
+        accuracy = (f"decoder {100 * dec['cv_accuracy']:.1f} % cross-validated, "
+                    if dec.get("cv_accuracy") is not None else "")
+        frames.append(f"{design}: {accuracy}{f['mean_fps']:.1f} frames/s, interval p50 "
                       f"{f['interval_ms']['p50']} ms p99 {f['interval_ms']['p99']} ms, "
                       f"watchdog trips {summary['watchdog']['trips']}")
     print(f"\nmovement -> photon, ms: median (p10-p90); {args.clock} clock; onsets: PME the "
