@@ -68,6 +68,8 @@ def _naive_process(decoder: Decoder, chunk: EmgChunk) -> list[Intent]:
 
 def _setup(n_channels: int, seed: int = 0):
     settings = SimulatedEmgSettings(n_channels=n_channels, sampling_rate_hz=FS)
+    # windows at the increments only (the naive peer has no onset checks between them)
+    settings = settings.model_copy(update={"onset_step_s": settings.increment_s})
     clock = FakeClock(0.0)
     patient = SimulatedPatient(clock, n_channels=n_channels, sampling_rate_hz=FS, seed=seed)
     patient.start()

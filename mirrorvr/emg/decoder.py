@@ -5,7 +5,8 @@ classifier, level range) and owns only the state of one live stream: artefact bl
 filter, window buffer and vote. ``Decoder.process(chunk)`` turns each incoming
 :class:`~mirrorvr.emg.source.EmgChunk` into one :class:`~mirrorvr.emg.intent.Intent` per
 window increment (150 ms windows every 25 ms by default; BioPatRec's 200 / 50 ms are one
-setting away). That state carries over between chunks, so chunk boundaries do not matter.
+setting away), and one per onset found between two increments (below). That state carries
+over between chunks, so chunk boundaries do not matter.
 
 Onsets (:class:`~mirrorvr.emg.classifier.OnsetVote`): while the output is rest,
 ``settings.onset_windows`` windows in a row the classifier is sure of
