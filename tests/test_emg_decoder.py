@@ -355,6 +355,9 @@ def test_bad_settings_name_the_field():
         DecoderModel(SETTINGS, 2000.0, 8, level_percentile=0.0).fit(windows, labels)
     with pytest.raises(ConfigError, match="increment_s"):
         build_config({"emg": {"window_s": 0.05, "increment_s": 0.1}})
+    for step_s in (0.0, -0.005):
+        with pytest.raises(ConfigError, match="onset_step_s"):
+            build_config({"emg": {"onset_step_s": step_s}})
 
 
 @pytest.mark.parametrize("n_classes", [2, 4])
