@@ -78,6 +78,18 @@ def test_an_onset_check_between_increments_does_not_vote():
     assert [vote.update_sure("hand_close", 0.99) for _ in range(2)] == ["hand_open"] * 2
 
 
+def test_a_new_onset_rule_counts_sure_windows_anew():
+    """A block that stimulates (2 sure windows at the increments) after one that looked for
+    onsets between them: a sure window seen before the change does not count."""
+    vote = OnsetVote(5, 0.95, onset_windows=2)
+    for _ in range(5):
+        vote.update_sure("rest", 1.0)
+    assert not vote.check_onset("hand_open", 0.99)  # between two increments
+    vote.set_onset_windows(2)
+    assert vote.update_sure("hand_open", 0.99) == "rest"
+    assert vote.update_sure("hand_open", 0.99) == "hand_open"
+
+
 @given(st.lists(st.tuples(st.sampled_from(["rest", "a", "b", "c"]),
                           st.floats(0.0, 1.0)), max_size=60),
        st.integers(1, 7))

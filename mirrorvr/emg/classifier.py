@@ -365,10 +365,12 @@ class OnsetVote(MajorityVote):
         self._sure: tuple[str, int] = (REST, 0)  # the sure movement in a row, and how often
 
     def set_onset_windows(self, k: int) -> None:
-        """How many sure windows in a row make an onset (>= 1)."""
+        """How many sure windows in a row make an onset (>= 1); the count starts again (sure
+        windows seen under the rule before, checked more often or less, do not count)."""
         if int(k) != k or k < 1:
             raise ConfigError(f"onset_windows: {k!r} must be a positive integer")
         self.onset_windows = int(k)
+        self._sure = (REST, 0)
 
     def reset(self) -> None:
         super().reset()
