@@ -787,7 +787,8 @@ def _variant_message(e: dict, loc: list[str], found) -> tuple[list[str], Any, st
     if e["type"] == "union_tag_invalid":
         section = loc[-1]
         key = _VARIANTS[section][0].variant_key
-        tags = ", ".join(repr(m.tag()) for m in _VARIANTS[section])
+        *others, last = (repr(m.tag()) for m in _VARIANTS[section])
+        tags = f"{', '.join(others)} or {last}"
         given = e["input"].get(key) if isinstance(e["input"], dict) else e["ctx"]["tag"]
         return [*loc, key], given, f"allowed: {tags}"
     if e["type"] == "extra_forbidden" and found is not None:

@@ -79,13 +79,15 @@ def _simulated_truth(text: str | None) -> tuple[float, float, float] | None:
 
 def _stim_settings(args: argparse.Namespace, simulated: bool):
     """The configured stimulator; the simulated one only when asked for by name."""
-    from mirrorvr.config import SessionConfig, load_config, variant_from
+    from mirrorvr.config import SessionConfig, load_config, read_toml, variant_from
 
     config = load_config(args.config) if args.config else SessionConfig()
     settings = config.stim
     if simulated:  # the configured train shape, on the simulated stimulator
         return variant_from("stim", {**settings.model_dump(), "driver": "simulated"})
-    if "driver" not in settings.model_fields_set:
+    # named in the file itself: a [stim] table without a driver is the simulated one
+    stim_table = read_toml(Path(args.config), "config file").get("stim") if args.config else {}
+    if not (isinstance(stim_table, dict) and "driver" in stim_table):
         where = f"{args.config} names no [stim] driver" if args.config else "no --config given"
         raise ConfigError(
             f"titration needs the stimulator to drive ({where}): give --config with [stim] "
