@@ -228,7 +228,7 @@ def _intact_decoder(path: Path) -> str:
     from mirrorvr.movements import UPPER_LIMB_MOVEMENTS
     from mirrorvr.tracking.intact_emg import calibrate_on_simulated_patient
 
-    config, _ = resolve_patient(build_config({}))
+    config, _ = resolve_patient(build_config({"tracker": {"source": "intact_emg"}}))
     clock = FakeClock(0.0)
     twin, _ = open_intact_emg_source(config, clock, "upper", UPPER_LIMB_MOVEMENTS)
     twin.start()
