@@ -29,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mirrorvr.cli.compose import resolve_patient, with_limb_defaults  # noqa: E402
 from mirrorvr.clock import FakeClock  # noqa: E402
 from mirrorvr.config import build_config  # noqa: E402
 from mirrorvr.stim import SimulatedStimulator  # noqa: E402
@@ -53,9 +54,9 @@ def session_asynchrony(duration_s: float, seed: int = 0, fast_rise: bool = False
         "seed": seed,
         "protocol": {"duration_s": duration_s},
         "render": {"headless": True, "saved_frames": 0},
-        "stim": {"stimulate_in_calibration": True, "refractory_s": 1.0,
-                 "fast_rise_below_motor_threshold": fast_rise},
+        "stim": {"refractory_s": 1.0, "fast_rise_below_motor_threshold": fast_rise},
     })
+    config = with_limb_defaults(resolve_patient(config)[0])  # the demo's simulated patient
     with tempfile.TemporaryDirectory() as tmp:
         summary = run_demo(config, Path(tmp))
         streams, _ = pyxdf.load_xdf(summary["recording"], dejitter_timestamps=False)
@@ -83,18 +84,21 @@ def session_asynchrony(duration_s: float, seed: int = 0, fast_rise: bool = False
 def delay_table():
     rows = []
     for label, stim in [
-        ("plain 0.5 s ramp from 0 (SAFETY.md default)", {}),
+        ("plain 0.5 s ramp from 0", {"fast_rise_below_motor_threshold": False}),
         ("two-slope: 0 -> motor threshold in 50 ms, then 0.5 s",
          {"fast_rise_below_motor_threshold": True}),
         ("two-slope, 100 ms below the motor threshold",
          {"fast_rise_below_motor_threshold": True, "subthreshold_rise_s": 0.1}),
-        ("plain 0.5 s ramp, intensity at max tolerated", {"intensity_fraction": 1.0}),
+        ("plain 0.5 s ramp, intensity at max tolerated",
+         {"fast_rise_below_motor_threshold": False, "intensity_fraction": 1.0}),
         ("two-slope, intensity at max tolerated",
          {"fast_rise_below_motor_threshold": True, "intensity_fraction": 1.0}),
-        ("plain 0.3 s ramp from 0 (below the default)", {"ramp_up_s": 0.3}),
-        ("plain 0.1 s ramp from 0 (device minimum)", {"ramp_up_s": 0.1}),
+        ("plain 0.3 s ramp from 0 (below the default)",
+         {"fast_rise_below_motor_threshold": False, "ramp_up_s": 0.3}),
+        ("plain 0.1 s ramp from 0 (device minimum)",
+         {"fast_rise_below_motor_threshold": False, "ramp_up_s": 0.1}),
     ]:
-        cfg = build_config({"stim": stim})
+        cfg = with_limb_defaults(resolve_patient(build_config({"stim": stim}))[0])
         stim_s = slowest_path_latency_s(cfg.stim, cfg.patient)
         d_s = max(cfg.protocol.presentation_delay_s,
                   stim_s + cfg.stim.transport_jitter_s + 0.005)
