@@ -110,7 +110,8 @@ def filter_table() -> None:
 
 
 #: Sources of the latency table: (label, [tracker] settings; None: built in the run).
-SOURCES = ("simulated", "keyboard", "gamepad", "replay", "intact_emg", "lsl", "webcam")
+SOURCES = ("simulated", "keyboard", "gamepad", "replay", "intact_emg", "lsl", "webcam",
+           "webcam-lite")
 
 
 def _session(tracker: dict, seconds: float, data_dir: Path, movements=None) -> dict:
@@ -253,7 +254,7 @@ def latency_runs(seconds: float, tmp: Path, sources=SOURCES) -> tuple[dict, dict
         if name == "replay" and recorded is None:
             raise SystemExit("bench_tracking: replay plays the simulated session's recording "
                              "(name simulated before replay in --sources)")
-        tracker: dict = {"source": name}
+        tracker: dict = {"source": name.removesuffix("-lite")}
         stop = None
         if name == "replay":
             tracker["replay_file"] = recorded
@@ -262,8 +263,9 @@ def latency_runs(seconds: float, tmp: Path, sources=SOURCES) -> tuple[dict, dict
         elif name == "lsl":
             stop, thread, outlet = _lsl_outlet("bench-tracker")
             tracker["stream_name"] = "bench-tracker"
-        elif name == "webcam":
+        elif name.startswith("webcam"):  # webcam-lite: MediaPipe's lite model
             tracker["camera"] = str(video.path)
+            tracker["model_complexity"] = 0 if name.endswith("-lite") else 1
         print(f"  session with {name} ...", flush=True)
         try:
             summary = _session(tracker, seconds, tmp / name)
@@ -277,9 +279,11 @@ def latency_runs(seconds: float, tmp: Path, sources=SOURCES) -> tuple[dict, dict
                 del outlet
         if name == "simulated":
             recorded = summary["recording"]
-        if name == "webcam":
-            print("  naive peer with webcam ...", flush=True)
-            naive[name] = _naive(WebcamSource("left", "upper", str(video.path)), seconds)
+        if name.startswith("webcam"):
+            print(f"  naive peer with {name} ...", flush=True)
+            naive[name] = _naive(WebcamSource("left", "upper", str(video.path),
+                                              model_complexity=tracker["model_complexity"]),
+                                 seconds)
         engine[name] = _first_shown(summary)
         delay[name] = summary["presentation_delay_s"]
     return engine, naive, delay

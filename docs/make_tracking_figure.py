@@ -66,7 +66,7 @@ def main() -> None:
     rest = Pose.rest("left").angles
     intact = Pose.unchecked("left", np.where(np.isfinite(recovered), recovered, rest)).clipped()
     window = open_window(w, h, headless=True, samples=4)
-    renderer = Renderer(window, RenderSettings(width=w, height=h))
+    renderer = Renderer(window, RenderSettings(width=w, height=h, render_scale=1.0))
     renderer.draw(SceneState(intact, mirror_pose(intact), cue_text="Mirrored from the webcam",
                              affected_side="right"))
     scene = window.read_pixels()

@@ -544,6 +544,9 @@ class WebcamTrackerSettings(TrackerSettings):
 
     source: Literal["webcam"] = "webcam"
     camera: str = Field("0", description="a camera index, a /dev/video device or a video file")
+    model_complexity: Literal[0, 1] = Field(
+        1, description="MediaPipe's model: 1 full (the known-answer errors in the README), 0 "
+        "lite (about a third of the inference time, roughly twice the finger errors)")
 
 
 class KeyboardTrackerSettings(TrackerSettings):

@@ -1,6 +1,7 @@
 """Configuration: valid defaults; bad values refused naming field, value and what is allowed."""
 
 import pytest
+import tomllib
 
 from mirrorvr.config import build_config, config_to_toml_dict, default_config, load_config
 from mirrorvr.errors import ConfigError
@@ -125,3 +126,16 @@ def test_the_readme_configuration_example_is_valid(tmp_path):
     config = load_config(tmp_path / "example.toml")
     assert config.seed == 3 and config.emg.source == "brainflow"
     assert config.emg.log_amplitude and config.stim.blank_emg
+
+
+def test_every_configuration_example_in_the_readme_is_valid():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    tables = {"seed", "patient", "emg", "stim", "tracker", "render", "protocol", "record"}
+    examples = [tomllib.loads(block) for block in re.findall(r"```toml\n(.*?)```", readme, re.S)]
+    configs = [e for e in examples if e and set(e) <= tables]
+    assert len(configs) >= 3  # the Configuration section, the trackers', the LSL recording's
+    for example in configs:
+        build_config(example, "README.md")

@@ -45,7 +45,7 @@ TABLES = {
     "tracker": {
         "simulated": {"source": "simulated"},
         "lsl": {"source": "lsl", "stream_name": "leap"},
-        "webcam": {"source": "webcam", "camera": "/dev/video2"},
+        "webcam": {"source": "webcam", "camera": "/dev/video2", "model_complexity": 0},
         "keyboard": {"source": "keyboard"},
         "gamepad": {"source": "gamepad"},
         "replay": {"source": "replay", "replay_file": "old/recording.xdf"},
@@ -201,3 +201,25 @@ def test_variants_are_typed_seams():
     config = build_config({"stim": TABLES["stim"]["openemsstim"]})
     assert isinstance(config.stim, OpenEmsStimSettings) and config.stim.full_scale_ma == 60.0
     assert not hasattr(build_config({}).stim, "serial_port")
+
+
+@pytest.mark.parametrize("complexity", [0, 1])
+def test_the_webcam_model_reaches_the_tracker_process(tmp_path, complexity):
+    from types import SimpleNamespace
+
+    from mirrorvr.cli.compose import intact_limb_source, resolve_patient
+
+    video = tmp_path / "hand.mp4"
+    video.write_bytes(b"")  # only its existence is checked before the process starts
+    config, _ = resolve_patient(build_config({"tracker": {
+        "source": "webcam", "camera": str(video), "model_complexity": complexity}}))
+    source = intact_limb_source(SimpleNamespace(config=config, limb="upper"))
+    command = source.command()
+    flag = command.index("--model-complexity")
+    assert command[flag + 1] == str(complexity)
+
+
+def test_the_webcam_model_is_full_or_lite():
+    with pytest.raises(ConfigError, match=r"tracker\.model_complexity = 2: Input should be 0 "
+                                          r"or 1"):
+        build_config({"tracker": {"source": "webcam", "model_complexity": 2}})

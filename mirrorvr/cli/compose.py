@@ -679,7 +679,8 @@ def intact_limb_source(ready: Preflight, realtime: bool = True):
     if tracker.source == "webcam":
         from mirrorvr.tracking.webcam import WebcamSource
 
-        return WebcamSource(side, limb, tracker.camera)
+        return WebcamSource(side, limb, tracker.camera,
+                            model_complexity=tracker.model_complexity)
     if tracker.source == "keyboard":
         from mirrorvr.tracking.manual import KeyboardSource
 

@@ -299,7 +299,9 @@ def render_known_answer_video(path: str | Path, side: str, limb: str, *, width: 
                                          macro_block_size=8)
     writer.send(None)
     try:
-        settings = RenderSettings(width=width, height=height)
+        # full resolution always: the adaptive scale would make the video depend on how
+        # busy the machine is (a loaded machine rendered coarser hands that MediaPipe missed)
+        settings = RenderSettings(width=width, height=height, render_scale=1.0)
         renderer = (Renderer(window, settings, layout=_studio_layout(side))
                     if limb == "upper" else _full_body_renderer(window, settings, side))
         for label, pose, tone in frames:

@@ -60,6 +60,8 @@ class WebcamSource:
     stream_name : str, optional
         LSL stream name between the process and mirrorvr (default unique per source; a
         restart appends ``-<n>``).
+    model_complexity : int
+        MediaPipe's model: 1 full, 0 lite (faster, coarser fingers).
     process_args : sequence of str
         Further arguments of the process (e.g. ``["--pace", "none"]``).
     """
@@ -67,7 +69,7 @@ class WebcamSource:
     name = "webcam"
 
     def __init__(self, side: str, limb: str, input: str = "0", stream_name: str = "",
-                 process_args=()) -> None:
+                 process_args=(), model_complexity: int = 1) -> None:
         self.side, self.limb, _ = check_source_limb(side, limb)
         if not (input.isdigit() or input.startswith("/dev/") or Path(input).is_file()):
             raise ConfigError(f"webcam input: {input!r} is not a camera index, a /dev/video "
@@ -76,7 +78,10 @@ class WebcamSource:
         self._base_name = stream_name or f"mirrorvr-webcam-{os.getpid()}-{id(self):x}"
         self._starts = 0
         self.stream_name = self._base_name
-        self.process_args = tuple(process_args)
+        if model_complexity not in (0, 1):
+            raise ConfigError(f"model_complexity: {model_complexity!r} must be 0 (lite) or 1 "
+                              "(full)")
+        self.process_args = ("--model-complexity", str(model_complexity), *process_args)
         self.inlet = LslPoseSource(side, limb, self.stream_name, name="webcam")
         self.process: subprocess.Popen | None = None
         self._log = None
