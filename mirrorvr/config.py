@@ -327,7 +327,8 @@ class RehaStim2Settings(StimSettings):
 
 
 #: ``[stim]``: one driver's settings, picked by ``stim.driver`` (default "simulated").
-StimDriverSettings = _variants(SimulatedStimSettings, OpenEmsStimSettings, RehaStim2Settings)
+STIM_DRIVERS = (SimulatedStimSettings, OpenEmsStimSettings, RehaStim2Settings)
+StimDriverSettings = _variants(*STIM_DRIVERS)
 
 
 # --------------------------------------------------------------------------- EMG
@@ -492,7 +493,8 @@ class PlaybackEmgSettings(EmgSettings):
 
 
 #: ``[emg]`` (and ``[tracker.emg]``): one source's settings, picked by ``source``.
-EmgSourceSettings = _variants(SimulatedEmgSettings, BrainFlowEmgSettings, PlaybackEmgSettings)
+EMG_SOURCES = (SimulatedEmgSettings, BrainFlowEmgSettings, PlaybackEmgSettings)
+EmgSourceSettings = _variants(*EMG_SOURCES)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -594,10 +596,10 @@ class IntactEmgTrackerSettings(TrackerSettings):
 
 
 #: ``[tracker]``: one source's settings, picked by ``tracker.source``.
-TrackerSourceSettings = _variants(
-    SimulatedTrackerSettings, LslTrackerSettings, WebcamTrackerSettings,
-    KeyboardTrackerSettings, GamepadTrackerSettings, ReplayTrackerSettings,
-    IntactEmgTrackerSettings)
+TRACKER_SOURCES = (SimulatedTrackerSettings, LslTrackerSettings, WebcamTrackerSettings,
+                   KeyboardTrackerSettings, GamepadTrackerSettings, ReplayTrackerSettings,
+                   IntactEmgTrackerSettings)
+TrackerSourceSettings = _variants(*TRACKER_SOURCES)
 
 
 class RenderSettings(_Model):
@@ -736,12 +738,12 @@ _NOT_GIVEN = "(not given)"
 
 #: The device sections (a field of this name holds one of these variants).
 _VARIANTS: dict[str, tuple[type[_Shared], ...]] = {
-    "stim": (SimulatedStimSettings, OpenEmsStimSettings, RehaStim2Settings),
-    "emg": (SimulatedEmgSettings, BrainFlowEmgSettings, PlaybackEmgSettings),
-    "tracker": (SimulatedTrackerSettings, LslTrackerSettings, WebcamTrackerSettings,
-                KeyboardTrackerSettings, GamepadTrackerSettings, ReplayTrackerSettings,
-                IntactEmgTrackerSettings),
-}
+    "stim": STIM_DRIVERS, "emg": EMG_SOURCES, "tracker": TRACKER_SOURCES}
+
+
+def _key(section: str) -> str:
+    """The key of device table ``section`` that names its variant ("driver", "source")."""
+    return _VARIANTS[section][0].variant_key
 
 
 def variant_of(section: str, tag: str) -> type[_Shared]:
@@ -766,20 +768,20 @@ def variant_from(section: str, fields: dict) -> _Shared:
     """The variant model of ``[section]`` that ``fields`` name, built from the fields it has:
     a mapping saved by an earlier version held every variant's fields (a decoder's saved
     settings), those of the other variants are dropped. Raises pydantic's ValidationError."""
-    tag = fields.get(_VARIANTS[section][0].variant_key, "simulated")
+    tag = fields.get(_key(section), "simulated")
     return variant_of(section, tag)(**as_variant(section, fields, tag))
 
 
 def _unvariant(loc: list[str]) -> tuple[list[str], tuple[str, str, type[_Shared]] | None]:
     """``loc`` without the union tags pydantic puts after a device section
     (``stim.openemsstim.serial_port`` -> ``stim.serial_port``), and the innermost section
-    found: (its dotted path, its variant key's value, its model)."""
+    found: (its path, its variant key's value, its model)."""
     out: list[str] = []
     found = None
     for part in loc:
         section = out[-1] if out else None
         if section in _VARIANTS and part in {m.tag() for m in _VARIANTS[section]}:
-            found = (".".join(out), part, variant_of(section, part))
+            found = (list(out), part, variant_of(section, part))
             continue
         out.append(part)
     return out, found
@@ -789,15 +791,15 @@ def _variant_message(e: dict, loc: list[str], found) -> tuple[list[str], Any, st
     """The message of an error that is about which variant a device section is, or None."""
     if e["type"] == "union_tag_invalid":
         section = loc[-1]
-        key = _VARIANTS[section][0].variant_key
+        key = _key(section)
         *others, last = (repr(m.tag()) for m in _VARIANTS[section])
         tags = f"{', '.join(others)} or {last}"
         given = e["input"].get(key) if isinstance(e["input"], dict) else e["ctx"]["tag"]
         return [*loc, key], given, f"allowed: {tags}"
-    if e["type"] == "extra_forbidden" and found is not None:
-        path, tag, model = found
-        name = loc[-1]
-        section = path.rsplit(".", 1)[-1]
+    # a field of the variant's own table (not of a table inside it, e.g. stim.device)
+    if e["type"] == "extra_forbidden" and found is not None and loc[:-1] == found[0]:
+        parts, tag, model = found
+        path, section, name = ".".join(parts), parts[-1], loc[-1]
         owners = [m.tag() for m in _VARIANTS[section] if name in m.model_fields]
         where = (f"a setting of {model.variant_key} {' or '.join(map(repr, owners))}" if owners
                  else f"allowed: {', '.join(sorted(model.model_fields))}")
@@ -876,7 +878,7 @@ def _refuse_moved(data: dict, source: str) -> None:
 def _with_variant_keys(data: dict) -> dict:
     """``data`` with "simulated" as the variant key of each device table that names none."""
     def keyed(table: Any, section: str) -> Any:
-        key = _VARIANTS[section][0].variant_key
+        key = _key(section)
         return {key: "simulated", **table} if isinstance(table, dict) else table
 
     out = {name: keyed(table, name) if name in _VARIANTS else table

@@ -123,6 +123,14 @@ def test_a_nested_device_section_is_checked_the_same_way():
         build_config({"tracker": {"source": "intact_emg", "emg": {"board": "X"}}})
 
 
+def test_an_unknown_field_of_a_table_inside_a_device_keeps_its_own_message():
+    with pytest.raises(ConfigError) as info:
+        build_config({"stim": {"device": {"bogus": 1}}})
+    text = str(info.value)
+    assert "stim.device.bogus = 1: Extra inputs are not permitted" in text
+    assert "not a setting of stim.driver" not in text
+
+
 @pytest.mark.parametrize("section", list(_VARIANTS))
 @pytest.mark.parametrize("given", ["bogus", 7, ""])
 def test_an_unknown_variant_is_refused_listing_the_allowed(section, given):
