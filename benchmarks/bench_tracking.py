@@ -114,14 +114,16 @@ SOURCES = ("simulated", "keyboard", "gamepad", "replay", "intact_emg", "lsl", "w
            "webcam-lite")
 
 
-def _session(tracker: dict, seconds: float, data_dir: Path, movements=None) -> dict:
+def _session(tracker: dict, seconds: float, data_dir: Path, movements=None,
+             frames_on_input: bool = True) -> dict:
     """One real-time session of a single mirror block driven by ``tracker``; its summary."""
     from mirrorvr.cli.compose import run_demo
     from mirrorvr.config import build_config
     from mirrorvr.session.protocol import parse_protocol
 
     config = build_config({"tracker": tracker, "stim": {"enabled": False},
-                           "render": {"headless": True, "saved_frames": 0}})
+                           "render": {"headless": True, "saved_frames": 0,
+                                      "frames_on_input": frames_on_input}})
     block = {"kind": "mirror", "duration_s": seconds}
     if movements:
         block["movements"] = list(movements)
@@ -239,8 +241,10 @@ def _intact_decoder(path: Path) -> str:
     return str(path)
 
 
-def latency_runs(seconds: float, tmp: Path, sources=SOURCES) -> tuple[dict, dict, dict]:
-    """Engine rows per source, naive rows per source that has a peer, and each source's D."""
+def latency_runs(seconds: float, tmp: Path, sources=SOURCES, continuous: bool = False
+                 ) -> tuple[dict, dict, dict, dict]:
+    """Engine rows per source, naive rows per source that has a peer, each source's D, and
+    (``continuous``) engine rows with frames drawn continuously (frames_on_input off)."""
     from mirrorvr.tracking.known_answer import render_known_answer_video
     from mirrorvr.tracking.lsl_pose import LslPoseSource
     from mirrorvr.tracking.webcam import WebcamSource
@@ -248,7 +252,7 @@ def latency_runs(seconds: float, tmp: Path, sources=SOURCES) -> tuple[dict, dict
     video = render_known_answer_video(tmp / "hand.mp4", "left", "upper", neutral_frames=20,
                                       hold_frames=int(30 * seconds / 6) + 10,
                                       tones=("light",))
-    engine, naive, delay = {}, {}, {}
+    engine, naive, delay, engine_continuous = {}, {}, {}, {}
     recorded = None
     for name in sources:
         if name == "replay" and recorded is None:
@@ -269,6 +273,11 @@ def latency_runs(seconds: float, tmp: Path, sources=SOURCES) -> tuple[dict, dict
         print(f"  session with {name} ...", flush=True)
         try:
             summary = _session(tracker, seconds, tmp / name)
+            if continuous:
+                print(f"  session with {name}, continuous frames ...", flush=True)
+                engine_continuous[name] = _first_shown(
+                    _session(tracker, seconds, tmp / f"{name}-continuous",
+                             frames_on_input=False))
             if name == "lsl":
                 print("  naive peer with lsl ...", flush=True)
                 naive[name] = _naive(LslPoseSource("left", "upper", "bench-tracker"), seconds)
@@ -286,12 +295,13 @@ def latency_runs(seconds: float, tmp: Path, sources=SOURCES) -> tuple[dict, dict
                                  seconds)
         engine[name] = _first_shown(summary)
         delay[name] = summary["presentation_delay_s"]
-    return engine, naive, delay
+    return engine, naive, delay, engine_continuous
 
 
-def latency_table(seconds: float, sources=SOURCES) -> None:
+def latency_table(seconds: float, sources=SOURCES, continuous: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        engine, naive, delay = latency_runs(seconds, Path(tmp), sources)
+        engine, naive, delay, engine_continuous = latency_runs(seconds, Path(tmp), sources,
+                                                               continuous)
     print("\nTracker sample -> photon, ms (first frame showing each sample; real sessions, "
           "1280x720 llvmpipe, stimulation off)")
     header = (f"{'source':32s} {'n':>5s} {'process':>8s} {'transp.':>8s} {'arr->ph':>8s} "
@@ -312,6 +322,8 @@ def latency_table(seconds: float, sources=SOURCES) -> None:
 
     for name in sources:
         row(f"{name} (engine, D {1000 * delay[name]:.0f} ms)", engine[name], naive.get(name))
+        if name in engine_continuous:
+            row(f"{name} (engine, continuous)", engine_continuous[name], naive.get(name))
         if name in naive:
             row(f"{name} (naive peer)", naive[name], naive[name])
 
@@ -320,6 +332,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seconds", type=float, default=10.0, help="length of each session")
     p.add_argument("--skip-latency", action="store_true")
+    p.add_argument("--continuous", action="store_true",
+                   help="also run each session with frames drawn continuously "
+                   "(render.frames_on_input = false)")
     p.add_argument("--sources", default=",".join(SOURCES),
                    help=f"comma-separated sources of the latency table (of {', '.join(SOURCES)})")
     args = p.parse_args()
@@ -329,7 +344,7 @@ def main() -> None:
         p.error(f"--sources: {unknown} unknown (allowed: {list(SOURCES)})")
     filter_table()
     if not args.skip_latency:
-        latency_table(args.seconds, sources)
+        latency_table(args.seconds, sources, args.continuous)
 
 
 if __name__ == "__main__":

@@ -630,6 +630,12 @@ class RenderSettings(_Model):
         30.0, ge=5, le=90, description="time a frame may take to draw (draw call to "
         "finish) with render_scale = auto, ms; keep it well under the 100 ms render watchdog"
     )
+    frames_on_input: bool = Field(
+        True, description="a block that shows its input at once (a mirror block with "
+        "D = 0) starts each frame when a new input sample arrives, instead of drawing "
+        "continuously: a tracker sample reaches the eye one draw later, and the CPU that "
+        "frames showing nothing new would take is left to the tracker"
+    )
 
     @model_validator(mode="after")
     def _render_scale_range(self) -> RenderSettings:

@@ -542,3 +542,83 @@ def test_the_webcam_tracker_on_a_video_drives_the_mirror_protocol(limb, tracker_
     assert all(s["n"] > 10 for s in stats), stats
     parts = summary["results"]["mirror_1"]["sample_to_photon_parts_ms"]
     assert parts["processing"] > 0  # MediaPipe's time, reported by the process
+
+
+#: A camera's frame rate, and a frame's draw time on this machine's software rasteriser.
+CAMERA_HZ, DRAW_S = 30.0, 0.024
+
+
+def _session_with_a_tracker_at(rate_hz: float, on_input: bool, data_dir, monkeypatch):
+    """The mirror protocol, the simulated intact limb sampled at ``rate_hz``, frames that
+    take DRAW_S to draw, on the fake clock."""
+    import mirrorvr.sim.person as person
+
+    def at_rate(side, limb, rate_hz_=60.0):
+        return person.ScriptSource(person.ScriptedIntactHand(side, [], limb=limb),
+                                   rate_hz=rate_hz)
+
+    monkeypatch.setattr(person, "intact_limb_source", at_rate)
+    config = build_config({
+        "tracker": {"source": "simulated"}, "stim": {"enabled": False}, "emg": RESIDUAL_EMG,
+        "protocol": {"name": "mirror-upper", "duration_s": REHEARSAL_S},
+        "render": {"max_fps": 60.0, "saved_frames": 0, "frames_on_input": on_input}})
+    clock = FakeClock(1000.0)
+    summary = run_demo(config, data_dir, protocol=_tracking_protocol(config), clock=clock,
+                       realtime=False, window=ScriptedWindow(clock, {}),
+                       renderer=NullRenderer(clock, draw_s=DRAW_S))
+    return config, summary
+
+
+@pytest.mark.parametrize("on_input", [True, False])
+def test_frames_on_input_show_each_tracker_sample_one_draw_after_it_arrives(
+        on_input, tmp_path, monkeypatch):
+    """A 30 Hz tracker and 24 ms draws. With ``render.frames_on_input`` a frame starts at
+    the control step that takes a sample in, so every sample reaches the eye one draw (plus
+    the display latency) after it arrived, and no frame is drawn without a new sample while
+    samples come. Drawn continuously (the peer), a sample waits for the frame under way."""
+    config, summary = _session_with_a_tracker_at(CAMERA_HZ, on_input, tmp_path, monkeypatch)
+    assert summary["presentation_delay_s"] == 0.0  # no stimulation: the newest sample
+    streams = _streams(summary)
+    check_tracking_record(summary, streams, "script", sample_period_s=None)
+    rows = np.asarray(streams["tracking"]["time_series"], dtype=float)
+    col = FRAME_CHANNELS.index
+    rows = rows[rows[:, col("tracking")] == 1.0]
+    first = rows[np.diff(rows[:, col("sample_s")], prepend=np.nan) != 0]
+    arrival_to_photon_s = first[:, col("photon_s")] - first[:, col("received_s")]
+    received_s = first[:, col("received_s")]
+    one_draw_s = DRAW_S + config.render.display_latency_s
+    shown_late = arrival_to_photon_s > one_draw_s + 1e-6
+    # a sample arriving while a frame is drawn waits for it in any design; so does one
+    # arriving as a block starts (its first frame waits for none, and starts first)
+    swap_s, draw_ms = np.asarray(streams["frames"]["time_series"], dtype=float)[:, [0, 2]].T
+    k = np.minimum(np.searchsorted(swap_s, received_s), swap_s.size - 1)  # next swap
+    while_drawing = (received_s > swap_s[k] - draw_ms[k] / 1000.0) & (received_s < swap_s[k])
+    starts = [t for t, m in _markers(streams) if m.startswith("block_start mirror")]
+    while_drawing |= np.isin(received_s, starts)
+    frames = sum(summary["results"][name]["frames"] for name in MIRRORS)
+    samples = sum(summary["results"][name]["sample_to_photon_ms"]["n"] for name in MIRRORS)
+    if on_input:
+        assert not (shown_late & ~while_drawing).any()
+        assert while_drawing.mean() < 0.05  # frames start as samples arrive
+        assert frames <= samples + 3 * len(MIRRORS)  # a block's first frames wait for none
+    else:
+        assert shown_late.mean() > 0.5 and while_drawing.mean() > 0.5
+        assert frames > 1.2 * samples
+
+
+def test_frames_on_input_go_on_without_input(tmp_path, monkeypatch):
+    """A tracker that sends 2 samples a second: frames still come every
+    LONGEST_WAIT_FOR_INPUT_S (the HUD and the easing go on), and the watchdog stays quiet."""
+    from mirrorvr.session.runner import LONGEST_WAIT_FOR_INPUT_S
+
+    _, summary = _session_with_a_tracker_at(2.0, True, tmp_path, monkeypatch)
+    streams = _streams(summary)
+    swap_s = np.asarray(streams["frames"]["time_series"], dtype=float)[:, 0]
+    markers = _markers(streams)
+    for name in MIRRORS:
+        start = next(t for t, m in markers if m == f"block_start {name}")
+        end = next(t for t, m in markers if m == f"block_end {name}")
+        intervals = np.diff(swap_s[(swap_s > start) & (swap_s < end)])
+        assert intervals.max() <= LONGEST_WAIT_FOR_INPUT_S + 1e-6
+        assert np.median(intervals) > 2 * DRAW_S  # no continuous drawing either
+    assert summary["watchdog"]["trips"] == 0

@@ -37,6 +37,8 @@ class SessionLoop(Protocol):
 
     def after_frame(self, next_frame_s: float) -> None: ...
 
+    def wait_for_input(self, arrived: Callable[[], bool], deadline_s: float) -> None: ...
+
     def background(self, work: Callable[[], None], keep_drawing: Callable[[], None]) -> None: ...
 
 
@@ -66,6 +68,7 @@ class RealtimeLoop(_Loop):
     def __init__(self, clock, scheduler, watchdog, governor) -> None:
         super().__init__(clock, scheduler, watchdog, governor)
         self._stop = threading.Event()
+        self._stepped = threading.Event()  # set after each control step
         self._thread: threading.Thread | None = None
 
     def start(self, control_step, on_error) -> None:
@@ -79,6 +82,7 @@ class RealtimeLoop(_Loop):
         try:
             while not self._stop.is_set():
                 self._control_step(self.clock.now())
+                self._stepped.set()
                 self._stop.wait(CONTROL_PERIOD_S)
         except BaseException as err:  # the runner ends the session; stimulation goes off
             self._fail(err)
@@ -95,6 +99,18 @@ class RealtimeLoop(_Loop):
 
     def after_frame(self, next_frame_s: float) -> None:
         """The threads do the work between frames."""
+
+    def wait_for_input(self, arrived: Callable[[], bool], deadline_s: float) -> None:
+        """Hold the render thread until ``arrived()`` (new input, which the control step
+        brings) or ``deadline_s``: it wakes after each control step, and does not spin.
+        Waiting for input is not a stall."""
+        while not arrived() and not self._stop.is_set():
+            remaining = deadline_s - self.clock.now()
+            if remaining <= 0:
+                break
+            self._stepped.wait(min(remaining, 2 * CONTROL_PERIOD_S))
+            self._stepped.clear()
+        self.beat("render")
 
     def background(self, work: Callable[[], None], keep_drawing: Callable[[], None]) -> None:
         """Run ``work`` on a worker; draw frames until it is done; re-raise what it raised."""
@@ -147,13 +163,31 @@ class SteppedLoop(_Loop):
         """Run until the next frame is due (at least one control step)."""
         self._run_until(max(next_frame_s, self.clock.now()))
 
+    def wait_for_input(self, arrived: Callable[[], bool], deadline_s: float) -> None:
+        """Run control period by control period until ``arrived()`` (looked at after each
+        control step, as the thread wakes the render thread) or ``deadline_s``."""
+        while True:
+            try:
+                self._step_once_now()
+            except BaseException as err:
+                self._fail(err)
+                raise
+            if arrived() or self.clock.now() >= deadline_s:
+                return
+            self._run_until(min(deadline_s, self.clock.now() + CONTROL_PERIOD_S))
+
+    def _step_once_now(self) -> None:
+        """The control step of this instant, unless it ran (once per instant, as the
+        thread)."""
+        if self.clock.now() != self._last_step_s:
+            self._last_step_s = self.clock.now()
+            self._control_step(self._last_step_s)
+
     def _run_until(self, end_s: float) -> None:
         clock, scheduler = self.clock, self.scheduler
         try:
             while True:
-                if clock.now() != self._last_step_s:  # once per instant, as the thread
-                    self._last_step_s = clock.now()
-                    self._control_step(self._last_step_s)
+                self._step_once_now()
                 next_send = scheduler.next_send_s()
                 step_end = min(end_s, clock.now() + CONTROL_PERIOD_S)
                 if next_send is not None and next_send <= step_end:

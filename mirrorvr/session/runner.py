@@ -53,6 +53,10 @@ if TYPE_CHECKING:  # pragma: no cover - types only: the runner imports no device
 
 log = logging.getLogger(__name__)
 
+#: Frames on input (``render.frames_on_input``): without a new sample, a frame still
+#: starts this long after the last one (20 frames/s: the HUD and easing go on), s.
+LONGEST_WAIT_FOR_INPUT_S = 0.05
+
 
 @dataclass
 class SessionParts:
@@ -358,11 +362,16 @@ class SessionRunner:
 
     def _frame(self, block: Block) -> None:
         start_s = self.clock.now()
+        shown = block.input_count() if self.cfg.render.frames_on_input else None
         for key in self.p.window.poll_events() + self.ctx.pressed():
             self._handle_key(key, block)
         self.presenter.frame(block, lambda t_s: self._status_text(block, t_s))
-        self.p.loop.after_frame(start_s + 1.0 / self.cfg.render.max_fps)
-        if self.p.loop.error is not None:
+        loop = self.p.loop
+        loop.after_frame(start_s + 1.0 / self.cfg.render.max_fps)
+        if shown is not None:  # the next frame starts when the next sample is in
+            loop.wait_for_input(lambda: block.input_count() != shown,
+                                start_s + LONGEST_WAIT_FOR_INPUT_S)
+        if loop.error is not None:
             self._quit = True
 
     def _control_failed(self, err: BaseException) -> None:

@@ -192,6 +192,8 @@ class MirrorDriver:
         self.gaps: list[TrackingGap] = []
         self._neutral: NeutralPoseCalibration | None = None
         self.samples_received = 0
+        #: samples taken in and conditioned (any confidence); counts up after each one
+        self.samples_done = 0
         self._last_arrival_lag_s: float | None = None
 
     @property
@@ -264,7 +266,9 @@ class MirrorDriver:
                 continue
             self._low_confidence = None
             self._condition(sample, now_s)
-        return self._update_state(now_s)
+        events = self._update_state(now_s)
+        self.samples_done += len(samples)  # after the history and state have them
+        return events
 
     def _condition(self, sample, now_s: float) -> None:
         if self._neutral is not None:

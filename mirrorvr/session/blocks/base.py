@@ -81,6 +81,12 @@ class Block:
     def handle_key(self, key: str) -> None:
         """A key the patient pressed (render thread)."""
 
+    def input_count(self) -> int | None:
+        """How many input samples the block has taken in so far (any thread), when each
+        frame shows the newest at once, so frames may start as one arrives
+        (``render.frames_on_input``); None: frames are drawn continuously."""
+        return None
+
     def done(self, now_s: float) -> bool:
         """Whether the block is over at ``now_s``."""
         return now_s >= self.start_s + self.duration_s

@@ -146,6 +146,13 @@ class MirrorBlock(_CuedBlock):
         return BlockView(mirror_pose(shown.pose), view.cue_text,
                          intact=self.driver.pose_at(photon_s), smooth=False)
 
+    def input_count(self) -> int | None:
+        """Tracker samples taken in, while a frame shows the newest at once (D = 0, not
+        calibrating the intact side)."""
+        if self.ctx.presentation_delay_s > 0 or self._calibrating():
+            return None
+        return self.driver.samples_done
+
     def cue_text(self, t_s: float) -> str:
         texts = self.ctx.texts
         if self._neutral_until_s and t_s < self._neutral_until_s:
