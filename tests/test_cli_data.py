@@ -164,3 +164,21 @@ def test_a_report_into_a_folder_or_under_a_file_is_refused_naming_it(data_dir, t
     # an unknown patient's report leaves no folder behind in the data directory
     assert main(["report", "sub-99", "--data-dir", str(data_dir)]) == 2
     assert not (data_dir / "sub-99").exists()
+
+
+def test_long_work_shows_its_progress_in_the_terminal(data_dir, capsys):
+    """Import, export and report print one line per step on stderr (stdout keeps the result)."""
+    assert main(["export", "csv", str(data_dir), str(data_dir.parent / "csv")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if line.startswith("importing [")][:1] == [
+        f"importing [0/3] {data_dir / 'sub-01' / '20260101T090000-demo'}"]
+    assert "export csv [0/4] sub-01 session 1" in err and "export csv [4/4] done" in err
+    assert main(["report", "sub-01", "--data-dir", str(data_dir), "--out",
+                 str(data_dir.parent / "r.html")]) == 0
+    captured = capsys.readouterr()
+    steps = [line for line in captured.err.splitlines() if line.startswith("report [")]
+    assert steps[0] == "report [0/8] reading session 1" and steps[-1] == "report [8/8] done"
+    assert "report [" not in captured.out
+    # the EMG-BIDS export shows each session as it goes (these have no EMG: all skipped)
+    assert main(["export", "bids", str(data_dir), str(data_dir.parent / "bids")]) == 2
+    assert "export bids [0/4] sub-01 session 1" in capsys.readouterr().err.splitlines()
