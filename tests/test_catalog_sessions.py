@@ -48,9 +48,9 @@ def catalog_env(catalog_url, monkeypatch):
     return catalog_url
 
 
-def _session(data_dir, keys=None, protocol=None, **kwargs):
+def _session(data_dir, keys=None, protocol=None, config=CONFIG, **kwargs):
     clock = FakeClock(T0)
-    return run_demo(CONFIG, data_dir, protocol=protocol or parse_protocol(COURSE_PROTOCOL),
+    return run_demo(config, data_dir, protocol=protocol or parse_protocol(COURSE_PROTOCOL),
                     clock=clock, realtime=False, window=ScriptedWindow(clock, keys or {}),
                     renderer=NullRenderer(clock), **kwargs)
 
@@ -108,6 +108,25 @@ def test_a_course_s_sessions_write_their_rows_while_they_run(catalog_env, tmp_pa
         assert {s.profile_version for s in sessions} == {1}
         stated = json.loads(Path(summaries[0]["session_dir"], "config.json").read_text())
         assert catalog.profile(PATIENT, 1) == stated["patient"]
+
+
+def test_a_new_titration_is_a_new_profile_version_the_next_session_runs_with(catalog_env,
+                                                                             tmp_path):
+    from mirrorvr.sim.demo import demo_patient
+
+    _session(tmp_path)
+    _session(tmp_path)  # the same profile: the same version
+    patient = demo_patient().model_dump(mode="json", exclude_none=True)
+    patient["stim_channels"][0]["motor_threshold_ma"] = 15.5  # titrated again
+    retitrated = CONFIG.model_copy(update={"patient": demo_patient().model_validate(patient)})
+    summary = _session(tmp_path, config=retitrated)
+    with Catalog.open(tmp_path) as catalog:
+        assert [s.profile_version for s in catalog.sessions(PATIENT)] == [1, 1, 2]
+        assert catalog.profile(PATIENT, 1)["stim_channels"][0]["motor_threshold_ma"] == 14.0
+        assert catalog.profile(PATIENT)["stim_channels"][0]["motor_threshold_ma"] == 15.5
+        stated = json.loads(Path(summary["session_dir"], "config.json").read_text())
+        assert catalog.profile(PATIENT, 2) == stated["patient"]
+        assert [p.profile_versions for p in catalog.patients()] == [2]
 
 
 def test_without_a_course_sessions_are_numbered_by_their_protocol(catalog_env, tmp_path):

@@ -116,3 +116,69 @@ def test_a_course_is_planned_and_listed(tmp_path, capsys):
 def test_a_wrong_course_is_refused_naming_what(tmp_path, capsys, args, message):
     assert main(["course", "sub-07", *args, "--data-dir", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_sessions_of_an_unknown_patient_is_an_error_naming_the_patients(data_dir, capsys):
+    # a typo in the pseudonym is not an empty listing
+    assert main(["sessions", "--patient", "sub-99", "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "patient 'sub-99' is not in the catalogue" in err and "sub-01, sub-02" in err
+
+
+def test_a_data_directory_that_is_a_file_is_named(data_dir, capsys):
+    afile = data_dir / "notes.txt"
+    afile.write_text("")
+    assert main(["patients", "--data-dir", str(afile)]) == 2
+    assert f"data directory '{afile}' is a file, not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", ["notaurl", "nosuchengine://host/db"])
+def test_a_catalogue_url_that_is_no_url_is_named(data_dir, capsys, url):
+    assert main(["patients", "--data-dir", str(data_dir), "--catalog-url", url]) == 2
+    err = capsys.readouterr().err
+    assert f"catalogue '{url}' cannot be opened" in err and "SQLAlchemy URL" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("fmt", ["bids", "csv"])
+def test_an_export_into_a_file_is_refused_naming_it(data_dir, tmp_path_factory, capsys, fmt):
+    afile = tmp_path_factory.mktemp("out") / "taken"
+    afile.write_text("keep me")
+    assert main(["export", fmt, str(data_dir), str(afile)]) == 2
+    assert f"export {fmt}: output folder '{afile}' is a file" in capsys.readouterr().err
+    assert main(["export", fmt, str(data_dir), str(afile / "below")]) == 2
+    assert f"output folder '{afile / 'below'}' cannot be created" in capsys.readouterr().err
+    assert afile.read_text() == "keep me"
+
+
+def test_a_report_into_a_folder_or_under_a_file_is_refused_naming_it(data_dir, tmp_path_factory,
+                                                                      capsys):
+    out = tmp_path_factory.mktemp("out")
+    assert main(["report", "sub-01", "--data-dir", str(data_dir), "--out", str(out)]) == 2
+    assert f"report: output file '{out}' is a folder" in capsys.readouterr().err
+    afile = out / "taken"
+    afile.write_text("")
+    assert main(["report", "sub-01", "--data-dir", str(data_dir), "--out",
+                 str(afile / "r.html")]) == 2
+    assert f"lies under '{afile}', which is a file" in capsys.readouterr().err
+    # an unknown patient's report leaves no folder behind in the data directory
+    assert main(["report", "sub-99", "--data-dir", str(data_dir)]) == 2
+    assert not (data_dir / "sub-99").exists()
+
+
+def test_long_work_shows_its_progress_in_the_terminal(data_dir, capsys):
+    """Import, export and report print one line per step on stderr (stdout keeps the result)."""
+    assert main(["export", "csv", str(data_dir), str(data_dir.parent / "csv")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if line.startswith("importing [")][:1] == [
+        f"importing [0/3] {data_dir / 'sub-01' / '20260101T090000-demo'}"]
+    assert "export csv [0/4] sub-01 session 1" in err and "export csv [4/4] done" in err
+    assert main(["report", "sub-01", "--data-dir", str(data_dir), "--out",
+                 str(data_dir.parent / "r.html")]) == 0
+    captured = capsys.readouterr()
+    steps = [line for line in captured.err.splitlines() if line.startswith("report [")]
+    assert steps[0] == "report [0/8] reading session 1" and steps[-1] == "report [8/8] done"
+    assert "report [" not in captured.out
+    # the EMG-BIDS export shows each session as it goes (these have no EMG: all skipped)
+    assert main(["export", "bids", str(data_dir), str(data_dir.parent / "bids")]) == 2
+    assert "export bids [0/4] sub-01 session 1" in capsys.readouterr().err.splitlines()

@@ -75,3 +75,19 @@ def test_a_session_that_is_not_where_the_course_expects_is_refused(tmp_path):
         with pytest.raises(CatalogError, match="session 1 .* is not in the catalogue"):
             simulate_course(catalog, "sub-01", 1, uncatalogued_session, protocol="demo")
         assert catalog.courses("sub-01") == [("simulated-course", "demo", 1)]  # re-planned
+
+
+def test_the_identity_in_the_catalogue_reaches_no_session_file(simulated_course):
+    """conftest registers the patient's name and birth date before the sessions run: only
+    the catalogue holds them, no recording, configuration or summary of a session."""
+    data_dir, ids = simulated_course
+    with Catalog.open(data_dir) as catalog:
+        assert catalog.identity("sub-sim07")["name"] == "Erika Mustermann"  # it is there
+        folders = [catalog.session(i).folder for i in ids]
+    files = [p for folder in folders for p in folder.rglob("*") if p.is_file()]
+    assert any(p.name == "recording.xdf" for p in files) and any(
+        p.name == "config.json" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        for secret in (b"Mustermann", b"Erika", b"1961-02-03"):
+            assert secret not in data, (path, secret)

@@ -93,3 +93,24 @@ def test_headless_chromium_renders_the_page(report, tmp_path):
     # plots are drawn: many colours below the header, not a blank page
     body = pixels[200:].reshape(-1, 3)[::7]
     assert len({tuple(p) for p in body}) > 200
+
+
+def test_pain_rows_are_shaded_by_the_immpact_band_they_reach(report):
+    """Each NRS row's class is the band of its 'before' value's reduction from baseline:
+    >= 50 % substantial, >= 30 % moderate, else none."""
+    data_dir, _, _, text = report
+    with Catalog.open(data_dir) as catalog:
+        pre = [o.scores["intensity"] for o in catalog.outcomes(pseudonym="sub-sim07",
+                                                              instrument="nrs")
+               if o.timepoint == "pre"]
+    pain = text[text.index("<section id='pain'>"):]
+    nrs_table = pain[pain.index("<table>"):pain.index("</table>")]
+    rows = re.findall(r"<tr(?: class='([a-z-]+)')?><td>(\d+)</td><td>([^<]*)</td>", nrs_table)
+    assert [int(n) for _, n, _ in rows] == list(range(1, len(pre) + 1))
+    baseline = pre[0]
+    for (cls, _, before), value in zip(rows, pre, strict=True):
+        assert float(before) == pytest.approx(value)
+        change = (baseline - value) / baseline
+        expected = ("band-substantial" if change >= 0.5 else "band-moderate" if change >= 0.3
+                    else "")
+        assert cls == expected, (value, baseline, cls)

@@ -81,6 +81,7 @@ def _compare(reader, xdf):
         xchannels = xinfo["desc"][0]["channels"][0]["channel"]
         assert _channel_field(linfo, "label") == [c["label"][0] for c in xchannels]
         assert _channel_field(linfo, "unit") == [c.get("unit", [""])[0] for c in xchannels]
+        assert _channel_field(linfo, "type") == [c["type"][0] for c in xchannels]
         np.testing.assert_array_equal(np.array(reader.times[name]), stream["time_stamps"],
                                       err_msg=name)
         if xinfo["channel_format"][0] == "string":

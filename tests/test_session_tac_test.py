@@ -155,3 +155,28 @@ def test_the_limb_moves_towards_the_ghost_target(session):
     trial_cued = [f for f in cued if f[0] < first_reached[0] and
                   f[3] is not None and np.array_equal(f[3].angles, first_reached[3].angles)]
     assert gap(trial_cued[0]) > 3 * gap(first_reached)
+
+
+def test_the_catalogue_csv_row_and_report_carry_the_tac_results(session):
+    """The results the engine writes are the ones the CSV row and the report read (a renamed
+    summary key would otherwise leave their TAC columns silently empty)."""
+    from mirrorvr.catalog import Catalog
+    from mirrorvr.export.metrics import session_row
+    from mirrorvr.outcomes.report import build_report
+
+    summary, _, _ = session
+    data_dir = Path(summary["session_dir"]).parent.parent
+    tac = summary["tac_test"]["summary"]
+    with Catalog.open(data_dir) as catalog:
+        [info] = catalog.sessions()
+        row = session_row(info, 1, catalog.outcomes(session_id=info.id))
+        page = build_report(catalog, info.pseudonym)
+    assert (row["tac_test_completion_rate"], row["tac_test_completion_time_s"],
+            row["tac_test_path_efficiency_pct"]) == (
+        tac["completion_rate"], tac["completion_time_s"], tac["path_efficiency_pct"])
+    assert tac["path_efficiency_pct"] is not None
+    section = page[page.index("<section id='realtime-tests'>"):]
+    section = section[:section.index("</section>")]
+    assert "No Motion Test or TAC test" not in section
+    cells = section[section.index("<table>"):]
+    assert f"<td>{tac['path_efficiency_pct']:.3g}</td>" in cells

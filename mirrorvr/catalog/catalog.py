@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from mirrorvr.catalog import migrate
@@ -195,6 +195,11 @@ def _engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _shown(url: str) -> str:
+    """A URL as errors show it: without user and password."""
+    return url.split("@")[-1] if "@" in url else url
+
+
 def _sha256_json(data: dict) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()
 
@@ -251,8 +256,12 @@ class Catalog:
             if migrate_schema:
                 migrate.upgrade(engine)
         except (OperationalError, ImportError) as err:
-            shown = url.split("@")[-1] if "@" in url else url
-            raise CatalogError(f"catalogue {shown!r} cannot be opened: {err}") from err
+            raise CatalogError(f"catalogue {_shown(url)!r} cannot be opened: {err}") from err
+        except ArgumentError as err:  # not a URL, or an engine SQLAlchemy does not know
+            raise CatalogError(
+                f"catalogue {_shown(url)!r} cannot be opened: {err} (expected a SQLAlchemy "
+                "URL such as sqlite:///path/catalog.sqlite or "
+                "postgresql+psycopg://user@host/database)") from err
         return cls(engine, data_dir)
 
     def close(self) -> None:

@@ -114,6 +114,8 @@ def open_catalog(data_dir: Path, url: str | None):
     from mirrorvr.catalog.importer import import_data_dir
     from mirrorvr.errors import CatalogError
 
+    if Path(data_dir).exists() and not Path(data_dir).is_dir():
+        raise CatalogError(f"data directory {str(data_dir)!r} is a file, not a folder")
     if not Path(data_dir).is_dir():
         raise CatalogError(f"data directory {str(data_dir)!r} does not exist")
     if not logging.getLogger("mirrorvr").isEnabledFor(logging.DEBUG):
@@ -155,7 +157,16 @@ def run_patients(args: argparse.Namespace) -> int:
 
 def run_sessions(args: argparse.Namespace) -> int:
     """Handler of ``mirrorvr sessions``."""
+    from mirrorvr.errors import CatalogError
+
     with open_catalog(args.data_dir, args.catalog_url) as catalog:
+        if args.patient is not None:
+            known = [p.pseudonym for p in catalog.patients()]
+            if args.patient not in known:
+                shown = ", ".join(known[:20]) + (f", ... ({len(known)} in all)"
+                                                 if len(known) > 20 else "")
+                raise CatalogError(f"patient {args.patient!r} is not in the catalogue of "
+                                   f"{str(args.data_dir)!r} (patients: {shown or 'none'})")
         sessions = catalog.sessions(args.patient)
     if args.json:
         sys.stdout.write(json.dumps([s.to_dict() for s in sessions], indent=2) + "\n")

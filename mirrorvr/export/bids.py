@@ -28,6 +28,7 @@ import numpy as np
 import mirrorvr
 from mirrorvr.catalog import Catalog, SessionInfo
 from mirrorvr.errors import ExportError, RecordingError
+from mirrorvr.export.output import output_dir
 from mirrorvr.record.reader import EVENT_TYPES, check_emg, events, read_recording
 
 logger = logging.getLogger(__name__)
@@ -204,13 +205,13 @@ def export_bids(catalog: Catalog, out_dir: str | Path, *, pseudonym: str | None 
     Raises
     ------
     ExportError
-        If nothing could be exported, or two pseudonyms give the same subject label.
+        If nothing could be exported, two pseudonyms give the same subject label, or
+        ``out_dir`` is a file or cannot be created.
     """
-    root = Path(out_dir)
-    root.mkdir(parents=True, exist_ok=True)
     sessions = catalog.sessions(pseudonym)
     if pseudonym is not None and not sessions:
         raise ExportError(f"patient {pseudonym!r} has no sessions in the catalogue")
+    root = output_dir(out_dir, "export bids")
     labels: dict[str, str] = {}
     for s in sessions:
         label = subject_label(s.pseudonym)

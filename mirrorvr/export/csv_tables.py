@@ -14,6 +14,7 @@ from pathlib import Path
 from mirrorvr.catalog import Catalog
 from mirrorvr.errors import ExportError
 from mirrorvr.export.metrics import SESSION_COLUMNS, session_row
+from mirrorvr.export.output import output_dir
 from mirrorvr.record.reader import read_recording
 
 ITEM_COLUMNS = ("record_id", "session_id", "session_number", "instrument",
@@ -45,11 +46,10 @@ def _write(path: Path, columns, rows: list[dict]) -> None:
 def export_csv(catalog: Catalog, out_dir: str | Path, *, pseudonym: str | None = None,
                progress: Callable[[int, int, str], None] | None = None) -> CsvExport:
     """Write the three tables for the catalogue's sessions (of one patient, or all)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     sessions = catalog.sessions(pseudonym)
     if pseudonym is not None and not sessions:
         raise ExportError(f"patient {pseudonym!r} has no sessions in the catalogue")
+    out = output_dir(out_dir, "export csv")
     session_rows, item_rows, score_rows = [], [], []
     numbers: dict[str, int] = {}
     for k, s in enumerate(sessions):

@@ -29,6 +29,7 @@ import mirrorvr
 from mirrorvr.catalog import Catalog, OutcomeInfo, SessionInfo
 from mirrorvr.errors import ExportError
 from mirrorvr.export.metrics import session_row, stimulation_dose
+from mirrorvr.export.output import check_output_file, output_file
 from mirrorvr.record.reader import read_recording
 
 logger = logging.getLogger(__name__)
@@ -375,10 +376,20 @@ def build_report(catalog: Catalog, pseudonym: str,
 
 def write_report(catalog: Catalog, pseudonym: str, out: str | Path,
                  progress: Callable[[int, int, str], None] | None = None) -> Path:
-    """Build the report and write it to ``out`` (folders created)."""
-    out = Path(out)
+    """Build the report and write it to ``out`` (folders created).
+
+    Raises
+    ------
+    ExportError
+        If the patient has no sessions, or ``out`` is a folder or cannot be written.
+    """
+    check_output_file(out, "report")  # before the work; created only once there is a report
     text = build_report(catalog, pseudonym, progress)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    out = output_file(out, "report")
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ExportError(f"report: {str(out)!r} cannot be written: "
+                          f"{err.strerror or err}") from err
     logger.info("report of %s written to %s", pseudonym, out)
     return out
