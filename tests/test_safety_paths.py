@@ -103,6 +103,29 @@ def test_a_profile_without_screening_cannot_arm(tmp_path):
     assert summary["ems"]["sent"] == 0
 
 
+TITRATED_CHANNEL = {"channel": 0, "site": "forearm flexors", "electrode_area_cm2": 20.0,
+                    "sensory_threshold_ma": 5.0, "motor_threshold_ma": 10.0,
+                    "max_tolerated_ma": 15.0}
+
+
+@pytest.mark.parametrize("screening, channels, says", [
+    ({}, [], "patient sub-31 has no titrated channel among the mapped channels [0, 1]"),
+    (None, [TITRATED_CHANNEL], "the profile of sub-31 has no screening"),
+    ({"epilepsy": True}, [TITRATED_CHANNEL], "patient sub-31 has contraindications epilepsy"),
+], ids=["no channels", "no screening", "contraindicated"])
+def test_check_says_why_a_profile_would_not_arm(tmp_path, capsys, screening, channels, says):
+    # before: "mirrorvr check" said "stimulation  simulated" and the session then skipped
+    # every train; check now gives the reason the session gives when it starts
+    patient = {"pseudonym": "sub-31", "amputated_side": "left",
+               "amputation_level": "transradial", "stim_channels": channels}
+    if screening is not None:
+        patient["screening"] = screening
+    config = _write(tmp_path / "c.toml", {"patient": patient})
+    assert main(["check", "--config", str(config), "--data-dir", str(tmp_path / "d")]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "stimulation" in x)
+    assert line.split(None, 1)[1].startswith(f"simulated, would not arm: {says}")
+
+
 # ---------------------------------------------------------------- SAFETY.md 14
 
 
