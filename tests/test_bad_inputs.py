@@ -133,6 +133,21 @@ def test_a_corrupt_decoder_file_raises_the_projects_decoder_error(tmp_path, cont
         Decoder.load(path)
 
 
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not really a zip"],
+                         ids=["empty", "corrupt"])
+def test_a_corrupt_decoder_file_in_the_configuration_is_refused_naming_it(tmp_path, capsys,
+                                                                         content):
+    model = tmp_path / "intact_decoder.npz"
+    model.write_bytes(content)
+    config = _toml(tmp_path, f'[tracker]\nsource = "intact_emg"\ndecoder_file = "{model}"\n')
+    data = tmp_path / "data"
+    assert main(["check", "--config", str(config), "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mirrorvr: error: tracker.decoder_file = '{model}': model file ")
+    assert "not a mirrorvr decoder model" in err and "Traceback" not in err
+    assert not data.exists()
+
+
 # ---------------------------------------------------------------- how a session ends
 
 

@@ -129,14 +129,21 @@ def test_check_says_why_a_profile_would_not_arm(tmp_path, capsys, screening, cha
 # ---------------------------------------------------------------- SAFETY.md 14
 
 
-def test_a_board_streaming_at_another_rate_is_refused_before_anything_starts(tmp_path, capsys):
+@pytest.mark.parametrize("emg, says", [
+    ({}, ["emg.sampling_rate_hz = 2000", "streams at 250 Hz"]),
+    ({"sampling_rate_hz": 250, "bandpass_hz": [20, 110]},
+     ["emg.n_channels = 8", "has 16 EMG channels", "set emg.n_channels = 16"]),
+], ids=["rate", "channels"])
+def test_a_board_streaming_at_another_rate_is_refused_before_anything_starts(tmp_path, capsys,
+                                                                           emg, says):
     # the README's old example: SYNTHETIC_BOARD streams 16 channels at 250 Hz
     config = _write(tmp_path / "c.toml", {"emg": {"source": "brainflow",
-                                                  "board": "SYNTHETIC_BOARD"}})
+                                                  "board": "SYNTHETIC_BOARD", **emg}})
     data = tmp_path / "data"
     assert main(["demo", "--config", str(config), "--data-dir", str(data), "--headless"]) == 2
     err = capsys.readouterr().err
-    assert "emg.sampling_rate_hz = 2000" in err and "streams at 250 Hz" in err
+    for fragment in says:
+        assert fragment in err
     assert not list(data.rglob("recording.xdf"))
 
 
