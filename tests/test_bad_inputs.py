@@ -41,7 +41,9 @@ BAD_CONFIGS = [
     ("[stim]\non_time_s = 10\n", ["stim.on_time_s", "10.0", "<= 5.0 s"]),
     ("[emg]\nsampling_rate_hz = 100\n", ["emg.sampling_rate_hz", "100 Hz", "<= 0.45 x"]),
     ("[emg]\nbandpass_hz = [20, inf]\n", ["emg.bandpass_hz", "finite"]),
-    ('[stim]\nenabled = "no"\n', ["stim.enabled = 'no'", "valid boolean"]),
+    ('[stim]\nenabled = "no"\n', ["stim.enabled = 'no'", "valid boolean",
+                                   "allowed: true or false"]),
+    ("[stim]\nenabled = 0\n", ["stim.enabled = 0", "allowed: true or false"]),
     ('[stim]\npulse_width_us = "300"\n', ["stim.pulse_width_us = '300'", "valid number"]),
     ('[patient]\npseudonym = "sub-1"\namputated_side = "left"\n'
      'amputation_level = "transradial"\n'
