@@ -594,9 +594,9 @@ def _build_session(ready: Preflight, governor, journal, clock, realtime: bool, a
 
     config = ready.config
     session_dir = new_session_dir(ready.data_dir, config.patient.pseudonym, ready.protocol.name)
-    (session_dir / "config.json").write_text(
-        json.dumps(config_to_toml_dict(config), indent=2) + "\n", encoding="utf-8"
-    )
+    (session_dir / "config.json").write_text(  # standard JSON: a config holds no Infinity
+        json.dumps(config_to_toml_dict(config), indent=2, allow_nan=False) + "\n",
+        encoding="utf-8")
     (session_dir / "protocol.toml").write_text(protocol_to_toml(ready.protocol),
                                                encoding="utf-8")
     stim = config.stim
