@@ -823,6 +823,8 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
         loc, found = _unvariant([str(p) for p in e["loc"]])
         given = _NOT_GIVEN if e["type"] == "missing" else e.get("input")
         msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "bool_type":  # strict: "no", "yes", 0 and 1 are not read as booleans
+            msg += " (allowed: true or false, without quotes)"
         about_variant = _variant_message(e, loc, found)
         if about_variant is not None:
             loc, given, msg = about_variant

@@ -41,7 +41,9 @@ BAD_CONFIGS = [
     ("[stim]\non_time_s = 10\n", ["stim.on_time_s", "10.0", "<= 5.0 s"]),
     ("[emg]\nsampling_rate_hz = 100\n", ["emg.sampling_rate_hz", "100 Hz", "<= 0.45 x"]),
     ("[emg]\nbandpass_hz = [20, inf]\n", ["emg.bandpass_hz", "finite"]),
-    ('[stim]\nenabled = "no"\n', ["stim.enabled = 'no'", "valid boolean"]),
+    ('[stim]\nenabled = "no"\n', ["stim.enabled = 'no'", "valid boolean",
+                                   "allowed: true or false"]),
+    ("[stim]\nenabled = 0\n", ["stim.enabled = 0", "allowed: true or false"]),
     ('[stim]\npulse_width_us = "300"\n', ["stim.pulse_width_us = '300'", "valid number"]),
     ('[patient]\npseudonym = "sub-1"\namputated_side = "left"\n'
      'amputation_level = "transradial"\n'
@@ -131,6 +133,21 @@ def test_a_corrupt_decoder_file_raises_the_projects_decoder_error(tmp_path, cont
     path.write_bytes(content)
     with pytest.raises(DecoderError, match="decoder.npz: not a mirrorvr decoder model"):
         Decoder.load(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not really a zip"],
+                         ids=["empty", "corrupt"])
+def test_a_corrupt_decoder_file_in_the_configuration_is_refused_naming_it(tmp_path, capsys,
+                                                                         content):
+    model = tmp_path / "intact_decoder.npz"
+    model.write_bytes(content)
+    config = _toml(tmp_path, f'[tracker]\nsource = "intact_emg"\ndecoder_file = "{model}"\n')
+    data = tmp_path / "data"
+    assert main(["check", "--config", str(config), "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mirrorvr: error: tracker.decoder_file = '{model}': model file ")
+    assert "not a mirrorvr decoder model" in err and "Traceback" not in err
+    assert not data.exists()
 
 
 # ---------------------------------------------------------------- how a session ends

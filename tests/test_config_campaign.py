@@ -8,6 +8,7 @@ other exception escapes. A few of the files that pass are then run as whole sess
 """
 
 import copy
+import json
 import math
 import re
 
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from mirrorvr.cli import preflight, run_demo
 from mirrorvr.clock import FakeClock
-from mirrorvr.config import build_config, load_config
+from mirrorvr.config import build_config, config_to_toml_dict, load_config
 from mirrorvr.errors import ConfigError
 from mirrorvr.sim.demo import demo_patient
 
@@ -137,6 +138,8 @@ def test_every_careless_file_passes_or_is_refused_naming_the_field(tmp_path, car
     event("accepted")
     assert ready.config.patient is not None
     assert len(ready.source.channel_names) == ready.config.emg.n_channels
+    # and its config.json is standard JSON (before: on_time_s = inf wrote "Infinity")
+    json.dumps(config_to_toml_dict(ready.config), allow_nan=False)
 
 
 @settings(max_examples=4, deadline=None,  # most careless files are refused (filtered out)

@@ -103,17 +103,47 @@ def test_a_profile_without_screening_cannot_arm(tmp_path):
     assert summary["ems"]["sent"] == 0
 
 
+TITRATED_CHANNEL = {"channel": 0, "site": "forearm flexors", "electrode_area_cm2": 20.0,
+                    "sensory_threshold_ma": 5.0, "motor_threshold_ma": 10.0,
+                    "max_tolerated_ma": 15.0}
+
+
+@pytest.mark.parametrize("screening, channels, says", [
+    ({}, [], "patient sub-31 has no titrated channel among the mapped channels [0, 1]"),
+    (None, [TITRATED_CHANNEL], "the profile of sub-31 has no screening"),
+    ({"epilepsy": True}, [TITRATED_CHANNEL], "patient sub-31 has contraindications epilepsy"),
+], ids=["no channels", "no screening", "contraindicated"])
+def test_check_says_why_a_profile_would_not_arm(tmp_path, capsys, screening, channels, says):
+    # before: "mirrorvr check" said "stimulation  simulated" and the session then skipped
+    # every train; check now gives the reason the session gives when it starts
+    patient = {"pseudonym": "sub-31", "amputated_side": "left",
+               "amputation_level": "transradial", "stim_channels": channels}
+    if screening is not None:
+        patient["screening"] = screening
+    config = _write(tmp_path / "c.toml", {"patient": patient})
+    assert main(["check", "--config", str(config), "--data-dir", str(tmp_path / "d")]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "stimulation" in x)
+    assert line.split(None, 1)[1].startswith(f"simulated, would not arm: {says}")
+
+
 # ---------------------------------------------------------------- SAFETY.md 14
 
 
-def test_a_board_streaming_at_another_rate_is_refused_before_anything_starts(tmp_path, capsys):
+@pytest.mark.parametrize("emg, says", [
+    ({}, ["emg.sampling_rate_hz = 2000", "streams at 250 Hz"]),
+    ({"sampling_rate_hz": 250, "bandpass_hz": [20, 110]},
+     ["emg.n_channels = 8", "has 16 EMG channels", "set emg.n_channels = 16"]),
+], ids=["rate", "channels"])
+def test_a_board_streaming_at_another_rate_is_refused_before_anything_starts(tmp_path, capsys,
+                                                                           emg, says):
     # the README's old example: SYNTHETIC_BOARD streams 16 channels at 250 Hz
     config = _write(tmp_path / "c.toml", {"emg": {"source": "brainflow",
-                                                  "board": "SYNTHETIC_BOARD"}})
+                                                  "board": "SYNTHETIC_BOARD", **emg}})
     data = tmp_path / "data"
     assert main(["demo", "--config", str(config), "--data-dir", str(data), "--headless"]) == 2
     err = capsys.readouterr().err
-    assert "emg.sampling_rate_hz = 2000" in err and "streams at 250 Hz" in err
+    for fragment in says:
+        assert fragment in err
     assert not list(data.rglob("recording.xdf"))
 
 

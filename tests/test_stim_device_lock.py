@@ -194,3 +194,57 @@ def test_two_processes_on_one_board_the_second_titration_and_a_session_are_refus
         finally:
             out, err = first.communicate(input="q\n", timeout=60)
     assert first.returncode == 1 and "stopped: nothing saved" in out, err
+
+
+class _StartsASecondSession:
+    """Draws nothing; at the first frame of the phantom block (the first session armed and
+    holding the board) runs ``argv`` — a second session on the same board — to its end."""
+
+    def __init__(self, argv):
+        self.clock, self.argv, self.second = None, argv, None
+
+    def draw(self, state):
+        if self.second is None and "phantom" in state.status_text.lower():
+            self.second = subprocess.run(self.argv, capture_output=True, text=True,
+                                         timeout=120)
+
+
+def test_a_second_session_on_a_board_a_session_holds_is_refused_naming_it(board, tmp_path):
+    """The issue's case: two sessions on one serial port. The first (this process, on the
+    fake clock) holds the board; the second (another process) refuses before anything
+    starts, naming the first, and the first session's trains are the only ones."""
+    import tomli_w
+
+    from mirrorvr.cli import run_demo
+    from mirrorvr.config import build_config
+
+    from fakes import ScriptedWindow
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    data = tomllib.loads(OPENEMS_TOML.format(port=board.port_name))
+    data["stim"].update(on_time_s=1.0, ramp_up_s=0.3, ramp_down_s=0.3)
+    data["patient"]["stim_channels"].append(  # every movement of the demo has a channel
+        {**data["patient"]["stim_channels"][0], "channel": 1, "site": "forearm extensors"})
+    data["protocol"] = {"duration_s": 30.0}
+    data["render"] = {"max_fps": 30.0, "saved_frames": 0}
+    cfg = tmp_path / "C.toml"
+    cfg.write_text(tomli_w.dumps(data))
+    second_dir = tmp_path / "second"
+    renderer = _StartsASecondSession(
+        [sys.executable, "-m", "mirrorvr", "demo", "--config", str(cfg), "--data-dir",
+         str(second_dir), "--headless"])
+    clock = FakeClock(1000.0)
+    renderer.clock = clock
+    summary = run_demo(build_config(data), tmp_path / "first", clock=clock, realtime=False,
+                       window=ScriptedWindow(clock, {}), renderer=renderer)
+    second = renderer.second
+    assert second is not None, "the phantom block never started"
+    assert second.returncode == 2, second.stderr
+    assert f"in use by pid {os.getpid()} (" in second.stderr
+    assert "SAFETY.md item 13" in second.stderr
+    assert not second_dir.exists()  # refused before anything started
+    assert summary["ems"]["state"] == "armed" and summary["ems"]["sent"] >= 1

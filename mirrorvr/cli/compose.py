@@ -264,9 +264,9 @@ def describe_preflight(ready: Preflight) -> str:
     """What ``mirrorvr check`` found: the session that would run."""
     cfg = ready.config
     p = cfg.patient
+    refusal = arming_refusal(ready)
     stim = ("disabled" if not cfg.stim.enabled else
-            f"{cfg.stim.driver}, would not arm: {ready.stim_refusal}" if ready.stim_refusal
-            else f"{cfg.stim.driver}")
+            f"{cfg.stim.driver}, would not arm: {refusal}" if refusal else f"{cfg.stim.driver}")
     length_s = sum(b.duration_s for b in ready.blocks)
     return "\n".join([
         "configuration ok",
@@ -279,6 +279,28 @@ def describe_preflight(ready: Preflight) -> str:
         f"  tracker      {describe_tracker(ready)}",
         f"  data folder  {ready.data_dir}",
     ])
+
+
+def arming_refusal(ready: Preflight) -> str | None:
+    """Why the session would not arm stimulation, as it will say at its start (None: it
+    arms): no profile behind a real stimulator (SAFETY.md 12), no titrated channel among the
+    mapped ones (2), no screening or a contraindication (10)."""
+    from mirrorvr.session.stimulation import untitrated_refusal
+
+    if ready.stim_refusal:
+        return ready.stim_refusal
+    patient = ready.config.patient
+    untitrated = untitrated_refusal(ready.config.stim, patient)
+    if untitrated:
+        return untitrated
+    if patient.screening is None:
+        return (f"the profile of {patient.pseudonym} has no screening ([patient.screening]); "
+                "the therapist must record it first (SAFETY.md 10)")
+    contraindications = patient.screening.contraindications()
+    if contraindications:
+        return (f"patient {patient.pseudonym} has contraindications "
+                f"{', '.join(contraindications)} (SAFETY.md 10)")
+    return None
 
 
 def describe_tracker(ready: Preflight) -> str:
@@ -572,9 +594,9 @@ def _build_session(ready: Preflight, governor, journal, clock, realtime: bool, a
 
     config = ready.config
     session_dir = new_session_dir(ready.data_dir, config.patient.pseudonym, ready.protocol.name)
-    (session_dir / "config.json").write_text(
-        json.dumps(config_to_toml_dict(config), indent=2) + "\n", encoding="utf-8"
-    )
+    (session_dir / "config.json").write_text(  # standard JSON: a config holds no Infinity
+        json.dumps(config_to_toml_dict(config), indent=2, allow_nan=False) + "\n",
+        encoding="utf-8")
     (session_dir / "protocol.toml").write_text(protocol_to_toml(ready.protocol),
                                                encoding="utf-8")
     stim = config.stim

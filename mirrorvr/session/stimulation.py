@@ -68,7 +68,7 @@ class StimulationPath:
         if not self.stim.enabled:
             self.note = "disabled in the configuration"
             return
-        refusal = refusal or self._untitrated_refusal()
+        refusal = refusal or untitrated_refusal(self.stim, self.patient)
         if refusal:
             self.note = f"not armed: {refusal}"
             log.warning("stimulation %s", self.note)
@@ -81,15 +81,6 @@ class StimulationPath:
             return
         self.armed, self.note = True, "armed"
 
-    def _untitrated_refusal(self) -> str:
-        """Why no movement could ever stimulate with this profile ("" when one can)."""
-        stim, patient = self.stim, self.patient
-        if any(commands_for(m, 0.0, stim, patient)[0] for m in stim.movement_channels):
-            return ""
-        mapped = sorted({ch for chans in stim.movement_channels.values() for ch in chans})
-        return (f"patient {patient.pseudonym} has no titrated channel among the mapped "
-                f"channels {mapped} (stim.movement_channels): titrate with 'mirrorvr stim "
-                "titrate' first")
 
     def path_latency_s(self, fast_rise: bool | None = None) -> float:
         """The slowest send-to-contraction path in use, with jitter and margin, s (0 when
@@ -197,3 +188,14 @@ class StimulationPath:
             **self.ledger.summary(),
             "held_by_safety_gate": dict(self.gate.held),
         }
+
+
+def untitrated_refusal(stim, patient) -> str:
+    """Why no movement could ever stimulate with this profile ("" when one can): none of
+    the channels ``stim.movement_channels`` maps has a titrated motor threshold and maximum."""
+    if any(commands_for(m, 0.0, stim, patient)[0] for m in stim.movement_channels):
+        return ""
+    mapped = sorted({ch for chans in stim.movement_channels.values() for ch in chans})
+    return (f"patient {patient.pseudonym} has no titrated channel among the mapped "
+            f"channels {mapped} (stim.movement_channels): titrate with 'mirrorvr stim "
+            "titrate' first")
