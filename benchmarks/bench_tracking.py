@@ -12,12 +12,12 @@ a peer in the same run.
    (LSL, webcam), a naive peer in the same run: the render loop reads the tracker itself,
    waits for each new sample and draws it at once, unfiltered, no presentation delay, on
    the same window size and renderer. Camera exposure is not included (the webcam's time
-   starts at the frame's capture by OpenCV). The engine shows a pose D (the presentation
-   delay, 50 ms with stimulation off) after the tracker sampled it, by design: so
-   stimulation can meet the seen movement (ARCHITECTURE.md).
+   starts at the frame's capture by OpenCV). Without stimulation D = 0: a frame shows the
+   newest sample, and frames start as samples arrive (render.frames_on_input);
+   ``--continuous`` adds, per source, the same session with frames drawn continuously.
 
     .venv/bin/python benchmarks/bench_tracking.py [--seconds 10] [--skip-latency]
-        [--sources lsl,webcam]
+        [--sources lsl,webcam] [--continuous]
 """
 
 from __future__ import annotations
