@@ -70,6 +70,26 @@ def test_too_short_a_rehearsal_says_what_would_work():
     assert sum(b.duration_s for b in blocks) == pytest.approx(needed)
 
 
+@pytest.mark.parametrize("name", ["mirror-upper", "mirror-lower"])
+def test_a_rehearsal_keeps_a_neutral_step_long_enough_to_read(name):
+    """Shrunk in proportion, a 5 s neutral step of a 15 s rehearsal would last ~40 ms: too
+    few readings for offsets. A rehearsal keeps MIN_NEUTRAL_S of it (or all of a shorter
+    one), and the cues follow it."""
+    from mirrorvr.session.protocol import MIN_NEUTRAL_S
+
+    protocol = load_protocol(name)
+    full = [b.spec.neutral_s for b in plan_protocol(protocol, limb_movements(protocol.limb))
+            if b.kind == "mirror"]
+    assert max(full) > MIN_NEUTRAL_S  # the shipped step is longer than the floor
+    rehearsal = [b for b in plan_protocol(protocol, limb_movements(protocol.limb), 15.0)
+                 if b.kind == "mirror"]
+    for block, neutral_s in zip(rehearsal, full, strict=True):
+        assert block.spec.neutral_s == pytest.approx(min(neutral_s, MIN_NEUTRAL_S)
+                                                     if neutral_s else 0.0)
+        assert all(c.start_s >= block.spec.neutral_s for c in block.cues)
+        assert block.spec.neutral_s < block.duration_s
+
+
 def _protocol(*blocks, limb="upper"):
     return {"name": "trial", "limb": limb, "blocks": list(blocks)}
 

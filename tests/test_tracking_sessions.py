@@ -203,6 +203,12 @@ def test_the_simulated_patients_intact_limb_drives_every_mirror_block(simulated,
     assert [e["movement"] for e in onsets] == [m for _, m in _cue_movements(config, limb)]
     check_cues_are_mirrored(summary, streams, config, limb, "script")
     check_tracking_record(summary, streams, "script", sample_period_s=1 / 60)
+    # the neutral step: the person held the limb in the bind pose (a flat hand, which the
+    # classifier reads as partly open), so the offsets are ~0, and no onset was planned then
+    offsets = summary["results"]["mirror_1"]["neutral_offsets"]["offsets_rad"]
+    assert offsets and max(abs(v) for v in offsets.values()) < np.radians(1.0)
+    neutral_end_s = next(t for t, m in _markers(streams) if m.startswith("neutral_offsets"))
+    assert min(e["source_onset_s"] for e in onsets) > neutral_end_s
     from mirrorvr.session.summary import format_summary
 
     p50 = summary["results"]["mirror_2"]["sample_to_photon_ms"]["p50"]
@@ -240,10 +246,13 @@ def test_keys_and_gamepad_sticks_play_the_mirrored_limb(source, limb, tmp_path):
     config = _config(limb, {"source": source})
     protocol = _tracking_protocol(config)
     starts = planned_starts(config, 1000.0, protocol)
+    neutral_s = {b.name: getattr(b.spec, "neutral_s", 0.0) for b in plan_protocol(
+        protocol, limb_movements(limb, LEVEL[limb]), config.protocol.duration_s)}
+    assert neutral_s["mirror_1"] > 0  # presses during the neutral step are no movement
     keys = {}
-    for name in ("mirror_1", "mirror_2"):
-        keys[starts[name] + 0.6] = press
-        keys[starts[name] + 1.8] = release
+    for name in ("mirror_1", "mirror_2"):  # after the neutral step
+        keys[starts[name] + neutral_s[name] + 0.6] = press
+        keys[starts[name] + neutral_s[name] + 1.8] = release
     summary = _stepped(config, tmp_path, keys)
     assert summary["ended"] == "completed"
     streams = _streams(summary)

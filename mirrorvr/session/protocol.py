@@ -527,6 +527,9 @@ MIN_TRIAL_S = 2.0
 #: The shortest contraction a rehearsal's calibration asks for, s (shorter ones train a poor
 #: decoder; it never goes below two decoder windows either).
 MIN_CONTRACTION_S = 1.0
+#: The shortest neutral-pose step a rehearsal leaves (a shorter one reads too few samples
+#: to store offsets), s.
+MIN_NEUTRAL_S = 1.0
 
 
 def _rehearsal_spec(spec, scale: float):
@@ -542,7 +545,7 @@ def _rehearsal_spec(spec, scale: float):
                                        "ramp_s": spec.ramp_s * scale})
     update = {"duration_s": spec.duration_s * scale}
     if getattr(spec, "neutral_s", 0.0):
-        update["neutral_s"] = spec.neutral_s * scale
+        update["neutral_s"] = max(spec.neutral_s * scale, min(spec.neutral_s, MIN_NEUTRAL_S))
     return spec.model_copy(update=update)
 
 

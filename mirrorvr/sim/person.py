@@ -81,8 +81,10 @@ class SimulatedPerson:
             moves = [ScriptedMovement(start_s + c.start_s + self.reaction_s,
                                       start_s + c.end_s + self.reaction_s, c.movement)
                      for c in block.cues]
-            self.intact.script = ScriptedIntactHand(self.intact.side, moves,
-                                                    limb=self.intact.limb)
+            neutral_s = getattr(block.spec, "neutral_s", 0.0)  # told to hold the limb flat
+            self.intact.script = ScriptedIntactHand(
+                self.intact.side, moves, limb=self.intact.limb,
+                neutral_until_s=start_s + neutral_s if neutral_s else None)
             self._intact_onsets += [(m.start_s, m.movement) for m in moves
                                     if m.movement != REST]
         elif kind == "mirror" and self.intact_emg is not None:

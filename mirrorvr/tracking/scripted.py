@@ -47,15 +47,20 @@ class ScriptedIntactHand:
         Duration of the smooth onset and offset of each movement, s.
     limb : str
         "upper" (default) or "lower"; every movement of the script must be of this limb.
+    neutral_until_s : float, optional
+        Until then the limb is held in the bind pose (the neutral step: hand flat on the
+        table, foot flat on the floor), then it relaxes over ``transition_s``; session s.
     """
 
-    def __init__(self, side: str, script, transition_s: float = 0.3, limb: str = "upper") -> None:
+    def __init__(self, side: str, script, transition_s: float = 0.3, limb: str = "upper",
+                 neutral_until_s: float | None = None) -> None:
         if side not in ("left", "right"):
             raise ConfigError(f"side: {side!r} is not allowed (allowed: 'left', 'right')")
         self.side = side
         self.limb = check_limb(limb)
         self.transition_s = float(transition_s)
         self.script = tuple(sorted(script, key=lambda m: m.start_s))
+        self.neutral_until_s = neutral_until_s
         for prev, nxt in zip(self.script, self.script[1:], strict=False):
             if nxt.start_s < prev.end_s:
                 raise ConfigError(
@@ -89,7 +94,14 @@ class ScriptedIntactHand:
     def pose_at(self, t_s: float) -> Pose:
         """The intact hand's pose at ``t_s``."""
         movement, level = self.movement_at(t_s)
-        return target_pose(movement, level, self.side, self.limb)
+        pose = target_pose(movement, level, self.side, self.limb)
+        if self.neutral_until_s is None:
+            return pose
+        held = 1.0 - _smoothstep((t_s - self.neutral_until_s) / self.transition_s)
+        if held <= 0.0:
+            return pose
+        bind = Pose.rest(self.side, self.limb).angles
+        return Pose(self.side, pose.angles + held * (bind - pose.angles), self.limb)
 
 
 class ScriptSource:

@@ -8,8 +8,9 @@ driver reports, at the capture time of the sample that first showed it ``+ D`` (
 that shows that sample), so stimulation can meet them; each names the driver's source
 (``mirror:<source>``). While tracking is lost the movement is rest (no onsets) and running
 trains are stopped. A neutral-pose step first ("rest your hand flat on the table"), when
-the protocol asks for one, stores per-joint offsets. Every frame adds a row to the
-``tracking`` stream (:mod:`mirrorvr.session.tracking_record`).
+the protocol asks for one, stores per-joint offsets; no onset is planned while it lasts (a
+flat hand reads as partly open). Every frame adds a row to the ``tracking`` stream
+(:mod:`mirrorvr.session.tracking_record`).
 
 Intact-side EMG: without a trained decoder, the first mirror block's first cue cycles
 calibrate it (the hands demonstrate each cue, the patient moves the intact limb; those
@@ -115,6 +116,9 @@ class MirrorBlock(_CuedBlock):
                     offsets.to_dict())
         label, sample_s = driver.label_since(now_s, self._looked_s)
         self._looked_s = now_s
+        if self._neutral_until_s:  # the limb is held in the neutral pose, which is no
+            self._label = label  # movement (a flat hand reads as partly open): no onset
+            return
         if label != self._label:
             if label != REST:
                 # the frame showing the sample that first had the movement: sample + D
