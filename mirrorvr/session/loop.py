@@ -167,27 +167,18 @@ class SteppedLoop(_Loop):
         """Run control period by control period until ``arrived()`` (looked at after each
         control step, as the thread wakes the render thread) or ``deadline_s``."""
         while True:
-            try:
-                self._step_once_now()
-            except BaseException as err:
-                self._fail(err)
-                raise
+            self._run_until(self.clock.now())  # this instant's control step, once
             if arrived() or self.clock.now() >= deadline_s:
                 return
             self._run_until(min(deadline_s, self.clock.now() + CONTROL_PERIOD_S))
-
-    def _step_once_now(self) -> None:
-        """The control step of this instant, unless it ran (once per instant, as the
-        thread)."""
-        if self.clock.now() != self._last_step_s:
-            self._last_step_s = self.clock.now()
-            self._control_step(self._last_step_s)
 
     def _run_until(self, end_s: float) -> None:
         clock, scheduler = self.clock, self.scheduler
         try:
             while True:
-                self._step_once_now()
+                if clock.now() != self._last_step_s:  # once per instant, as the thread
+                    self._last_step_s = clock.now()
+                    self._control_step(self._last_step_s)
                 next_send = scheduler.next_send_s()
                 step_end = min(end_s, clock.now() + CONTROL_PERIOD_S)
                 if next_send is not None and next_send <= step_end:

@@ -81,7 +81,6 @@ class StimulationPath:
             return
         self.armed, self.note = True, "armed"
 
-
     def path_latency_s(self, fast_rise: bool | None = None) -> float:
         """The slowest send-to-contraction path in use, with jitter and margin, s (0 when
         stimulation is off). ``fast_rise``: as it would be with (True) or without (False)

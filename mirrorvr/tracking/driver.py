@@ -191,8 +191,7 @@ class MirrorDriver:
         self._reason = f"waiting for {source.name}"
         self.gaps: list[TrackingGap] = []
         self._neutral: NeutralPoseCalibration | None = None
-        self.samples_received = 0
-        #: samples taken in and conditioned (any confidence); counts up after each one
+        #: samples taken in and conditioned (any confidence); counts up after each step
         self.samples_done = 0
         self._last_arrival_lag_s: float | None = None
 
@@ -256,7 +255,6 @@ class MirrorDriver:
         samples = self.source.read(now_s)
         s = self.settings
         for sample in samples:
-            self.samples_received += 1
             if sample.angles.shape != (self.spec.n_dofs,):
                 raise ConfigError(
                     f"{self.name}: sample of {sample.angles.shape[0]} angles, the {self.limb} "
